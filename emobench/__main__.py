@@ -1,0 +1,5 @@
+import sys
+
+from emobench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Zoos: the models and data a scale supplies (pipeline, CLIP, judges, emotion dataset)."""
