@@ -1,0 +1,356 @@
+"""Shared pieces of the learning baselines (textual inversion, DreamBooth): training data as latents, the
+denoising loss, prompt encoding, per-emotion seeds, atomic per-emotion artifacts, and a private view of the
+zoo's pipeline that a method may change without touching the one every other method samples from.
+
+The training procedure follows diffusers' ``examples/textual_inversion/textual_inversion.py`` and
+``examples/dreambooth/train_dreambooth_lora.py``: ε- (or v-) prediction MSE at uniformly drawn timesteps of a
+``DDPMScheduler`` built from the zoo's scheduler config, on VAE latents times ``scaling_factor``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from emobench.api import FitContext, GenerationRequest, stable_hash
+from emobench.errors import EmobenchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from diffusers import DDPMScheduler, StableDiffusionPipeline
+
+    from emobench.zoo.base import Zoo
+
+ENCODE_CHUNK = 16  # images per VAE call while caching latents (bounds memory at 512 px)
+
+
+def emotion_seed(seed: int, emotion: str) -> int:
+    """The seed of one emotion's fit: independent of which other emotions are fitted, or in what order,
+    so refitting one emotion (or resuming after a crash) reproduces exactly what a full fit would write."""
+    return int(stable_hash(["fit", seed, emotion]), 16) % (2**63 - 1)
+
+
+def cpu_generator(seed: int) -> torch.Generator:
+    return torch.Generator("cpu").manual_seed(seed)
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Silence diffusers/transformers notices that are expected when loading our own artifacts (the
+    text-encoder "no LoRA keys" note, the embedding-resize note)."""
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
+
+    levels = dlog.get_verbosity(), tlog.get_verbosity()
+    dlog.set_verbosity_error()
+    tlog.set_verbosity_error()
+    try:
+        yield
+    finally:
+        dlog.set_verbosity(levels[0])
+        tlog.set_verbosity(levels[1])
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def require_dataset(ctx: FitContext, method: str) -> None:
+    if ctx.dataset is None:
+        raise EmobenchError(
+            f"{method} needs an emotion dataset to fit on, and none was given",
+            "use a zoo with a dataset (the default mini zoo has one) or pass --emoset PATH to EmoSet",
+        )
+
+
+def training_latents(
+    zoo: "Zoo", dataset: Any, emotion: str, max_images: int, generator: torch.Generator
+) -> torch.Tensor:
+    """Latents ``[N, C, h, w]`` (already times ``scaling_factor``) of up to ``max_images`` training images.
+
+    Encoded once up front (diffusers' examples re-encode every step; with a frozen VAE the only difference is
+    which posterior sample is drawn, and caching makes a step cost the UNet only). The subset is a seeded
+    draw from the id-sorted list, so it does not depend on how the dataset lists its files.
+    """
+    samples = sorted(dataset.by_emotion("train", emotion), key=lambda s: s.id)
+    if not samples:
+        raise EmobenchError(
+            f"the emotion dataset at {getattr(dataset, 'root', '?')} has no training images for {emotion!r}",
+            f"add images of {emotion} to its train split, or leave {emotion} out with --emotions",
+        )
+    if max_images and len(samples) > max_images:
+        keep = torch.randperm(len(samples), generator=generator)[:max_images].sort().values.tolist()
+        samples = [samples[i] for i in keep]
+    pipe = zoo.pipeline
+    vae = pipe.vae
+    size = zoo.sampling.height
+    scale = float(getattr(vae.config, "scaling_factor", 1.0) or 1.0)
+    shift = getattr(vae.config, "shift_factor", None)
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, len(samples), ENCODE_CHUNK):
+            images = dataset.load_images(samples[start : start + ENCODE_CHUNK], size)
+            x = images.to(zoo.device, dtype=vae.dtype) * 2.0 - 1.0   # SD's [-1, 1] image range
+            dist = vae.encode(x).latent_dist
+            z = dist.sample(generator=_device_generator(generator, zoo.device))
+            if shift is not None:
+                z = z - shift
+            chunks.append((z * scale).float())
+    return torch.cat(chunks)
+
+
+def _device_generator(generator: torch.Generator, device: torch.device) -> torch.Generator:
+    """A generator on ``device`` seeded from ``generator`` (VAE sampling draws on the latents' device)."""
+    if torch.device(device).type == "cpu":
+        return generator
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    return torch.Generator(device).manual_seed(seed)
+
+
+class EpochSampler:
+    """Batches of indices drawn without replacement within an epoch, reshuffled each epoch (a seeded
+    ``DataLoader(shuffle=True, drop_last=False)`` that wraps around instead of returning a short batch)."""
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator):
+        self.n, self.batch_size, self.generator = n, batch_size, generator
+        self._order: list[int] = []
+
+    def next(self) -> torch.Tensor:
+        out: list[int] = []
+        while len(out) < self.batch_size:
+            if not self._order:
+                self._order = torch.randperm(self.n, generator=self.generator).tolist()
+            out.append(self._order.pop())
+        return torch.tensor(out)
+
+
+# ---------------------------------------------------------------------------------------------- loss
+
+
+def training_scheduler(pipe: "StableDiffusionPipeline") -> "DDPMScheduler":
+    """The forward process the generator was trained with: the zoo's betas and prediction type in a DDPM."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler.from_config(pipe.scheduler.config)
+
+
+def encode_text(pipe: "StableDiffusionPipeline", prompts: Sequence[str], tokenizer=None, text_encoder=None):
+    """``last_hidden_state`` exactly as ``StableDiffusionPipeline.encode_prompt`` computes it (max-length
+    padding, truncation, attention mask only where the encoder's config asks for one)."""
+    tokenizer = tokenizer or pipe.tokenizer
+    text_encoder = text_encoder or pipe.text_encoder
+    tok = tokenizer(list(prompts), padding="max_length", max_length=tokenizer.model_max_length,
+                    truncation=True, return_tensors="pt")
+    device = text_encoder.device
+    mask = tok.attention_mask.to(device) if getattr(text_encoder.config, "use_attention_mask", False) else None
+    return text_encoder(tok.input_ids.to(device), attention_mask=mask)[0]
+
+
+def denoising_loss(
+    unet: torch.nn.Module,
+    scheduler: "DDPMScheduler",
+    latents: torch.Tensor,
+    cond: torch.Tensor,
+    generator: torch.Generator,
+    reduce: bool = True,
+) -> torch.Tensor:
+    """MSE between the UNet's prediction and its target at random timesteps (noise and t from ``generator``,
+    drawn on CPU so a fit is the same draw on any device). ``reduce=False``: one loss per sample."""
+    b = latents.shape[0]
+    noise = torch.randn(latents.shape, generator=generator).to(latents.device)
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), generator=generator).to(latents.device)
+    noisy = scheduler.add_noise(latents, noise, t)
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon":
+        target = noise
+    elif kind == "v_prediction":
+        target = scheduler.get_velocity(latents, noise, t)
+    elif kind == "sample":
+        target = latents
+    else:
+        raise EmobenchError(f"unknown prediction_type {kind!r} in the zoo's scheduler config",
+                            "use a scheduler with prediction_type epsilon, v_prediction or sample")
+    dtype = next(unet.parameters()).dtype  # an fp16 zoo UNet gets fp16 inputs; the loss is taken in fp32
+    pred = unet(noisy.to(dtype), t, encoder_hidden_states=cond.to(dtype)).sample
+    err = F.mse_loss(pred.float(), target.float(), reduction="none").flatten(1).mean(1)
+    return err.mean() if reduce else err
+
+
+# ---------------------------------------------------------------------------------------------- artifacts
+
+
+@dataclass
+class EmotionFit:
+    """Facts of one emotion's fit, written beside its weights as ``<emotion>.json``."""
+
+    emotion: str
+    steps: int
+    n_images: int
+    seconds: float
+    loss_first: float
+    loss_last: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        d.update(self.extra)
+        return d
+
+
+class LossTrace:
+    """Mean loss over the first and the last few steps (single steps are too noisy to report)."""
+
+    def __init__(self, window: int = 10):
+        self.window = window
+        self.values: list[float] = []
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+
+    @property
+    def first(self) -> float:
+        v = self.values[: self.window]
+        return float(sum(v) / len(v)) if v else float("nan")
+
+    @property
+    def last(self) -> float:
+        v = self.values[-self.window :]
+        return float(sum(v) / len(v)) if v else float("nan")
+
+
+@dataclass
+class ArtifactSlot:
+    """Where one emotion's artifact lives. ``path`` (a file or a folder) appears atomically, last, after its
+    facts file: its presence means the emotion is fitted, so an interrupted fit leaves no half-written
+    artifact and a rerun skips what is done."""
+
+    artifact_dir: Path
+    emotion: str
+    name: str  # file or folder name inside artifact_dir
+
+    @property
+    def path(self) -> Path:
+        return self.artifact_dir / self.name
+
+    @property
+    def facts_path(self) -> Path:
+        return self.artifact_dir / f"{self.emotion}.json"
+
+    def done(self) -> bool:
+        return self.path.exists() and self.facts_path.exists()
+
+    def facts(self) -> dict[str, Any]:
+        return json.loads(self.facts_path.read_text())
+
+    def commit(self, write: Callable[[Path], None], facts: EmotionFit) -> None:
+        """``write(tmp)`` writes ``self.name`` into a scratch folder; then facts, then the artifact, are moved
+        into place with ``os.replace`` (atomic within one filesystem)."""
+        self.artifact_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{self.emotion}-", dir=self.artifact_dir))
+        try:
+            write(tmp)
+            produced = tmp / self.name
+            if not produced.exists():
+                raise RuntimeError(f"artifact writer did not produce {self.name}")
+            facts_tmp = tmp / "facts.json"
+            facts_tmp.write_text(json.dumps(facts.to_dict(), indent=2, sort_keys=True))
+            os.replace(facts_tmp, self.facts_path)
+            if self.path.is_dir():  # a stale folder from an older fit; a folder cannot be replaced atomically
+                shutil.rmtree(self.path)
+            os.replace(produced, self.path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fit_emotions(
+    ctx: FitContext,
+    method: str,
+    slot_name: Callable[[str], str],
+    fit_one: Callable[[str, Callable[[int, int], None]], tuple[Callable[[Path], None], EmotionFit]],
+) -> dict[str, Any]:
+    """Run ``fit_one`` for each emotion not already present in ``ctx.artifact_dir``; return the facts dict.
+
+    ``fit_one(emotion, tick)`` trains and returns (writer, facts); ``tick(done, total)`` reports progress.
+    """
+    require_dataset(ctx, method)
+    start = time.perf_counter()
+    per_emotion: dict[str, Any] = {}
+    skipped: list[str] = []
+    for emotion in ctx.emotions:
+        slot = ArtifactSlot(Path(ctx.artifact_dir), emotion, slot_name(emotion))
+        if slot.done():
+            per_emotion[emotion] = slot.facts()
+            skipped.append(emotion)
+            continue
+
+        def tick(done: int, total: int, _e: str = emotion) -> None:
+            if ctx.progress is not None:
+                ctx.progress(f"{method} {_e}", done, total)
+
+        writer, facts = fit_one(emotion, tick)
+        slot.commit(writer, facts)
+        per_emotion[emotion] = facts.to_dict()
+    fitted = [e for e in ctx.emotions if e not in skipped]
+    steps = sum(per_emotion[e]["steps"] for e in fitted)
+    secs = sum(per_emotion[e]["seconds"] for e in fitted)
+    return {
+        "method": method,
+        "emotions": per_emotion,
+        "skipped": skipped,
+        "wall_seconds": round(time.perf_counter() - start, 3),
+        "seconds_per_step": round(secs / steps, 4) if steps else None,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- generation
+
+
+def private_pipeline(pipe: "StableDiffusionPipeline", **replace: Any) -> "StableDiffusionPipeline":
+    """A shallow copy of ``pipe`` with some components swapped for private ones.
+
+    Not a new ``StableDiffusionPipeline(**components)``: its constructor rewrites the *shared* scheduler's
+    config (``clip_sample=False``), which would silently change every other method's images.
+    """
+    view = copy.copy(pipe)
+    for name, module in replace.items():
+        setattr(view, name, module)
+    return view
+
+
+def group_by_emotion(requests: Sequence[GenerationRequest]) -> Iterator[tuple[str, list[int]]]:
+    """(emotion, request indices) in order of first appearance."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(requests):
+        groups.setdefault(r.cell.emotion, []).append(i)
+    yield from groups.items()
+
+
+def missing_artifact(method: str, emotion: str, artifact_dir: Path | None) -> EmobenchError:
+    return EmobenchError(
+        f"{method} has no fitted artifact for {emotion!r} in {artifact_dir}",
+        f"fit it with `emobench fit {method} --emotions {emotion}` (or run with --refit)",
+    )
+
+
+def sample_images(pipe: "StableDiffusionPipeline", zoo: "Zoo", prompts: Sequence[str],
+                  latents: torch.Tensor) -> torch.Tensor:
+    """Images ``[N,3,H,W]`` in ``[0,1]`` on CPU from ``pipe`` with the zoo's sampling defaults, starting from
+    the plan's per-cell ``latents`` (stacked), never from a shared generator."""
+    s = zoo.sampling
+    device = torch.device(zoo.device)
+    cast = (torch.autocast(device.type, dtype=getattr(torch, s.autocast_dtype))
+            if s.autocast_dtype else nullcontext())
+    pipe.set_progress_bar_config(disable=True)
+    with torch.no_grad(), cast:
+        out = pipe(prompt=list(prompts), latents=latents.to(device), num_inference_steps=s.num_inference_steps,
+                   guidance_scale=s.guidance_scale, height=s.height, width=s.width, output_type="pt")
+    return out.images.float().clamp(0, 1).cpu()

@@ -1,0 +1,261 @@
+"""``dreambooth``: per-emotion fine-tuning with a rare identifier (Ruiz et al. 2023), diffusers' procedure.
+
+Fit: for each emotion, the UNet is fine-tuned on that emotion's training images, all captioned with one
+instance prompt, ``"an image of sks fear"`` (the paper's template rendered with ``"<identifier> <emotion>"``).
+Default: LoRA adapters (peft) on the UNet's attention projections ``to_q/to_k/to_v/to_out.0``, as in
+``examples/dreambooth/train_dreambooth_lora.py``; ``lora=false`` fine-tunes the whole UNet instead. With
+``prior_weight > 0`` the base model's own images for the class prompt ``"an image of fear"`` are mixed in
+(prior-preservation loss). Text encoder and VAE stay frozen.
+
+Artifacts: LoRA — ``<emotion>.safetensors``, written by ``StableDiffusionLoraLoaderMixin.save_lora_weights``
+(the file ``pipe.load_lora_weights(dir, weight_name=...)`` reads, with the adapter's peft config as metadata);
+full — ``unet-<emotion>/`` (a ``UNet2DConditionModel.save_pretrained`` folder). Each with ``<emotion>.json``.
+
+Generate: requests are grouped by emotion; each group runs on a private copy of the UNet with that emotion's
+LoRA loaded (unloaded before the next group), prompt = the cell's template rendered with ``"sks fear"``.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+
+import torch
+
+from baselines._training import (
+    EmotionFit,
+    EpochSampler,
+    LossTrace,
+    cpu_generator,
+    denoising_loss,
+    emotion_seed,
+    encode_text,
+    fit_emotions,
+    group_by_emotion,
+    missing_artifact,
+    private_pipeline,
+    quiet_loading,
+    sample_images,
+    training_latents,
+    training_scheduler,
+)
+from emobench.api import FitContext, GenerationRequest, GenerationResult, Method
+from emobench.errors import EmobenchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emobench.zoo.base import Zoo
+
+LORA_TARGETS: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")  # attention projections, as in diffusers
+
+
+@dataclass(frozen=True)
+class DreamBoothConfig:
+    steps: int = 80                 # optimisation steps per emotion (mini-zoo budget: see docs/baselines.md)
+    batch_size: int = 16
+    lora: bool = True               # False: fine-tune every UNet weight
+    rank: int = 4                   # LoRA rank (alpha = rank, so the LoRA scale is 1; diffusers' default)
+    lr: float = 1e-3                # AdamW lr for LoRA
+    full_lr: float = 5e-5           # AdamW lr when lora=false
+    weight_decay: float = 1e-2
+    max_grad_norm: float = 1.0
+    identifier: str = "sks"         # the rare token put before the emotion word
+    instance_template: str = "an image of {}"   # rendered with "<identifier> <emotion>"; class prompt: with "<emotion>"
+    prior_weight: float = 0.0       # > 0: prior-preservation loss weight (diffusers: 1.0 when enabled)
+    n_class_images: int = 32        # base-model images of the class prompt for prior preservation
+    max_images: int = 512           # training images per emotion (a seeded subset when there are more)
+
+
+class DreamBoothMethod(Method):
+    name: ClassVar[str] = "dreambooth"
+    Config: ClassVar[type] = DreamBoothConfig
+    learns: ClassVar[bool] = True
+
+    def __init__(self, config: Any = None):
+        super().__init__(config)
+        c = self.config
+        if c.steps < 1 or c.batch_size < 1 or c.rank < 1 or c.lr <= 0 or c.full_lr <= 0:
+            raise EmobenchError(f"dreambooth config {c} has a non-positive steps, batch_size, rank or lr",
+                                "set them to positive values")
+        if c.prior_weight < 0 or (c.prior_weight > 0 and c.n_class_images < 1):
+            raise EmobenchError("dreambooth prior_weight must be ≥ 0, with n_class_images ≥ 1 when > 0",
+                                "set prior_weight=0 to turn prior preservation off")
+        if "{}" not in c.instance_template:
+            raise EmobenchError(f"dreambooth instance_template {c.instance_template!r} has no {{}} slot",
+                                "use a template such as 'an image of {}'")
+        self._pipe = None
+        self._zoo: "Zoo | None" = None
+        self._artifact_dir: Path | None = None
+
+    def subject(self, emotion: str) -> str:
+        """What replaces ``{emotion}`` in prompts: the identifier and the emotion word, e.g. ``"sks fear"``."""
+        return f"{self.config.identifier} {emotion}"
+
+    def slot_name(self, emotion: str) -> str:
+        return f"{emotion}.safetensors" if self.config.lora else f"unet-{emotion}"
+
+    # ------------------------------------------------------------------------------------------ fit
+
+    def fit(self, ctx: FitContext) -> dict[str, Any]:
+        facts = fit_emotions(ctx, self.name, self.slot_name, lambda e, tick: self._fit_one(ctx, e, tick))
+        facts["config"] = {k: getattr(self.config, k) for k in self.config.__dataclass_fields__}
+        return facts
+
+    def _fit_one(self, ctx: FitContext, emotion: str, tick: Callable[[int, int], None]):
+        cfg = self.config
+        zoo = ctx.zoo
+        pipe = zoo.pipeline
+        start = time.perf_counter()
+        seed = emotion_seed(ctx.seed, emotion)
+        gen = cpu_generator(seed)
+        latents = training_latents(zoo, ctx.dataset, emotion, cfg.max_images, gen)
+        device = latents.device
+        with torch.no_grad():
+            inst_cond = encode_text(pipe, [cfg.instance_template.format(self.subject(emotion))]).float()
+        prior = self._class_latents(zoo, emotion, seed) if cfg.prior_weight > 0 else None
+        if prior is not None:
+            with torch.no_grad():
+                class_cond = encode_text(pipe, [cfg.instance_template.format(emotion)]).float()
+
+        unet = copy.deepcopy(pipe.unet).to(device).float()  # train in fp32 whatever the zoo samples in
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # LoRA's gaussian init of lora_A draws from the global generator
+            params = self._trainable(unet)
+        unet.train()
+        opt = torch.optim.AdamW(params, lr=cfg.lr if cfg.lora else cfg.full_lr, weight_decay=cfg.weight_decay)
+        scheduler = training_scheduler(pipe)
+        sampler = EpochSampler(len(latents), cfg.batch_size, gen)
+        class_sampler = EpochSampler(len(prior), cfg.batch_size, gen) if prior is not None else None
+        trace = LossTrace()
+        for step in range(cfg.steps):
+            idx = sampler.next().to(device)
+            loss = denoising_loss(unet, scheduler, latents[idx], inst_cond.expand(len(idx), -1, -1), gen)
+            if prior is not None and class_sampler is not None:
+                cidx = class_sampler.next().to(device)
+                prior_loss = denoising_loss(unet, scheduler, prior[cidx],
+                                            class_cond.expand(len(cidx), -1, -1), gen)
+                loss = loss + cfg.prior_weight * prior_loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            opt.step()
+            trace.add(loss.item())
+            tick(step + 1, cfg.steps)
+        unet.eval()
+        facts = EmotionFit(emotion, cfg.steps, len(latents), round(time.perf_counter() - start, 3),
+                           trace.first, trace.last,
+                           {"seed": seed, "prompt": cfg.instance_template.format(self.subject(emotion)),
+                            "trainable_params": sum(p.numel() for p in params),
+                            "n_class_images": 0 if prior is None else len(prior)})
+        name = self.slot_name(emotion)
+
+        def write(tmp: Path) -> None:
+            if cfg.lora:
+                _save_lora(unet, tmp, name)
+            else:
+                if pipe.unet.dtype != torch.float32:  # store in the zoo's dtype (fp16 SD stays fp16)
+                    unet.to(dtype=pipe.unet.dtype)
+                unet.save_pretrained(tmp / name, safe_serialization=True)
+
+        return write, facts
+
+    def _trainable(self, unet: torch.nn.Module) -> list[torch.nn.Parameter]:
+        if not self.config.lora:
+            unet.requires_grad_(True)
+            return [p for p in unet.parameters()]
+        from peft import LoraConfig
+
+        unet.requires_grad_(False)
+        unet.add_adapter(LoraConfig(r=self.config.rank, lora_alpha=self.config.rank, init_lora_weights="gaussian",
+                                    target_modules=list(LORA_TARGETS)))
+        params = [p for p in unet.parameters() if p.requires_grad]
+        if not params:
+            raise EmobenchError("the zoo's UNet has no attention projections named to_q/to_k/to_v/to_out.0",
+                                "use dreambooth:lora=false to fine-tune the whole UNet")
+        return params
+
+    def _class_latents(self, zoo: "Zoo", emotion: str, seed: int) -> torch.Tensor:
+        """The base model's own samples for the class prompt (prior preservation), kept as latents: the
+        pipeline's ``output_type="latent"`` gives exactly what the UNet trains on, with no decode/encode."""
+        from contextlib import nullcontext
+
+        s = zoo.sampling
+        prompt = self.config.instance_template.format(emotion)
+        shape = zoo.latent_shape()
+        out = []
+        pipe = zoo.pipeline
+        cast = (torch.autocast(torch.device(zoo.device).type, dtype=getattr(torch, s.autocast_dtype))
+                if s.autocast_dtype else nullcontext())
+        for start in range(0, self.config.n_class_images, 16):
+            n = min(16, self.config.n_class_images - start)
+            noise = torch.stack([torch.randn(shape, generator=cpu_generator(seed + start + i + 1))
+                                 for i in range(n)])
+            with torch.no_grad(), cast:
+                z = pipe(prompt=[prompt] * n, latents=noise.to(zoo.device), output_type="latent",
+                         num_inference_steps=s.num_inference_steps, guidance_scale=s.guidance_scale,
+                         height=s.height, width=s.width).images
+            out.append(z.float())
+        return torch.cat(out)
+
+    # ------------------------------------------------------------------------------------------ generate
+
+    def load(self, zoo: "Zoo", artifact_dir: Path | None) -> None:
+        if artifact_dir is None or not Path(artifact_dir).is_dir():
+            raise EmobenchError(f"dreambooth needs fitted weights, and {artifact_dir} is not a folder",
+                                "run `emobench fit dreambooth` first")
+        # a private UNet: loading a LoRA rewrites the module tree, and other methods sample from the zoo's
+        unet = copy.deepcopy(zoo.pipeline.unet) if self.config.lora else zoo.pipeline.unet
+        self._pipe = private_pipeline(zoo.pipeline, unet=unet)
+        self._zoo, self._artifact_dir = zoo, Path(artifact_dir)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> GenerationResult:
+        if self._pipe is None or self._zoo is None or self._artifact_dir is None:
+            raise RuntimeError("dreambooth: call load() before generate()")
+        images: list[torch.Tensor | None] = [None] * len(requests)
+        prompts = [""] * len(requests)
+        for emotion, idx in group_by_emotion(requests):
+            path = self._artifact_dir / self.slot_name(emotion)
+            if not path.exists():
+                raise missing_artifact(self.name, emotion, self._artifact_dir)
+            batch_prompts = [requests[i].cell.prompt(self.subject(emotion)) for i in idx]
+            latents = torch.stack([requests[i].latents for i in idx])
+            out = self._with_emotion(emotion, path, lambda: sample_images(self._pipe, self._zoo, batch_prompts,
+                                                                          latents))
+            for j, i in enumerate(idx):
+                images[i], prompts[i] = out[j], batch_prompts[j]
+        return GenerationResult(images=torch.stack(images), prompts=prompts)
+
+    def _with_emotion(self, emotion: str, path: Path, run: Callable[[], torch.Tensor]) -> torch.Tensor:
+        pipe = self._pipe
+        zoo = self._zoo
+        assert pipe is not None and zoo is not None
+        if not self.config.lora:
+            from diffusers import UNet2DConditionModel
+
+            base = pipe.unet
+            with quiet_loading():
+                pipe.unet = UNet2DConditionModel.from_pretrained(path, torch_dtype=base.dtype).to(zoo.device).eval()
+            try:
+                return run()
+            finally:
+                pipe.unet = base
+        with quiet_loading():  # "no LoRA keys for the text encoder": expected, only the UNet is adapted
+            pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=emotion)
+        try:
+            return run()
+        finally:
+            pipe.unload_lora_weights()
+
+
+def _save_lora(unet: torch.nn.Module, folder: Path, weight_name: str) -> None:
+    """diffusers' DreamBooth-LoRA save: peft state dict → diffusers key names → ``save_lora_weights``."""
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    StableDiffusionPipeline.save_lora_weights(
+        save_directory=str(folder), unet_lora_layers=layers, weight_name=weight_name, safe_serialization=True,
+        unet_lora_adapter_metadata=unet.peft_config["default"].to_dict(),
+    )

@@ -1,0 +1,245 @@
+"""``textual-inversion``: one learned token per emotion (Gal et al. 2022), diffusers' training procedure.
+
+Fit: for each emotion, a new token ``<emotion>`` (plus ``<emotion>_1`` … for more vectors) is added to a
+private copy of the tokenizer and text encoder, initialised from the embedding of ``init_word``, and only its
+vector(s) are trained with the denoising loss on that emotion's training images, captioned with
+``CAPTION_TEMPLATES``; UNet, VAE and every other embedding row stay frozen. The vectors are a separate
+parameter spliced into the embedding output, so no other row can move (AdamW's weight decay would move
+rows whose gradient is zero).
+
+Artifacts: ``<emotion>.safetensors`` = ``{token: [num_vectors, dim]}``, the file diffusers'
+``StableDiffusionPipeline.load_textual_inversion`` reads, plus ``<emotion>.json`` (facts of the fit).
+
+Generate: the cell's template rendered with the token, e.g. ``"an image of <fear>"``, on a private pipeline
+into which every fitted embedding was loaded with ``load_textual_inversion``.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+
+import torch
+from safetensors.torch import save_file
+
+from baselines._training import (
+    EmotionFit,
+    EpochSampler,
+    LossTrace,
+    cpu_generator,
+    denoising_loss,
+    emotion_seed,
+    encode_text,
+    fit_emotions,
+    group_by_emotion,
+    missing_artifact,
+    private_pipeline,
+    quiet_loading,
+    sample_images,
+    training_latents,
+    training_scheduler,
+)
+from emobench.api import FitContext, GenerationRequest, GenerationResult, Method
+from emobench.emotions import EMOTIONS
+from emobench.errors import EmobenchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emobench.zoo.base import Zoo
+
+# Emotion-neutral captions around the token (diffusers' example uses "a photo of a {}" etc. for objects; an
+# emotion is not a countable object, so no article). Includes the paper's generation prompt "an image of {}".
+CAPTION_TEMPLATES: tuple[str, ...] = (
+    "a photo of {}",
+    "an image of {}",
+    "a picture of {}",
+    "a rendering of {}",
+    "a photo showing {}",
+    "a scene of {}",
+    "a good photo of {}",
+    "a close-up photo of {}",
+)
+
+
+@dataclass(frozen=True)
+class TextualInversionConfig:
+    steps: int = 60                 # optimisation steps per emotion (mini-zoo budget: see docs/baselines.md)
+    batch_size: int = 16
+    lr: float = 5e-3                # AdamW, constant schedule (diffusers' example: 5e-4 × batch, scaled)
+    weight_decay: float = 1e-2      # diffusers' default adam_weight_decay
+    num_vectors: int = 1            # vectors per emotion token
+    init_word: str = "{emotion}"    # initialiser: the emotion word itself, or any word such as "photo"
+    token: str = "<{emotion}>"      # the placeholder token; must not exist in the tokenizer
+    max_images: int = 512           # training images per emotion (a seeded subset when there are more)
+
+
+class TextualInversionMethod(Method):
+    name: ClassVar[str] = "textual-inversion"
+    Config: ClassVar[type] = TextualInversionConfig
+    learns: ClassVar[bool] = True
+
+    def __init__(self, config: Any = None):
+        super().__init__(config)
+        c = self.config
+        if c.steps < 1 or c.batch_size < 1 or c.num_vectors < 1 or c.lr <= 0:
+            raise EmobenchError(f"textual-inversion config {c} has a non-positive steps, batch_size, "
+                                "num_vectors or lr", "set them to positive values")
+        if "{emotion}" not in c.token:
+            raise EmobenchError(f"textual-inversion token {c.token!r} has no {{emotion}} placeholder",
+                                "use a pattern such as '<{emotion}>' so each emotion gets its own token")
+        self._pipe = None
+        self._zoo: "Zoo | None" = None
+        self._loaded: set[str] = set()
+        self._artifact_dir: Path | None = None
+
+    # ------------------------------------------------------------------------------------------ fit
+
+    def token_for(self, emotion: str) -> str:
+        return self.config.token.format(emotion=emotion)
+
+    def fit(self, ctx: FitContext) -> dict[str, Any]:
+        facts = fit_emotions(ctx, self.name, lambda e: f"{e}.safetensors",
+                             lambda e, tick: self._fit_one(ctx, e, tick))
+        facts["config"] = {k: getattr(self.config, k) for k in self.config.__dataclass_fields__}
+        facts["caption_templates"] = list(CAPTION_TEMPLATES)
+        return facts
+
+    def _fit_one(self, ctx: FitContext, emotion: str, tick: Callable[[int, int], None]):
+        cfg = self.config
+        zoo = ctx.zoo
+        pipe = zoo.pipeline
+        token = self.token_for(emotion)
+        tokens = [token] + [f"{token}_{i}" for i in range(1, cfg.num_vectors)]
+        tokenizer = copy.deepcopy(pipe.tokenizer)
+        clash = [t for t in tokens if t in tokenizer.get_vocab()]
+        if clash:
+            raise EmobenchError(
+                f"textual-inversion token {clash[0]!r} already exists in the zoo's tokenizer",
+                "choose another pattern with textual-inversion:token='<emo-{emotion}>'",
+            )
+        start = time.perf_counter()
+        seed = emotion_seed(ctx.seed, emotion)
+        gen = cpu_generator(seed)
+        latents = training_latents(zoo, ctx.dataset, emotion, cfg.max_images, gen)
+
+        tokenizer.add_tokens(tokens)
+        ids = tokenizer.convert_tokens_to_ids(tokens)
+        if ids != list(range(ids[0], ids[0] + len(ids))):  # pragma: no cover - add_tokens appends in order
+            raise RuntimeError(f"new token ids are not contiguous: {ids}")
+        text_encoder = copy.deepcopy(pipe.text_encoder).requires_grad_(False).eval()
+        emb = text_encoder.get_input_embeddings()
+        if emb.num_embeddings < len(tokenizer):
+            text_encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+            emb = text_encoder.get_input_embeddings()
+        init = self._init_vectors(pipe, emotion).repeat(cfg.num_vectors, 1)
+        vectors = torch.nn.Parameter(init.to(emb.weight.device))
+        hook = emb.register_forward_hook(_splice(ids[0], vectors))
+
+        unet = pipe.unet
+        was_grad = [p.requires_grad for p in unet.parameters()]
+        unet.requires_grad_(False)  # gradients flow through the UNet to the token only
+        scheduler = training_scheduler(pipe)
+        opt = torch.optim.AdamW([vectors], lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sampler = EpochSampler(len(latents), cfg.batch_size, gen)
+        trace = LossTrace()
+        device = latents.device
+        try:
+            for step in range(cfg.steps):
+                idx = sampler.next()
+                picks = torch.randint(0, len(CAPTION_TEMPLATES), (len(idx),), generator=gen).tolist()
+                captions = [CAPTION_TEMPLATES[k].format(token_text(tokens)) for k in picks]
+                cond = encode_text(pipe, captions, tokenizer, text_encoder)
+                loss = denoising_loss(unet, scheduler, latents[idx.to(device)], cond, gen)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                trace.add(loss.item())
+                tick(step + 1, cfg.steps)
+        finally:
+            hook.remove()
+            for p, g in zip(unet.parameters(), was_grad):
+                p.requires_grad_(g)
+        learned = vectors.detach().to("cpu", torch.float32).contiguous()
+        facts = EmotionFit(emotion, cfg.steps, len(latents), round(time.perf_counter() - start, 3),
+                           trace.first, trace.last,
+                           {"token": token, "seed": seed,
+                            "vector_norm": round(float(learned.norm(dim=1).mean()), 5)})
+
+        def write(tmp: Path) -> None:
+            # diffusers' format: one key, the token, mapping to [num_vectors, dim]
+            save_file({token: learned}, str(tmp / f"{emotion}.safetensors"))
+
+        return write, facts
+
+    def _init_vectors(self, pipe, emotion: str) -> torch.Tensor:
+        """Mean embedding of the initialiser word's tokens (diffusers requires a single-token initialiser;
+        averaging lets multi-token words such as "contentment" initialise too)."""
+        word = self.config.init_word.format(emotion=emotion)
+        ids = pipe.tokenizer.encode(word, add_special_tokens=False)
+        if not ids:
+            raise EmobenchError(f"textual-inversion init_word {word!r} has no tokens",
+                                "use a word such as '{emotion}' or 'photo'")
+        weight = pipe.text_encoder.get_input_embeddings().weight
+        return weight[torch.tensor(ids, device=weight.device)].detach().float().mean(0, keepdim=True).cpu()
+
+    # ------------------------------------------------------------------------------------------ generate
+
+    def load(self, zoo: "Zoo", artifact_dir: Path | None) -> None:
+        if artifact_dir is None or not Path(artifact_dir).is_dir():
+            raise EmobenchError(f"textual-inversion needs fitted embeddings, and {artifact_dir} is not a folder",
+                                "run `emobench fit textual-inversion` first")
+        artifact_dir = Path(artifact_dir)
+        pipe = private_pipeline(zoo.pipeline, tokenizer=copy.deepcopy(zoo.pipeline.tokenizer),
+                                text_encoder=copy.deepcopy(zoo.pipeline.text_encoder))
+        loaded = set()
+        for emotion in EMOTIONS:
+            path = artifact_dir / f"{emotion}.safetensors"
+            if not path.exists():
+                continue
+            try:
+                with quiet_loading():  # transformers' embedding-resize notice on every load
+                    pipe.load_textual_inversion(str(path), token=self.token_for(emotion))
+            except ValueError as err:  # diffusers: token already in vocabulary / wrong shape
+                raise EmobenchError(f"cannot load the textual-inversion embedding {path}: {err}",
+                                    "refit with --refit, or pick another token pattern") from err
+            loaded.add(emotion)
+        self._pipe, self._zoo, self._loaded, self._artifact_dir = pipe, zoo, loaded, artifact_dir
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> GenerationResult:
+        if self._pipe is None or self._zoo is None:
+            raise RuntimeError("textual-inversion: call load() before generate()")
+        images: list[torch.Tensor | None] = [None] * len(requests)
+        prompts = [""] * len(requests)
+        for emotion, idx in group_by_emotion(requests):
+            if emotion not in self._loaded:
+                raise missing_artifact(self.name, emotion, self._artifact_dir)
+            token = self.token_for(emotion)
+            batch_prompts = [requests[i].cell.prompt(token) for i in idx]
+            out = sample_images(self._pipe, self._zoo, batch_prompts,
+                                torch.stack([requests[i].latents for i in idx]))
+            for j, i in enumerate(idx):
+                images[i], prompts[i] = out[j], batch_prompts[j]
+        return GenerationResult(images=torch.stack(images), prompts=prompts,
+                                extras=[{"token": self.token_for(r.cell.emotion)} for r in requests])
+
+
+def token_text(tokens: list[str]) -> str:
+    """The placeholder as it appears in a caption: all its vectors' tokens, space-separated (what diffusers'
+    ``maybe_convert_prompt`` expands ``<tok>`` into at generation time)."""
+    return " ".join(tokens)
+
+
+def _splice(first_id: int, vectors: torch.nn.Parameter):
+    """Forward hook on the token embedding: rows of ids ≥ ``first_id`` come from ``vectors``."""
+
+    def hook(module: torch.nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+        ids = args[0]
+        mask = ids >= first_id
+        if not bool(mask.any()):
+            return output
+        out = output.clone()
+        out[mask] = vectors[ids[mask] - first_id].to(out.dtype)
+        return out
+
+    return hook

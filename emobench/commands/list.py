@@ -1,0 +1,37 @@
+"""``emobench list methods|metrics|emotions``: what is installed, with options and load failures."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from emobench import registry
+from emobench.emotions import EMOTIONS, polarity
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("list", help="installed methods and metrics, and the emotions")
+    p.add_argument("what", choices=["methods", "metrics", "emotions"])
+    p.set_defaults(func=main)
+
+
+def _options(cls: type) -> str:
+    parts = []
+    for f in dataclasses.fields(cls.Config):
+        default = f.default if f.default is not dataclasses.MISSING else "required"
+        parts.append(f"{f.name}={default}")
+    return ", ".join(parts) or "-"
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.what == "emotions":
+        for i, e in enumerate(EMOTIONS):
+            print(f"{i}  {e:<12} {'positive' if polarity(e) else 'negative'}")
+        return 0
+    reg = registry.methods() if args.what == "methods" else registry.metrics()
+    for name in reg.names():
+        cls = reg.get(name)
+        flag = " [learns]" if getattr(cls, "learns", False) else ""
+        print(f"{name:<22} {reg.entries[name].target}{flag}\n    options: {_options(cls)}")
+    for name, err in reg.broken().items():
+        print(f"{name:<22} FAILED TO LOAD: {err}")
+    return 0

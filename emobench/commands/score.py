@@ -1,0 +1,54 @@
+"""``emobench score RUN_DIR``: recompute every score and summary of a run from its directory (no generation)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from emobench.errors import EmobenchError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("score", help="score a finished run: per-image scores, summaries with paired bootstrap CIs")
+    p.add_argument("run_dir", type=Path, help="run directory (holds manifest.jsonl and images/)")
+    p.add_argument("--metrics", default=None,
+                   help="comma-separated metric names (default: every registered metric; see `emobench list metrics`)")
+    p.add_argument("--baseline", default=None, help="method to compare every other method with, e.g. sd")
+    p.add_argument("--zoo", default=None, help="zoo to score with (default: the run's zoo from zoo.json)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--no-controls", action="store_true", help="skip the real / shuffled control rows")
+    p.set_defaults(func=main)
+
+
+def run_zoo_spec(run_dir: Path) -> str:
+    """The zoo a run was made with, from its zoo.json ("mini" when the run does not say)."""
+    path = run_dir / "zoo.json"
+    if not path.is_file():
+        return "mini"
+    info = json.loads(path.read_text())
+    return str(info.get("spec") or info.get("name") or "mini")
+
+
+def main(args) -> int:
+    from emobench.scoring import score_run
+    from emobench.stats import BootstrapConfig
+    from emobench.zoo.load import load_zoo
+
+    run_dir: Path = args.run_dir
+    if not run_dir.is_dir():
+        raise EmobenchError(f"run directory {run_dir} does not exist", "pass the folder `emobench run` wrote")
+    if args.resamples < 1:
+        raise EmobenchError(f"--resamples must be at least 1 (got {args.resamples})", "use e.g. --resamples 1000")
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    zoo = load_zoo(args.zoo or run_zoo_spec(run_dir))
+    recorded = run_dir / "zoo.json"
+    if recorded.is_file():
+        judges = json.loads(recorded.read_text()).get("judges_hash")
+        if judges and judges != zoo.judges_hash:
+            print(f"emobench score: note: scoring with judges {zoo.judges_hash}, the run recorded {judges}",
+                  file=sys.stderr)
+    score_run(run_dir, zoo, metrics, args.baseline,
+              bootstrap=BootstrapConfig(n_resamples=args.resamples, seed=args.seed), controls=not args.no_controls)
+    print(f"wrote {run_dir / 'summary.csv'}, summary.json, scores.csv")
+    return 0

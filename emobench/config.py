@@ -1,0 +1,165 @@
+"""``RunConfig``: what a run is, from CLI flags and optionally a TOML file, and its hash.
+
+Precedence: built-in defaults < ``--config FILE.toml`` < explicit CLI flags (< on ``--resume``, the stored
+config sits below the file and flags). Only the fields that change results enter ``config_hash``;
+``batch_size``, ``out`` and ``refit`` do not (results must not depend on them).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from emobench.api import stable_hash
+from emobench.emotions import EMOTIONS
+from emobench.errors import EmobenchError
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[no-redef]
+
+DEFAULT_TEMPLATE = "an image of {emotion}"   # the paper's Stable Diffusion prompt
+RUNTIME_FIELDS = ("batch_size", "out", "refit")  # never part of the hash
+
+
+@dataclass
+class RunConfig:
+    methods: tuple[str, ...] = ()        # method specs ("sd", "sd:guidance_scale=7"); () = every installed one
+    metrics: tuple[str, ...] = ()        # metric specs; () = every installed one the zoo can serve
+    emotions: tuple[str, ...] = EMOTIONS
+    n_per_emotion: int = 4
+    seed: int = 0
+    templates: tuple[str, ...] = (DEFAULT_TEMPLATE,)
+    zoo: str = "mini"
+    baseline: str | None = None          # method label the paired differences are taken against
+    batch_size: int = 8
+    out: str | None = None
+    refit: bool = False
+
+    def hashed(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for k in RUNTIME_FIELDS:
+            d.pop(k)
+        return d
+
+    @property
+    def config_hash(self) -> str:
+        return stable_hash(self.hashed())
+
+    def to_json(self) -> str:
+        return json.dumps({**self.hashed(), "config_hash": self.config_hash}, indent=2, sort_keys=True) + "\n"
+
+
+FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
+_ALIASES = {"prompts": "templates", "n": "n_per_emotion"}
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except OSError as err:
+        raise EmobenchError(f"cannot read config file {str(p)!r} ({err.strerror})", "pass an existing TOML file to --config") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise EmobenchError(f"config file {str(p)!r} is not valid TOML ({err})", "fix its syntax") from None
+    return dict(data.get("run", data))  # either top-level keys or a [run] table
+
+
+def read_stored(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "config.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise EmobenchError(f"{str(run_dir)!r} has no readable config.json ({err})",
+                            "pass a run directory written by `emobench run` to --resume") from None
+    data.pop("config_hash", None)
+    return data
+
+
+def merge(*layers: Mapping[str, Any]) -> RunConfig:
+    """Later layers win; ``None`` values in a layer mean "not given"."""
+    values: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            key = _ALIASES.get(key.replace("-", "_"), key.replace("-", "_"))
+            if key not in FIELDS:
+                close = difflib.get_close_matches(key, sorted(FIELDS), n=1)
+                raise EmobenchError(f"unknown config key {key!r}",
+                                    f"{'did you mean ' + repr(close[0]) + '? ' if close else ''}keys: {', '.join(sorted(FIELDS))}")
+            if value is not None:
+                values[key] = value
+    return validate(RunConfig(**{k: _normalise(k, v) for k, v in values.items()}))
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    from emobench.registry import split_specs
+
+    if isinstance(value, str):
+        return tuple(split_specs(value))
+    return tuple(str(v).strip() for v in value)
+
+
+def _normalise(key: str, value: Any) -> Any:
+    if key in ("methods", "metrics"):
+        return _as_tuple(value)
+    if key == "emotions":
+        items = [value] if isinstance(value, str) else list(value)
+        return tuple(e.strip().lower() for v in items for e in str(v).split(",") if e.strip())
+    if key == "templates":
+        if isinstance(value, str):  # CLI: "tmpl1,tmpl2" — commas inside a template are not supported there
+            return tuple(t.strip() for t in value.split(",") if t.strip())
+        return tuple(str(t) for t in value)
+    if key in ("n_per_emotion", "seed", "batch_size"):
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise EmobenchError(f"{key} must be an integer, got {value!r}", f"give {key} as a whole number")
+        try:
+            return int(value)
+        except ValueError:
+            raise EmobenchError(f"{key} must be an integer, got {value!r}", f"give {key} as a whole number") from None
+    return value
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    if cfg.n_per_emotion <= 0:
+        raise EmobenchError(f"--n-per-emotion must be positive, got {cfg.n_per_emotion}", "pass --n-per-emotion 1 or more")
+    if cfg.batch_size <= 0:
+        raise EmobenchError(f"--batch-size must be positive, got {cfg.batch_size}", "pass --batch-size 1 or more")
+    if cfg.seed < 0:
+        raise EmobenchError(f"--seed must be non-negative, got {cfg.seed}", "pass --seed 0 or more")
+    if not cfg.emotions:
+        raise EmobenchError("no emotions selected", f"pass --emotions with some of: {', '.join(EMOTIONS)}")
+    for e in cfg.emotions:
+        if e not in EMOTIONS:
+            close = difflib.get_close_matches(e, EMOTIONS, n=1)
+            raise EmobenchError(f"unknown emotion {e!r}",
+                                f"{'did you mean ' + repr(close[0]) + '? ' if close else ''}emotions: {', '.join(EMOTIONS)}")
+    # canonical order and no duplicates, so `--emotions fear,awe` and `awe,fear` are the same run
+    cfg.emotions = tuple(e for e in EMOTIONS if e in cfg.emotions)
+    if not cfg.templates:
+        raise EmobenchError("no prompt templates given", f"pass --prompts with at least one template like {DEFAULT_TEMPLATE!r}")
+    for t in cfg.templates:
+        try:
+            ok = "{emotion}" in t and t.format(emotion="x") is not None
+        except (KeyError, IndexError, ValueError):
+            ok = False
+        if not ok:
+            raise EmobenchError(f"prompt template {t!r} must contain {{emotion}} and no other braces",
+                                f"write it like {DEFAULT_TEMPLATE!r}")
+    cfg.templates = tuple(dict.fromkeys(cfg.templates))
+    if not isinstance(cfg.zoo, str) or not cfg.zoo:
+        raise EmobenchError(f"bad zoo {cfg.zoo!r}", "pass --zoo mini or --zoo PATH")
+    return cfg
+
+
+def with_resolved(cfg: RunConfig, **changes: Any) -> RunConfig:
+    return dataclasses.replace(cfg, **changes)
+
+
+def default_out(cfg: RunConfig) -> Path:
+    import time
+
+    return Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{cfg.config_hash[:8]}"

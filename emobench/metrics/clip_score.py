@@ -1,0 +1,37 @@
+"""CLIP score between each image and the prompt it was generated from.
+
+Per image ``100 · max(cos(image embedding, text embedding), 0)`` with the zoo's CLIP (projected embeddings,
+L2-normalised here) — torchmetrics' ``clip_score`` on a single image–text pair. torchmetrics clamps the
+*mean* over a batch at 0, we clamp each image (Hessel et al.'s per-image CLIPScore); the two agree whenever
+no cosine is negative, which is the usual case. Texts longer than the CLIP context are truncated by the
+zoo's tokenizer, as torchmetrics does.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from emobench.metrics.base import PerImageMetric, ScoreItem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emobench.zoo.base import Zoo
+
+
+class ClipScore(PerImageMetric):
+    name = "clip-score"
+    requires = ("clip",)
+    higher_is_better = True
+
+    def item_key(self, item: ScoreItem) -> str:
+        return item.prompt   # the score depends on the prompt as well as the image
+
+    def features(self, images: torch.Tensor, items: Sequence[ScoreItem], zoo: "Zoo") -> torch.Tensor:
+        with torch.no_grad():
+            img = F.normalize(zoo.clip.encode_images(images).double(), dim=-1)
+            txt = F.normalize(zoo.clip.encode_texts([it.prompt for it in items]).double(), dim=-1)
+        return (100 * (img * txt).sum(-1).clamp_min(0))[:, None].float()
+
+    def values(self, feats: torch.Tensor, items: Sequence[ScoreItem]) -> dict[str, torch.Tensor]:
+        return {"clip-score": feats[:, 0].double()}

@@ -1,0 +1,230 @@
+"""Plugin discovery: methods and metrics come from entry-point groups, the built-ins included.
+
+In the spirit of lm-eval's registry (lazy, did-you-mean, duplicate names refused) and HELM's
+``load_entry_point_plugins`` (a plugin that fails to import is reported and the others still load).
+The core never imports a plugin module by name; it only reads the groups ``emobench.methods`` and
+``emobench.metrics``. ``EMOBENCH_PLUGINS`` adds entries without installing a package (for local
+development and tests): ``"method:NAME=module:Class,metric:NAME=module:Class"``.
+
+Method and metric *specs* may carry options for the plugin's ``Config`` dataclass:
+``emogen:fuse=amusement+fear``, ``sd:guidance_scale=7:num_inference_steps=10`` (options separated by
+``:``; a tuple/list field takes ``+``-separated items).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Union
+
+from emobench.api import Method, Metric, config_to_dict
+from emobench.errors import EmobenchError, PluginError
+
+GROUPS = {"method": "emobench.methods", "metric": "emobench.metrics"}
+BASES = {"method": Method, "metric": Metric}
+ENV_VAR = "EMOBENCH_PLUGINS"
+
+
+@dataclass
+class PluginEntry:
+    name: str
+    target: str                   # "module:attr" the entry point names
+    cls: type | None = None       # None until loaded, or when loading failed
+    error: str | None = None      # why it failed to load
+
+
+@dataclass
+class Registry:
+    """All plugins of one kind ("method" or "metric"); loads each entry point once, lazily."""
+
+    kind: str
+    entries: dict[str, PluginEntry] = field(default_factory=dict)
+    _loaded: bool = False
+
+    # -- discovery -------------------------------------------------------------------------------
+    def _entry_points(self) -> list[EntryPoint]:
+        eps = list(entry_points(group=GROUPS[self.kind]))
+        for item in filter(None, (s.strip() for s in os.environ.get(ENV_VAR, "").split(","))):
+            kind, _, rest = item.partition(":")
+            name, _, value = rest.partition("=")
+            if kind not in GROUPS or not name or ":" not in value:
+                warnings.warn(f"{ENV_VAR}: ignoring malformed entry {item!r} (want kind:name=module:attr)")
+                continue
+            if kind == self.kind:
+                eps.append(EntryPoint(name=name.strip(), value=value.strip(), group=GROUPS[kind]))
+        return eps
+
+    def load(self) -> "Registry":
+        if self._loaded:
+            return self
+        self._loaded = True
+        for ep in self._entry_points():
+            if ep.name in self.entries:
+                prev = self.entries[ep.name]
+                if prev.target != ep.value:
+                    prev.cls, prev.error = None, f"two plugins claim the name {ep.name!r}: {prev.target} and {ep.value}"
+                    warnings.warn(f"emobench: {self.kind} plugin {prev.error}")
+                continue
+            entry = PluginEntry(ep.name, ep.value)
+            self.entries[ep.name] = entry
+            try:
+                obj = ep.load()
+                if not (isinstance(obj, type) and issubclass(obj, BASES[self.kind])):
+                    raise TypeError(f"{ep.value} is not a subclass of emobench.api.{BASES[self.kind].__name__}")
+                if not dataclasses.is_dataclass(obj.Config):
+                    raise TypeError(f"{ep.value}.Config is not a dataclass")
+                entry.cls = obj
+            except Exception as err:  # noqa: BLE001 — any failure of a plugin is reported, never fatal
+                entry.error = f"{type(err).__name__}: {err}".splitlines()[0]
+                warnings.warn(f"emobench: {self.kind} plugin {ep.name!r} ({ep.value}) failed to load: {entry.error}")
+        return self
+
+    # -- lookup ----------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        """Names of the plugins that loaded."""
+        return sorted(n for n, e in self.load().entries.items() if e.cls is not None)
+
+    def broken(self) -> dict[str, str]:
+        return {n: e.error or "" for n, e in sorted(self.load().entries.items()) if e.cls is None}
+
+    def get(self, name: str) -> type:
+        entry = self.load().entries.get(name)
+        if entry is not None and entry.cls is not None:
+            return entry.cls
+        if entry is not None:
+            raise PluginError(f"{self.kind} {name!r} is installed but failed to load ({entry.error})",
+                              "fix or reinstall that plugin; `emobench list` shows every plugin's status")
+        close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+        raise EmobenchError(f"unknown {self.kind} {name!r}",
+                            f"{hint}installed {self.kind}s: {', '.join(self.names()) or 'none'}")
+
+    def create(self, spec: str) -> tuple[str, Any]:
+        """``"sd:guidance_scale=7"`` → (canonical label, plugin instance with its parsed Config)."""
+        name, options = parse_spec(spec)
+        cls = self.get(name)
+        config = build_config(cls.Config, options, f"{self.kind} {name!r}")
+        return spec_label(name, config), cls(config)
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    name, *opts = [s.strip() for s in spec.strip().split(":")]
+    if not name:
+        raise EmobenchError(f"empty plugin name in {spec!r}", "write NAME or NAME:option=value")
+    options: dict[str, str] = {}
+    for opt in opts:
+        key, eq, value = opt.partition("=")
+        if not eq or not key.strip():
+            raise EmobenchError(f"option {opt!r} of {spec!r} is not key=value", "write NAME:option=value:option2=value2")
+        options[key.strip()] = value.strip()
+    return name, options
+
+
+def split_specs(text: str | None) -> list[str]:
+    """Split a comma list of specs; a piece like ``k=v`` without a name continues the previous spec."""
+    out: list[str] = []
+    for piece in (p.strip() for p in (text or "").split(",")):
+        if not piece:
+            continue
+        if out and "=" in piece and ":" not in piece.split("=", 1)[0]:
+            out[-1] += ":" + piece
+        else:
+            out.append(piece)
+    return out
+
+
+def spec_label(name: str, config: Any) -> str:
+    """Canonical label: the name plus the options that differ from the defaults, sorted."""
+    try:
+        defaults = config_to_dict(type(config)())
+    except TypeError:  # a Config with required fields has no defaults to compare with
+        defaults = {}
+    cur = config_to_dict(config)
+    diff = [f"{k}={_fmt(v)}" for k, v in sorted(cur.items()) if k not in defaults or defaults[k] != v]
+    return ":".join([name, *diff])
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return "+".join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def build_config(config_cls: type, options: dict[str, str], who: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    hints = typing.get_type_hints(config_cls)
+    unknown = sorted(set(options) - set(fields))
+    if unknown:
+        raise EmobenchError(f"{who} has no option {', '.join(map(repr, unknown))}",
+                            f"its options are: {', '.join(fields) or 'none'}")
+    kwargs = {}
+    for key, raw in options.items():
+        try:
+            kwargs[key] = _convert(raw, hints.get(key, str))
+        except (TypeError, ValueError) as err:
+            raise EmobenchError(f"{who}: option {key}={raw!r} is not a valid {_type_name(hints.get(key))}",
+                                f"give a value of that type ({err})") from None
+    try:
+        return config_cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise EmobenchError(f"{who}: bad options {options}: {err}", "check the plugin's options (`emobench list methods`)") from None
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(raw: str, tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if raw.lower() in ("none", "null", "") and len(args) < len(typing.get_args(tp)):
+            return None
+        errors = []
+        for arg in args:
+            try:
+                return _convert(raw, arg)
+            except (TypeError, ValueError) as err:
+                errors.append(str(err))
+        raise ValueError("; ".join(errors))
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis] or [str]
+        items = [_convert(s.strip(), args[0]) for s in raw.split("+") if s.strip()]
+        return tuple(items) if origin is tuple else items
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        for c in choices:
+            if str(c) == raw:
+                return c
+        raise ValueError(f"choose one of {choices}")
+    if tp is bool:
+        low = raw.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("expected true/false")
+    if tp in (int, float, str):
+        return tp(raw)
+    if tp is Any:
+        return raw
+    raise TypeError(f"options of type {_type_name(tp)} cannot be given on the command line")
+
+
+@lru_cache(maxsize=None)
+def _registry(kind: str, env: str) -> Registry:
+    return Registry(kind).load()
+
+
+def methods() -> Registry:
+    return _registry("method", os.environ.get(ENV_VAR, ""))
+
+
+def metrics() -> Registry:
+    return _registry("metric", os.environ.get(ENV_VAR, ""))

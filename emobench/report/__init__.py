@@ -1,0 +1,52 @@
+"""Reports from stored run results: leaderboard (Markdown, CSV), a one-file HTML page and paper figures.
+
+``build_report(run_dirs, out)`` is what ``emobench report`` runs; ``build_figures(run_dirs, out)`` is
+``emobench figures``. Both read only the files a scored run holds (see docs/ARCHITECTURE.md) and write
+through ``AtomicOutput``, so a failure never leaves a half-written file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from emobench.report import figures as _figures
+from emobench.report import html as _html
+from emobench.report import leaderboard as _leaderboard
+from emobench.report.output import AtomicOutput
+from emobench.report.rundata import RunData, load_runs
+
+
+@dataclass
+class ReportResult:
+    out: Path
+    files: list[str]
+
+
+def _out_dir(run_dirs: Sequence[str | Path], out: str | Path | None) -> Path:
+    return Path(out) if out is not None else Path(run_dirs[0])
+
+
+def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, *,
+                 figures: bool = True, html: bool = True, grid_cells: int | None = 24) -> ReportResult:
+    run: RunData = load_runs(list(run_dirs))
+    lb = _leaderboard.build(run)
+    dest = _out_dir(run_dirs, out)
+    files = ["leaderboard.md", "leaderboard.csv"]
+    with AtomicOutput(dest) as w:
+        w.write_text("leaderboard.md", _leaderboard.to_markdown(lb))
+        w.write_text("leaderboard.csv", _leaderboard.to_csv(lb))
+        if html:
+            w.write_text("index.html", _html.render(run, lb, max_cells=grid_cells))
+            files.append("index.html")
+        if figures:
+            files += [f"figures/{n}.{ext}" for n in _figures.write_figures(run, w) for ext in ("png", "pdf")]
+    return ReportResult(dest, files)
+
+
+def build_figures(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> ReportResult:
+    run = load_runs(list(run_dirs))
+    dest = _out_dir(run_dirs, out)
+    with AtomicOutput(dest) as w:
+        names = _figures.write_figures(run, w)
+    return ReportResult(dest, [f"figures/{n}.{ext}" for n in names for ext in ("png", "pdf")])

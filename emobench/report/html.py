@@ -1,0 +1,215 @@
+"""``index.html``: one self-contained, offline page: the sortable leaderboard with CIs and paired
+differences, and per emotion a method × cell image grid in which each column is the same
+(emotion, template, seed) cell for every method, with each image's scores in its tooltip.
+
+Images are embedded as base64 data URIs (large ones as small thumbnails), the script is a few lines of
+inline JavaScript, and nothing is fetched from anywhere. The bytes are deterministic.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections import defaultdict
+
+from PIL import Image
+
+from emobench.report.colors import method_colours
+from emobench.report.leaderboard import Entry, Leaderboard, Row, sig_mark
+from emobench.report.metrics_display import MetricSpec, spec_for
+from emobench.report.rundata import RunData
+
+THUMB_MAX = 128          # images larger than this are embedded as thumbnails (paper scale is 512 px)
+DISPLAY_PX = 96          # on-screen size; small mini-scale images are scaled up with crisp pixels
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#222;max-width:none}
+h1{margin:0 0 4px 0}h2{margin-top:28px}
+.facts{color:#555;font-size:13px}.facts code{background:#f3f3f3;padding:0 3px}
+table.lb{border-collapse:collapse;font-size:14px;margin:8px 0}
+table.lb th,table.lb td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:right;white-space:nowrap}
+table.lb th:first-child,table.lb td:first-child{text-align:left}
+table.lb th{background:#f6f6f6;position:sticky;top:0}
+table.sortable th{cursor:pointer;user-select:none}
+table.sortable th[aria-sort=ascending]::after{content:" ▲"}table.sortable th[aria-sort=descending]::after{content:" ▼"}
+.ci{color:#777;font-size:12px}.diff{display:block;color:#555;font-size:11px}
+.best{font-weight:700}.sig{color:#b00}
+tr.baseline td:first-child::after{content:" (baseline)";color:#777;font-size:12px}
+tr.failed td{color:#a00}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:middle}
+.note{color:#555;font-size:13px;max-width:900px}
+.gridwrap{overflow-x:auto;border:1px solid #eee}
+table.grid{border-collapse:collapse}
+table.grid th{font-size:11px;color:#555;padding:2px 4px;white-space:nowrap}
+table.grid tbody th{text-align:left;font-size:13px;color:#222;position:sticky;left:0;background:#fff}
+table.grid td{padding:1px}
+table.grid img{width:%(px)dpx;height:%(px)dpx;image-rendering:pixelated;display:block}
+table.grid td.missing{width:%(px)dpx;height:%(px)dpx;background:repeating-linear-gradient(45deg,#fafafa,#fafafa 6px,#eee 6px,#eee 12px);font-size:10px;color:#a00;text-align:center}
+""" % {"px": DISPLAY_PX}
+
+# Sort on click: numbers by data-v (missing values always last), text otherwise.
+JS = """
+(function(){
+function key(td){var v=td.getAttribute('data-v');return v===null?td.textContent.trim().toLowerCase():(v===''?null:parseFloat(v));}
+function sortBy(table,col,th){
+  var body=table.tBodies[0],rows=Array.prototype.slice.call(body.rows);
+  var asc=th.getAttribute('aria-sort')!=='ascending';
+  rows.sort(function(a,b){var x=key(a.cells[col]),y=key(b.cells[col]);
+    if(x===null&&y===null)return 0;if(x===null)return 1;if(y===null)return -1;
+    var c=(x<y)?-1:(x>y)?1:0;return asc?c:-c;});
+  rows.forEach(function(r){body.appendChild(r);});
+  Array.prototype.forEach.call(table.tHead.rows[0].cells,function(h){h.removeAttribute('aria-sort');});
+  th.setAttribute('aria-sort',asc?'ascending':'descending');
+}
+Array.prototype.forEach.call(document.querySelectorAll('table.sortable'),function(t){
+  Array.prototype.forEach.call(t.tHead.rows[0].cells,function(th,i){
+    th.addEventListener('click',function(){sortBy(t,i,th);});});});
+})();
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _v(x: float) -> str:
+    return "" if x is None or math.isnan(x) else repr(float(x))
+
+
+def _value_td(spec: MetricSpec, e: Entry | None, show_diff: bool) -> str:
+    if e is None or not e.has_value:
+        return '<td data-v="">–</td>'
+    cls = ' class="best"' if e.best else ""
+    inner = f"<span{cls}>{_e(spec.fmt(e.value))}</span>"
+    if not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
+        inner += f' <span class="ci">[{_e(spec.fmt(e.ci_low))}, {_e(spec.fmt(e.ci_high))}]</span>'
+    if show_diff and not math.isnan(e.diff):
+        mark = sig_mark(e.p_holm)
+        ci = ""
+        if not (math.isnan(e.diff_ci_low) or math.isnan(e.diff_ci_high)):
+            ci = f" [{spec.fmt(e.diff_ci_low, True)}, {spec.fmt(e.diff_ci_high, True)}]"
+        p = "" if math.isnan(e.p_holm) else f"Holm p = {e.p_holm:.3g}"
+        inner += (f'<span class="diff" title="{_e(p)}">Δ {_e(spec.fmt(e.diff, True))}{_e(ci)}'
+                  f' <span class="sig">{_e(mark)}</span></span>')
+    return f'<td data-v="{_v(e.value)}">{inner}</td>'
+
+
+def _row_tr(row: Row, specs: list[MetricSpec], colours: dict[str, str], show_diff: bool) -> str:
+    colour = colours.get(row.method, "#999")
+    name = f'<td><span class="swatch" style="background:{colour}"></span>{_e(row.method)}</td>'
+    n = row.n_images
+    cells = [name, f'<td data-v="{n if n is not None else ""}">{n if n is not None else "–"}</td>']
+    if row.kind == "failed":
+        cells.append(f'<td colspan="{len(specs)}" style="text-align:left">{_e(row.status)}: {_e(row.reason or "")}</td>')
+    else:
+        cells += [_value_td(s, row.entries.get(s.key), show_diff) for s in specs]
+    return f'<tr class="{row.kind}">' + "".join(cells) + "</tr>"
+
+
+def _table(rows: list[Row], specs, colours, first: str, sortable: bool, show_diff: bool, tid: str) -> str:
+    head = "".join([f"<th>{_e(first)}</th>", "<th>n</th>"] + [f"<th>{_e(s.title)}</th>" for s in specs])
+    cls = "lb sortable" if sortable else "lb"
+    body = "\n".join(_row_tr(r, specs, colours, show_diff) for r in rows)
+    return f'<table id="{tid}" class="{cls}"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+
+
+def _data_uri(png: bytes) -> str:
+    img = Image.open(io.BytesIO(png))
+    if max(img.size) > THUMB_MAX:
+        img = img.convert("RGB")
+        img.thumbnail((THUMB_MAX, THUMB_MAX), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", optimize=True)
+        png = buf.getvalue()
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _image_scores(run: RunData) -> dict[str, str]:
+    """Per image key, its per-image scores as tooltip text."""
+    out: dict[str, list[str]] = defaultdict(list)
+    if run.scores.empty:
+        return {}
+    s = run.scores.dropna(subset=["key"]).sort_values(["key", "metric"])
+    for key, metric, value in zip(s["key"], s["metric"], s["value"]):
+        spec = spec_for(str(metric))
+        out[str(key)].append(f"{spec.label} = {spec.fmt(float(value))}")
+    return {k: "\n".join(v) for k, v in out.items()}
+
+
+def _grids(run: RunData, methods: list[str], colours: dict[str, str], max_cells: int | None) -> str:
+    records = {(r.method, r.emotion, r.template, r.seed): r for r in run.records}
+    cells = run.plan.get("cells") or [{"emotion": r.emotion, "template": r.template, "seed": r.seed}
+                                      for r in run.records]
+    by_emotion: dict[str, list[tuple[str, int]]] = {}
+    for c in cells:
+        lst = by_emotion.setdefault(c["emotion"], [])
+        if (c["template"], int(c["seed"])) not in lst:
+            lst.append((c["template"], int(c["seed"])))
+    templates = sorted({t for lst in by_emotion.values() for t, _ in lst})
+    tix = {t: i + 1 for i, t in enumerate(templates)}
+    tooltips = _image_scores(run)
+    parts = []
+    if len(templates) > 1:
+        parts.append('<p class="note">Prompt templates: ' + "; ".join(
+            f"T{tix[t]} = <code>{_e(t)}</code>" for t in templates) + "</p>")
+    for emo, lst in by_emotion.items():
+        shown = lst if max_cells is None else lst[:max_cells]
+        note = "" if len(shown) == len(lst) else f" (first {len(shown)} of {len(lst)} cells)"
+        head = "<th></th>" + "".join(
+            f'<th title="{_e(t.format(emotion=emo))}">{"T%d " % tix[t] if len(templates) > 1 else ""}seed {s}</th>'
+            for t, s in shown)
+        rows = []
+        for m in methods:
+            tds = []
+            for t, s in shown:
+                rec = records.get((m, emo, t, s))
+                path = run.root / rec.path if rec else None
+                for root in run.roots:  # merged runs: the image lives in whichever run made it
+                    if rec and (root / rec.path).is_file():
+                        path = root / rec.path
+                        break
+                if rec is None or path is None or not path.is_file():
+                    tds.append('<td class="missing">missing</td>')
+                    continue
+                title = f"{m} · {emo} · seed {s}\nprompt: {rec.prompt}"
+                if rec.key in tooltips:
+                    title += "\n" + tooltips[rec.key]
+                tds.append(f'<td><img alt="{_e(m)} {_e(emo)} seed {s}" title="{_e(title)}" '
+                           f'src="{_data_uri(path.read_bytes())}"></td>')
+            rows.append(f'<tr><th><span class="swatch" style="background:{colours.get(m, "#999")}"></span>'
+                        f'{_e(m)}</th>{"".join(tds)}</tr>')
+        parts.append(f'<section class="emotion" id="grid-{_e(emo)}"><h3>{_e(emo)}{_e(note)}</h3>'
+                     f'<div class="gridwrap"><table class="grid" data-emotion="{_e(emo)}"><thead><tr>{head}'
+                     f'</tr></thead><tbody>{"".join(rows)}</tbody></table></div></section>')
+    return "\n".join(parts)
+
+
+def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
+    methods_ok = [r.method for r in lb.rows if r.kind != "failed"]
+    colours = method_colours([r.method for r in lb.rows + lb.controls])
+    facts = " · ".join(f"{_e(k)}: <code>{_e(v)}</code>" for k, v in lb.facts.items())
+    out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           # Forbid every network fetch, so the page provably works offline.
+           "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+           "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">",
+           '<title>emobench leaderboard</title>', f"<style>{CSS}</style></head><body>",
+           "<h1>emobench leaderboard</h1>", f'<p class="facts">{facts}</p>',
+           '<p class="note">Pooled over emotions; brackets are 95% bootstrap CIs. <b>Bold</b>: best computed '
+           "method per column. Δ: paired difference vs the baseline on the same cells, Holm-corrected: "
+           "* p&lt;0.05, ** p&lt;0.01, *** p&lt;0.001, n.s. not significant. Click a column title to sort.</p>",
+           _table(lb.rows, lb.specs, colours, "Method", True, True, "leaderboard")]
+    if lb.controls:
+        out += ["<h2>Controls</h2>", '<p class="note">Not methods: real held-out images, and generated images '
+                "with shuffled emotion labels (chance level).</p>",
+                _table(lb.controls, lb.specs, colours, "Control", False, False, "controls")]
+    if lb.references:
+        out += ["<h2>Reference: EmoGen paper, Table 1 (reported, not computed here)</h2>",
+                '<p class="note">Yang et al., CVPR 2024. Other judges and the official code\'s metric bugs '
+                "make these a reference only.</p>",
+                _table(lb.references, lb.specs, colours, "Reference", False, False, "references")]
+    out += ["<h2>Images</h2>", '<p class="note">Each column is one cell (emotion, prompt template, seed): every '
+            "method started from the same noise. Hover an image for its prompt and scores.</p>",
+            _grids(run, methods_ok, colours, max_cells), f"<script>{JS}</script>", "</body></html>", ""]
+    return "\n".join(out)

@@ -1,0 +1,258 @@
+"""The leaderboard: one row per method with every metric's pooled value and CI, the paired difference
+against the baseline with Holm-corrected marks, controls apart, failed methods with their reason, and
+(paper scale only) the paper's Table 1 as separate reference rows. Rendered as Markdown and CSV with
+deterministic bytes: no dates, no absolute paths, fixed number formats and row order.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+
+from emobench.report.metrics_display import MetricSpec, canonical, ordered_specs
+from emobench.report.rundata import RunData, is_control
+
+POOLED = "all"
+# Holm-corrected p-value thresholds → marks (the usual convention, spelled out under the table).
+SIG_LEVELS = ((0.001, "***"), (0.01, "**"), (0.05, "*"))
+FID_RELIABLE_N = 2048  # below the Inception feature dimension FID's covariance is rank-deficient and biased
+
+
+@dataclass
+class Entry:
+    value: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    n: float = math.nan
+    diff: float = math.nan
+    diff_ci_low: float = math.nan
+    diff_ci_high: float = math.nan
+    p_value: float = math.nan
+    p_holm: float = math.nan
+    best: bool = False
+
+    @property
+    def has_value(self) -> bool:
+        return not math.isnan(self.value)
+
+
+@dataclass
+class Row:
+    method: str
+    kind: str                        # "method" | "baseline" | "control" | "failed" | "reference"
+    status: str = "ok"
+    reason: str | None = None
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    @property
+    def n_images(self) -> int | None:
+        ns = [e.n for e in self.entries.values() if not math.isnan(e.n)]
+        return int(max(ns)) if ns else None
+
+
+@dataclass
+class Leaderboard:
+    specs: list[MetricSpec]
+    rows: list[Row]                  # computed methods (baseline first), then failed
+    controls: list[Row]
+    references: list[Row]            # paper Table 1, only at paper scale
+    baseline: str | None
+    facts: dict[str, str]            # provenance shown in the header
+
+
+def sig_mark(p: float) -> str:
+    if p is None or math.isnan(p):
+        return ""
+    for level, mark in SIG_LEVELS:
+        if p < level:
+            return mark
+    return "n.s."
+
+
+def _entries(run: RunData, method: str) -> dict[str, Entry]:
+    df = run.summary
+    sel = df[(df["method"] == method) & (df["emotion"] == POOLED)]
+    out = {}
+    for rec in sel.to_dict("records"):
+        out[rec["metric"]] = Entry(**{k: float(rec[k]) for k in (
+            "value", "ci_low", "ci_high", "n", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm")})
+    return out
+
+
+def paper_reference_rows() -> list[Row]:
+    text = resources.files("emobench.report").joinpath("paper_table1.csv").read_text()
+    rows = []
+    for rec in csv.DictReader(io.StringIO(text)):
+        entries = {canonical(k): Entry(value=float(v)) for k, v in rec.items()
+                   if k not in ("method", "emo-a_reported") and v not in ("", None)}
+        rows.append(Row(method=f"{rec['method']} (paper-reported)", kind="reference", entries=entries))
+    return rows
+
+
+def build(run: RunData) -> Leaderboard:
+    specs = ordered_specs(sorted(set(run.summary["metric"])), run.metric_directions)
+    base = run.baseline
+    rows, failed = [], []
+    for m in run.method_names():
+        status, reason = run.status(m)
+        entries = _entries(run, m)
+        if status != "ok":
+            failed.append(Row(m, "failed", status, reason or "no reason recorded", entries))
+        elif entries:
+            rows.append(Row(m, "baseline" if m == base else "method", status, None, entries))
+        else:
+            failed.append(Row(m, "failed", "unscored", "no scores in summary (run `emobench score` again)"))
+    # Best per column among computed rows only: never controls, never reference rows.
+    for spec in specs:
+        if spec.higher_is_better is None:
+            continue
+        vals = [r.entries[spec.key].value for r in rows if spec.key in r.entries and r.entries[spec.key].has_value]
+        if len(vals) < 2:
+            continue
+        best = max(vals) if spec.higher_is_better else min(vals)
+        for r in rows:
+            e = r.entries.get(spec.key)
+            if e is not None and e.has_value and e.value == best:
+                e.best = True
+    controls = [Row(m, "control", entries=_entries(run, m))
+                for m in sorted({m for m in run.summary["method"] if is_control(m)})]
+    references = paper_reference_rows() if run.scale == "paper" else []
+    facts = {
+        "zoo": f"{run.zoo.get('name', '?')} (scale {run.scale})",
+        "plan_hash": run.plan_hash or "?",
+        "judges_hash": run.judges_hash or "?",
+        "weights_hash": str(run.zoo.get("weights_hash", "?")),
+        "config_hash": str(run.config.get("config_hash", "?")),
+    }
+    if len(run.roots) > 1:
+        facts["merged runs"] = ", ".join(p.name for p in run.roots)
+    return Leaderboard(specs, rows + failed, controls, references, base, facts)
+
+
+# ---------------------------------------------------------------- Markdown
+
+def _cell(spec: MetricSpec, e: Entry | None, with_ci: bool = True) -> str:
+    if e is None or not e.has_value:
+        return "–"
+    v = spec.fmt(e.value)
+    v = f"**{v}**" if e.best else v
+    if with_ci and not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
+        v += f" [{spec.fmt(e.ci_low)}, {spec.fmt(e.ci_high)}]"
+    return v
+
+
+def _diff_cell(spec: MetricSpec, e: Entry | None) -> str:
+    if e is None or math.isnan(e.diff):
+        return "–"
+    text = spec.fmt(e.diff, signed=True)
+    if not (math.isnan(e.diff_ci_low) or math.isnan(e.diff_ci_high)):
+        text += f" [{spec.fmt(e.diff_ci_low, signed=True)}, {spec.fmt(e.diff_ci_high, signed=True)}]"
+    mark = sig_mark(e.p_holm)
+    return f"{text} {mark}" if mark else text
+
+
+def _esc(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], body: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + [":---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(_esc(c) for c in row) + " |" for row in body]
+    return lines
+
+
+def to_markdown(lb: Leaderboard) -> str:
+    titles = [s.title for s in lb.specs]
+    out = ["# emobench leaderboard", ""]
+    out.append(" · ".join(f"{k}: `{v}`" for k, v in lb.facts.items()))
+    out.append("")
+    out.append("Values pooled over all emotions; brackets are 95% bootstrap confidence intervals over prompts "
+               "and seeds. **Bold** marks the best computed method per column (↑ higher is better, ↓ lower).")
+    out.append("")
+    ok = [r for r in lb.rows if r.kind != "failed"]
+    failed = [r for r in lb.rows if r.kind == "failed"]
+    out.append("## Methods")
+    out.append("")
+    body = [[f"`{r.method}`" + (" (baseline)" if r.kind == "baseline" else ""), str(r.n_images or "–")]
+            + [_cell(s, r.entries.get(s.key)) for s in lb.specs] for r in ok]
+    out += _table(["Method", "n"] + titles, body) if body else ["No method produced scores."]
+    out.append("")
+    if lb.baseline and len(ok) > 1:
+        out.append(f"## Paired difference vs the baseline `{lb.baseline}`")
+        out.append("")
+        out.append("Method minus baseline on the same cells (emotion, prompt, seed), 95% CI; Holm-corrected "
+                   "over methods × metrics: `*` p<0.05, `**` p<0.01, `***` p<0.001, `n.s.` not significant.")
+        out.append("")
+        body = [[f"`{r.method}`"] + [_diff_cell(s, r.entries.get(s.key)) for s in lb.specs]
+                for r in ok if r.kind != "baseline"]
+        out += _table(["Method"] + [f"Δ {t}" for t in titles], body)
+        out.append("")
+    if failed:
+        out.append("## Failed methods")
+        out.append("")
+        out += _table(["Method", "Status", "Reason"], [[f"`{r.method}`", r.status, r.reason or ""] for r in failed])
+        out.append("")
+    if lb.controls:
+        out.append("## Controls (not methods; for calibrating the scale)")
+        out.append("")
+        out.append("`real (control)`: held-out real images of the emotion dataset scored like generated ones. "
+                   "`shuffled (control)`: generated images with their emotion labels shuffled (chance level).")
+        out.append("")
+        body = [[f"`{r.method}`", str(r.n_images or "–")] + [_cell(s, r.entries.get(s.key)) for s in lb.specs]
+                for r in lb.controls]
+        out += _table(["Control", "n"] + titles, body)
+        out.append("")
+    fid = next((s for s in lb.specs if s.key == "fid"), None)
+    if fid is not None:
+        ns = sorted({int(r.entries["fid"].n) for r in ok if "fid" in r.entries and not math.isnan(r.entries["fid"].n)})
+        if ns and ns[0] < FID_RELIABLE_N:
+            out.append(f"Note: FID here uses n = {', '.join(map(str, ns))} images per method, fewer than "
+                       f"{FID_RELIABLE_N}; FID is biased upward at small n, so compare methods only at equal n "
+                       "and read KID (unbiased) beside it.")
+            out.append("")
+    if lb.references:
+        out.append("## Reference: the EmoGen paper's reported Table 1 (not computed here)")
+        out.append("")
+        out.append("Reported by Yang et al., CVPR 2024, Table 1 (`leaderboards/paper/table1.csv`). Different "
+                   "judges, unseeded sampling and the official code's metric bugs (e.g. Sem-D's double rescale) "
+                   "make them a reference only, never a row of this benchmark.")
+        out.append("")
+        body = [[r.method, "–"] + [_cell(s, r.entries.get(s.key), with_ci=False) for s in lb.specs]
+                for r in lb.references]
+        out += _table(["Reference", "n"] + titles, body)
+        out.append("")
+    else:
+        out.append("The EmoGen paper's reported Table 1 is not shown: it is comparable only at paper scale "
+                   "(see `leaderboards/paper/`).")
+        out.append("")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- CSV
+
+def _num(x: float) -> str:
+    # repr: the shortest text that reads back to the same float, identical on every platform
+    return "" if x is None or math.isnan(x) else repr(float(x))
+
+
+def to_csv(lb: Leaderboard) -> str:
+    fields = ["section", "method", "status", "reason", "n"]
+    for s in lb.specs:
+        k = s.key
+        fields += [k, f"{k}_ci_low", f"{k}_ci_high", f"{k}_best", f"{k}_diff", f"{k}_diff_ci_low",
+                   f"{k}_diff_ci_high", f"{k}_p_value", f"{k}_p_holm"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(fields)
+    for r in lb.rows + lb.controls + lb.references:
+        section = {"reference": "reference (paper-reported, not computed)"}.get(r.kind, r.kind)
+        line = [section, r.method, r.status if r.kind != "reference" else "", r.reason or "",
+                str(r.n_images) if r.n_images is not None else ""]
+        for s in lb.specs:
+            e = r.entries.get(s.key, Entry())
+            line += [_num(e.value), _num(e.ci_low), _num(e.ci_high), "1" if e.best else "",
+                     _num(e.diff), _num(e.diff_ci_low), _num(e.diff_ci_high), _num(e.p_value), _num(e.p_holm)]
+        w.writerow(line)
+    return buf.getvalue()

@@ -1,0 +1,1 @@
+"""Helpers for tests of emobench and of its plugins (a tiny zoo built in seconds)."""

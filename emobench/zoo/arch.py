@@ -1,0 +1,184 @@
+"""Architectures of the mini zoo's networks, and the one place that assembles them into a pipeline.
+
+``MiniArch`` fixes every size; ``MINI`` is what ``emobench zoo build mini`` trains and ``TINY`` is what the
+test zoo (``emobench.testing.tiny``) uses. Both build the same classes SD 1.5 uses (``CLIPTextModel``,
+``UNet2DConditionModel``, ``DDIMScheduler``, ``StableDiffusionPipeline``), so every method and metric runs
+unchanged at both scales. The only non-SD part is the lossless pixel autoencoder (``pixel_vae``).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from transformers import CLIPConfig, CLIPModel, CLIPTextModel, CLIPTokenizer
+
+from emobench.zoo.pixel_vae import PixelShuffleVAE
+
+EOS_TOKEN_ID = 49407   # "<|endoftext|>" in the real CLIP BPE vocabulary (emobench.zoo.tokenizer)
+BOS_TOKEN_ID = 49406
+VOCAB_SIZE = 49408
+
+
+@dataclass(frozen=True)
+class MiniArch:
+    """Every size of a mini-scale zoo (defaults = the shipped mini zoo)."""
+
+    image_size: int = 32
+    vae_factor: int = 2                       # pixel-unshuffle factor: 3×32×32 ↔ 12×16×16
+    max_text_len: int = 16                    # tokenizer model_max_length and text position embeddings
+    # tiny CLIP
+    text_hidden: int = 128
+    text_layers: int = 3
+    text_heads: int = 4
+    vision_hidden: int = 128
+    vision_layers: int = 4
+    vision_heads: int = 4
+    vision_patch: int = 4
+    projection_dim: int = 128
+    # UNet: attention only at the two coarsest levels (≤ 8×8): 16×16 self-attention doubles the step cost
+    unet_channels: tuple[int, ...] = (64, 128, 128)
+    unet_layers_per_block: int = 1
+    unet_head_dim: int = 32
+    unet_norm_groups: int = 16
+    # judges
+    judge_widths: tuple[int, ...] = (32, 64, 128)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "MiniArch":
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}
+        return cls(**kw)
+
+
+MINI = MiniArch()
+TINY = MiniArch(text_hidden=32, text_layers=1, text_heads=2, vision_hidden=32, vision_layers=1, vision_heads=2,
+                vision_patch=8, projection_dim=32, unet_channels=(16, 32, 32), unet_head_dim=8,
+                unet_norm_groups=8, judge_widths=(8, 16, 32))
+
+
+def clip_config(arch: MiniArch) -> CLIPConfig:
+    text = dict(vocab_size=VOCAB_SIZE, hidden_size=arch.text_hidden, intermediate_size=4 * arch.text_hidden,
+                num_hidden_layers=arch.text_layers, num_attention_heads=arch.text_heads,
+                max_position_embeddings=arch.max_text_len, eos_token_id=EOS_TOKEN_ID, bos_token_id=BOS_TOKEN_ID,
+                pad_token_id=EOS_TOKEN_ID, projection_dim=arch.projection_dim)
+    vision = dict(hidden_size=arch.vision_hidden, intermediate_size=4 * arch.vision_hidden,
+                  num_hidden_layers=arch.vision_layers, num_attention_heads=arch.vision_heads,
+                  image_size=arch.image_size, patch_size=arch.vision_patch, projection_dim=arch.projection_dim)
+    return CLIPConfig(text_config=text, vision_config=vision, projection_dim=arch.projection_dim)
+
+
+def build_clip(arch: MiniArch, seed: int) -> CLIPModel:
+    torch.manual_seed(seed)
+    return CLIPModel(clip_config(arch)).eval()
+
+
+def text_encoder_from_clip(clip: CLIPModel) -> CLIPTextModel:
+    """The diffusion text encoder is CLIP's text tower (as SD 1.5 sits on CLIP L/14), copied out."""
+    te = CLIPTextModel(clip.config.text_config)
+    # transformers 5: CLIPModel.text_model *is* a CLIPTextModel; 4.x: both wrap a CLIPTextTransformer
+    target = getattr(te, "text_model", te)
+    target.load_state_dict(clip.text_model.state_dict())
+    return te.eval()
+
+
+def build_unet(arch: MiniArch, seed: int) -> UNet2DConditionModel:
+    torch.manual_seed(seed)
+    latent_c = 3 * arch.vae_factor ** 2
+    n = len(arch.unet_channels)
+    down = ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (n - 1)
+    up = ("CrossAttnUpBlock2D",) * (n - 1) + ("UpBlock2D",)
+    return UNet2DConditionModel(
+        sample_size=arch.image_size // arch.vae_factor,
+        in_channels=latent_c, out_channels=latent_c,
+        down_block_types=down, up_block_types=up,
+        block_out_channels=arch.unet_channels,
+        layers_per_block=arch.unet_layers_per_block,
+        cross_attention_dim=arch.text_hidden,
+        attention_head_dim=arch.unet_head_dim,
+        norm_num_groups=arch.unet_norm_groups,
+    )
+
+
+def build_vae(arch: MiniArch) -> PixelShuffleVAE:
+    levels = arch.vae_factor.bit_length()   # factor 2 → 2 levels → vae_scale_factor 2
+    c = 3 * arch.vae_factor ** 2
+    return PixelShuffleVAE(factor=arch.vae_factor, in_channels=3, latent_channels=c,
+                           sample_size=arch.image_size, block_out_channels=(c,) * levels)
+
+
+# One noise schedule for training and sampling: SD's linear betas 1e-4…0.02 over 1000 steps, ε-prediction.
+SCHEDULE = dict(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
+                prediction_type="epsilon")
+
+
+def build_train_scheduler() -> DDPMScheduler:
+    return DDPMScheduler(**SCHEDULE, clip_sample=True)
+
+
+def build_sample_scheduler() -> DDIMScheduler:
+    # Pixel space: clipping x0 to [-1, 1] is right here (unlike SD's latent space).
+    return DDIMScheduler(**SCHEDULE, clip_sample=True, set_alpha_to_one=False, steps_offset=1)
+
+
+def assemble_pipeline(unet: UNet2DConditionModel, vae: PixelShuffleVAE, text_encoder: CLIPTextModel,
+                      tokenizer: CLIPTokenizer, scheduler: DDIMScheduler | None = None) -> StableDiffusionPipeline:
+    """An unchanged ``StableDiffusionPipeline`` over the mini parts (no safety checker)."""
+    scheduler = scheduler or build_sample_scheduler()
+    with quiet_loading():
+        pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                       scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                       requires_safety_checker=False)
+    restore_clip_sample(pipe, scheduler.config.get("clip_sample", False))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Silence diffusers/transformers progress bars, the pipeline's clip_sample deprecation notice and its
+    "expected AutoencoderKL" type note while we build, save or load a mini pipeline (both are expected here:
+    the pixel autoencoder is deliberate, and clip_sample is restored right after)."""
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
+
+    d_level, t_level = dlog.get_verbosity(), tlog.get_verbosity()
+    d_bar, t_bar = dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled()
+    dlog.set_verbosity_error()
+    tlog.set_verbosity_error()
+    dlog.disable_progress_bar()
+    tlog.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            yield
+    finally:
+        dlog.set_verbosity(d_level)
+        tlog.set_verbosity(t_level)
+        if d_bar:
+            dlog.enable_progress_bar()
+        if t_bar:
+            tlog.enable_progress_bar()
+
+
+def restore_clip_sample(pipe: StableDiffusionPipeline, clip_sample: bool) -> None:
+    """``StableDiffusionPipeline.__init__`` silently forces ``clip_sample=False`` (a shim for SD's latent
+    checkpoints); put back what the scheduler's own config asked for."""
+    if "clip_sample" in pipe.scheduler.config and pipe.scheduler.config.clip_sample != clip_sample:
+        pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, clip_sample=clip_sample)
+
+
+def param_count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+__all__ = ["MiniArch", "MINI", "TINY", "build_clip", "build_unet", "build_vae", "text_encoder_from_clip",
+           "build_train_scheduler", "build_sample_scheduler", "assemble_pipeline", "restore_clip_sample",
+           "param_count", "clip_config", "quiet_loading"]

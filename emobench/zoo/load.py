@@ -1,0 +1,254 @@
+"""``load_zoo("mini" | FOLDER | paper.toml)``: the one way every command gets its models.
+
+* ``"mini"``: the zoo shipped in ``emobench/zoo_weights/mini/``;
+* a zoo folder (``zoo.json`` + ``pipeline/`` + ``clip/`` + ``judges/`` [+ ``dataset/``]);
+* a bare diffusers ``StableDiffusionPipeline`` folder (``model_index.json``): a zoo with only the pipeline,
+  scale ``"custom"``;
+* a ``.toml`` file: paper-scale parts, handed to ``emobench.zoo.paper.load_paper_zoo``.
+
+The pipeline always loads through ``StableDiffusionPipeline.from_pretrained(..., use_safetensors=True)``,
+the same code that loads SD 1.5. Only safetensors are read; a folder holding only pickled checkpoints is
+refused with the file named.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from emobench.errors import EmobenchError
+from emobench.zoo import pixel_vae  # noqa: F401  (lets diffusers resolve the pixel autoencoder by module name)
+from emobench.zoo.arch import quiet_loading, restore_clip_sample
+from emobench.zoo.base import Judges, SamplingDefaults, Zoo
+
+SHIPPED_MINI = Path(__file__).resolve().parent.parent / "zoo_weights" / "mini"
+ZOO_FORMAT = "emobench-zoo"
+PICKLED_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+REBUILD = "rebuild it with `emobench zoo build mini --out DIR` (or pass a complete zoo folder)"
+
+
+def load_zoo(spec: str | Path = "mini", device: str | torch.device = "cpu", *, with_dataset: bool = True) -> Zoo:
+    """Load a zoo. ``with_dataset=False`` skips materialising the EmoSet-mini dataset (it is generated
+    deterministically into the cache on first use when the zoo folder does not carry one)."""
+    device = torch.device(device)
+    spec_str = str(spec)
+    if spec_str == "mini":
+        if not (SHIPPED_MINI / "zoo.json").is_file():
+            raise EmobenchError(f"the shipped mini zoo is missing from {SHIPPED_MINI}",
+                                "reinstall emobench, or build one with `emobench zoo build mini --out DIR` "
+                                "and pass --zoo DIR")
+        return _load_zoo_folder(SHIPPED_MINI, device, name="mini", with_dataset=with_dataset)
+    path = Path(spec_str).expanduser()
+    if path.suffix == ".toml":
+        # Paper-scale zoos (SD 1.5, CLIP ViT-L/14, EmoSet, ResNet judges) are described by a TOML file of
+        # local paths; that loader lives in emobench.zoo.paper (kit area).
+        try:
+            from emobench.zoo.paper import load_paper_zoo
+        except ModuleNotFoundError as err:
+            if err.name != "emobench.zoo.paper":
+                raise
+            raise EmobenchError(f"cannot load {path}: paper-scale zoos (.toml) are not available in this build",
+                                "use --zoo mini or a zoo / diffusers folder") from err
+        if not path.is_file():
+            raise EmobenchError(f"zoo file {path} does not exist", "pass the path of an existing paper.toml")
+        return load_paper_zoo(path, device=device)
+    if not path.exists():
+        raise EmobenchError(f"zoo {spec_str!r} does not exist",
+                            "pass 'mini', a zoo folder, a diffusers StableDiffusionPipeline folder or a paper .toml")
+    if not path.is_dir():
+        raise EmobenchError(f"zoo {path} is a file, not a folder",
+                            "pass 'mini', a zoo folder, a diffusers pipeline folder or a paper .toml")
+    if (path / "zoo.json").is_file():
+        return _load_zoo_folder(path, device, name=str(path), with_dataset=with_dataset)
+    if (path / "model_index.json").is_file():
+        pipe = load_pipeline(path, device)
+        hashes = {f"pipeline.{k}": v for k, v in component_hashes(path).items()}
+        return Zoo(name=str(path), scale="custom", pipeline=pipe, sampling=sampling_from_pipeline(pipe),
+                   root=path, hashes=hashes, device=device)
+    raise EmobenchError(f"{path} is neither a zoo folder (no zoo.json) nor a diffusers pipeline folder "
+                        "(no model_index.json)",
+                        "pass 'mini', a folder written by `emobench zoo build`, or a StableDiffusionPipeline folder")
+
+
+# ---------------------------------------------------------------------------------------------- zoo folder
+
+def read_zoo_json(root: Path) -> dict[str, Any]:
+    f = root / "zoo.json"
+    try:
+        meta = json.loads(f.read_text())
+    except (OSError, ValueError) as err:
+        raise EmobenchError(f"cannot read {f}: {err}", f"the zoo folder is damaged; {REBUILD}") from err
+    if not isinstance(meta, dict) or meta.get("format") != ZOO_FORMAT:
+        raise EmobenchError(f"{f} is not an emobench zoo file (format != {ZOO_FORMAT!r})", REBUILD)
+    if int(meta.get("version", 0)) != 1:
+        raise EmobenchError(f"{f} has zoo format version {meta.get('version')}, this emobench reads version 1",
+                            "upgrade emobench or rebuild the zoo with this version")
+    return meta
+
+
+def _load_zoo_folder(root: Path, device: torch.device, name: str, with_dataset: bool) -> Zoo:
+    from emobench.zoo.clip import load_clip
+    from emobench.zoo.judges import load_judges
+
+    meta = read_zoo_json(root)
+    components = meta.get("components", {})
+    pipe_dir = root / components.get("pipeline", {}).get("path", "pipeline")
+    if not (pipe_dir / "model_index.json").is_file():
+        raise EmobenchError(f"zoo {root} has no pipeline ({pipe_dir / 'model_index.json'} missing)", REBUILD)
+    pipe = load_pipeline(pipe_dir, device)
+    want_vae = components.get("pipeline", {}).get("vae_class")
+    if want_vae and type(pipe.vae).__name__ != want_vae:
+        raise EmobenchError(f"{pipe_dir / 'vae'} loaded as {type(pipe.vae).__name__}, zoo.json says {want_vae}",
+                            f"the pipeline's model_index.json or vae/ was changed; {REBUILD}")
+    sampling = sampling_from_meta(meta.get("sampling", {}), pipe)
+    hashes = {f"pipeline.{k}": v for k, v in component_hashes(pipe_dir).items()}
+
+    clip = None
+    clip_dir = root / components.get("clip", {}).get("path", "clip")
+    if clip_dir.is_dir():
+        _check_safetensors(clip_dir)
+        try:
+            with quiet_loading():
+                clip = load_clip(clip_dir, device)
+        except EmobenchError:
+            raise
+        except Exception as err:
+            raise EmobenchError(f"cannot load the CLIP model in {clip_dir}: {type(err).__name__}: {err}",
+                                REBUILD) from err
+        hashes["clip"] = folder_hash(clip_dir)
+    judges = Judges()
+    judges_dir = root / components.get("judges", {}).get("path", "judges")
+    if judges_dir.is_dir():
+        _check_safetensors(judges_dir)
+        judges = load_judges(judges_dir, device)
+        hashes["judges"] = folder_hash(judges_dir)
+
+    dataset = _zoo_dataset(root, meta.get("dataset"), with_dataset)
+    return Zoo(name=name, scale=str(meta.get("scale", "mini")), pipeline=pipe, sampling=sampling, clip=clip,
+               judges=judges, dataset=dataset, root=root, hashes=hashes, device=device)
+
+
+def _zoo_dataset(root: Path, spec: dict[str, Any] | None, with_dataset: bool):
+    """The zoo's emotion dataset: ``root/dataset`` if the folder carries one, else EmoSet-mini generated
+    from the recorded seed/size into ``$EMOBENCH_CACHE/datasets`` (deterministic, so it is the same data)."""
+    if not with_dataset:
+        return None
+    from emobench.data.emoset import EmoSetDataset
+
+    local = root / (spec or {}).get("path", "dataset")
+    if local.is_dir():
+        return EmoSetDataset(local)
+    if not spec or spec.get("kind") != "emoset-mini":
+        return None
+    from emobench.zoo.world_data import materialise_world
+
+    return EmoSetDataset(materialise_world(spec))
+
+
+# ---------------------------------------------------------------------------------------------- pipeline
+
+def _check_safetensors(folder: Path) -> None:
+    """Refuse a component folder whose weights exist only as pickles (we never unpickle)."""
+    for sub in [folder, *[p for p in folder.iterdir() if p.is_dir()]]:
+        files = [p for p in sub.iterdir() if p.is_file()]
+        pickled = [p for p in files if p.suffix in PICKLED_SUFFIXES]
+        if pickled and not any(p.suffix == ".safetensors" for p in files):
+            raise EmobenchError(f"{pickled[0]} is a pickled checkpoint and there is no .safetensors beside it",
+                                "emobench never unpickles; convert it to safetensors (e.g. load it yourself and "
+                                "call save_pretrained(..., safe_serialization=True))")
+
+
+def load_pipeline(folder: Path, device: torch.device | str = "cpu"):
+    """``StableDiffusionPipeline.from_pretrained`` (safetensors only, offline), with the loud checks."""
+    from diffusers import StableDiffusionPipeline
+
+    folder = Path(folder)
+    index_file = folder / "model_index.json"
+    try:
+        index = json.loads(index_file.read_text())
+    except (OSError, ValueError) as err:
+        raise EmobenchError(f"cannot read {index_file}: {err}",
+                            "pass a complete diffusers StableDiffusionPipeline folder") from err
+    missing = [k for k in ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+               if not isinstance(index.get(k), list) or index[k][0] is None]
+    if missing:
+        raise EmobenchError(f"{index_file} has no {', '.join(missing)}: not a StableDiffusionPipeline folder",
+                            "pass a folder saved by StableDiffusionPipeline.save_pretrained")
+    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
+        if not (folder / part).is_dir():
+            raise EmobenchError(f"{folder / part} is missing", "the pipeline folder is incomplete; re-save it")
+    _check_safetensors(folder)
+    for part in ("unet", "vae", "text_encoder"):
+        if not any(p.suffix == ".safetensors" for p in (folder / part).iterdir()):
+            raise EmobenchError(f"{folder / part} has no .safetensors weights",
+                                "re-save the pipeline with save_pretrained(..., safe_serialization=True)")
+    try:
+        with quiet_loading():
+            pipe = StableDiffusionPipeline.from_pretrained(
+                folder, use_safetensors=True, local_files_only=True, dtype=torch.float32,
+                safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    except EmobenchError:
+        raise
+    except Exception as err:
+        raise EmobenchError(f"cannot load the diffusers pipeline in {folder}: {type(err).__name__}: "
+                            f"{str(err).splitlines()[0] if str(err) else ''}",
+                            "the folder is damaged or not a StableDiffusionPipeline; re-save or rebuild it") from err
+    sched_cfg = folder / "scheduler" / "scheduler_config.json"
+    try:
+        restore_clip_sample(pipe, bool(json.loads(sched_cfg.read_text()).get("clip_sample", False)))
+    except (OSError, ValueError) as err:
+        raise EmobenchError(f"cannot read {sched_cfg}: {err}", "the pipeline folder is damaged; re-save it") from err
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def sampling_from_pipeline(pipe, steps: int = 50, guidance: float = 7.5) -> SamplingDefaults:
+    """Defaults for a bare pipeline: image size from the unet/vae configs, diffusers' own step/guidance."""
+    size = int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
+    return SamplingDefaults(num_inference_steps=steps, guidance_scale=guidance, height=size, width=size)
+
+
+def sampling_from_meta(d: dict[str, Any], pipe) -> SamplingDefaults:
+    base = sampling_from_pipeline(pipe, SamplingDefaults.num_inference_steps, SamplingDefaults.guidance_scale)
+    fields = {k: d[k] for k in ("num_inference_steps", "guidance_scale", "height", "width", "autocast_dtype")
+              if k in d}
+    return SamplingDefaults(**{**base.__dict__, **fields})
+
+
+# ---------------------------------------------------------------------------------------------- hashes
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _HASH_CACHE[key] = h.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def folder_hash(folder: Path) -> str:
+    """sha256 over (relative path, file sha256) of every file below ``folder`` (weights and configs: both
+    change what a component computes)."""
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and not p.name.startswith("."):
+            h.update(str(p.relative_to(folder)).encode() + b"\0" + file_sha256(p).encode() + b"\n")
+    return h.hexdigest()
+
+
+def component_hashes(pipe_dir: Path) -> dict[str, str]:
+    index = json.loads((pipe_dir / "model_index.json").read_text())
+    return {k: folder_hash(pipe_dir / k) for k, v in sorted(index.items())
+            if isinstance(v, list) and v[0] is not None and (pipe_dir / k).is_dir()}
+
+
+__all__ = ["load_zoo", "load_pipeline", "component_hashes", "folder_hash", "read_zoo_json", "SHIPPED_MINI"]

@@ -1,0 +1,173 @@
+"""EmoGen's options (``emogen:key=value``): one frozen dataclass, faithful defaults, every open choice a field.
+
+Each field's comment names the faithful value (the official code, see ``docs/emogen.md``) and the alternative.
+``"auto"`` / ``0`` values resolve per zoo in :func:`resolve` (mini vs paper scale); the resolved values are
+written into the artifacts' ``emogen.json`` so a fit is never ambiguous after the fact.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from emobench.errors import EmobenchError
+
+# Defaults measured on the 2-core machine at mini scale (see docs/emogen.md, "Training length"):
+# stage 1 ≈ 0.06 s/step at batch 64 on 32 px, stage 2 ≈ 0.2 s/step at batch 8 on the mini UNet.
+MINI_STAGE1_STEPS = 600
+MINI_STAGE2_STEPS = 1200
+PAPER_STAGE1_EPOCHS = 3.0   # unreleased recipe: a plain fine-tune length, documented as our choice
+
+
+@dataclass(frozen=True)
+class EmoGenConfig:
+    # ---------------------------------------------------------------- stage 1: emotion space
+    encoder: str = "auto"            # auto (resnet50 at paper scale, cnn otherwise) | cnn | resnet50
+    encoder_init: str = "imagenet"   # resnet50 only: imagenet (used if the weights are on disk) | none
+    encoder_image_size: int = 0      # 0: the zoo's image height at mini scale; 224 for resnet50 (faithful)
+    stage1_steps: int = 0            # 0: auto (mini: MINI_STAGE1_STEPS; paper: PAPER_STAGE1_EPOCHS epochs)
+    stage1_batch: int = 64
+    stage1_lr: float = 1e-3
+    covariance: str = "diag"         # diag (faithful, prepare.py) | full (the commented-out variant)
+    # ---------------------------------------------------------------- stage 2: mapping network
+    mapper: str = "mlp"              # mlp (faithful) | fc (Linear only; the paper's FC ablation)
+    mapper_layers: int = 2           # MLP linear layers (faithful 2); >2 adds hidden→hidden blocks
+    mapper_hidden: int = 0           # 0: 1024 when the width is 768 (faithful), else 2×width
+    steps: int = 0                   # 0: auto (mini: MINI_STAGE2_STEPS; paper: one epoch, as the authors say)
+    epochs: float = 0.0              # >0 overrides steps: epochs over the balanced attribute list (faithful 1)
+    batch_size: int = 8              # faithful total batch 8 (#24)
+    lr: float = 1e-3                 # AdamW, constant (faithful)
+    weight_decay: float = 1e-2
+    # ---------------------------------------------------------------- losses
+    attr_weight: float = 0.01        # λ (faithful 0.01); 0 = the "without attribute loss" ablation
+    emo_weight: float = 0.0          # μ (faithful 0: L_emo off)
+    confidence: bool = True          # emotion confidence c (faithful); false = the ablation: L = L_LDM + λ·L_attr
+    confidence_smoothing: float = 1.0  # additive (Laplace) smoothing of P(emotion | attribute) counts
+    confidence_threshold: float = 0.0  # c := 0 below it (faithful 0: no filtering)
+    attr_temperature: float = 1.0    # logits = cos / T (faithful: none, T=1); CLIP's own scale is T=0.01
+    attr_pool: str = "token"         # token (faithful: legacy argmax pooling lands on the mapped token) | eos
+    attr_names: str = "raw"          # raw (faithful: "city_street", no template) | words ("city street")
+    attributes: str = "both"         # both (faithful: object list + scene list) | object | scene
+    balance: bool = True             # oversample every emotion to the majority count (dataset_balance.py)
+    flip: bool = True                # horizontal flip p=0.5 of training images (faithful)
+    # ---------------------------------------------------------------- generation
+    prompt: str = "bare"             # bare (faithful: the mapped token alone, as trained) | plan (the plan's template)
+    placement: str = "token"         # token (training-consistent, position of {emotion}) | eos (paper-era bug)
+    fuse: str = ""                   # "amusement+fear": two mapped tokens in one prompt (emotion fusion)
+    scheduler: str = "pipeline"      # pipeline (the zoo's, same as every method) | unipc (official inference)
+    guidance_scale: float | None = None   # None: the zoo's default (official 7.5)
+    inference_steps: int | None = None    # None: the zoo's default (official 50)
+
+    def __post_init__(self) -> None:
+        # Options may arrive as strings from ``emogen:key=value``: coerce to the declared types here, so the
+        # method works whichever way the core hands them over.
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            object.__setattr__(self, f.name, _coerce(f.name, value, hints[f.name]))
+        _check_choice("encoder", self.encoder, ("auto", "cnn", "resnet50"))
+        _check_choice("encoder_init", self.encoder_init, ("imagenet", "none"))
+        _check_choice("covariance", self.covariance, ("diag", "full"))
+        _check_choice("mapper", self.mapper, ("mlp", "fc"))
+        _check_choice("attr_pool", self.attr_pool, ("token", "eos"))
+        _check_choice("attributes", self.attributes, ("both", "object", "scene"))
+        _check_choice("attr_names", self.attr_names, ("raw", "words"))
+        _check_choice("prompt", self.prompt, ("bare", "plan"))
+        _check_choice("placement", self.placement, ("token", "eos"))
+        _check_choice("scheduler", self.scheduler, ("pipeline", "unipc"))
+        if self.mapper == "mlp" and self.mapper_layers < 2:
+            raise EmobenchError(f"emogen:mapper_layers={self.mapper_layers} is too few for an MLP",
+                                "use mapper_layers=2 or more, or emogen:mapper=fc for a single linear layer")
+        for name in ("batch_size", "stage1_batch"):
+            if getattr(self, name) < 1:
+                raise EmobenchError(f"emogen:{name} must be at least 1", f"pass e.g. emogen:{name}=8")
+        if self.attr_temperature <= 0:
+            raise EmobenchError("emogen:attr_temperature must be positive", "use 1 (faithful) or 0.01 (CLIP's scale)")
+        if self.fuse and self.placement == "eos":
+            raise EmobenchError("emogen:fuse cannot be combined with placement=eos (one vector fills every "
+                                "padding slot there)", "use placement=token for fusion")
+
+    @property
+    def fusion(self) -> tuple[str, ...]:
+        """The emotions of a fusion spec, validated against the canonical list."""
+        from emobench.emotions import EMOTIONS
+
+        if not self.fuse:
+            return ()
+        parts = tuple(p.strip() for p in self.fuse.split("+"))
+        for p in parts:
+            if p not in EMOTIONS:
+                raise EmobenchError(f"unknown emotion {p!r} in emogen:fuse={self.fuse}",
+                                    f"use two of: {', '.join(EMOTIONS)} (e.g. emogen:fuse=amusement+fear)")
+        if len(parts) < 2:
+            raise EmobenchError(f"emogen:fuse={self.fuse} names one emotion", "name two, e.g. amusement+fear")
+        return parts
+
+    def training_dict(self) -> dict[str, Any]:
+        """The fields that change the fitted artifacts (generation-only fields excluded)."""
+        generation = {"prompt", "placement", "fuse", "scheduler", "guidance_scale", "inference_steps"}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in generation}
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise EmobenchError(f"emogen:{name}={value!r} is not a known choice", f"use one of: {', '.join(choices)}")
+
+
+def _coerce(name: str, value: Any, kind: Any) -> Any:
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if args and len(args) < len(typing.get_args(kind)):   # Optional[X]
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
+            return None
+        kind = args[0]
+    if not isinstance(value, str) or kind is str:
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+    text = value.strip()
+    try:
+        if kind is bool:
+            low = text.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+    except ValueError:
+        raise EmobenchError(f"emogen:{name}={value!r} is not a valid {kind.__name__}",
+                            f"pass a {kind.__name__} value for {name}") from None
+    return value
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The per-zoo values behind the config's ``auto`` / ``0`` settings."""
+
+    encoder: str
+    image_size: int
+    width: int
+    mapper_hidden: int
+    stage1_steps: int | None     # None: derive from PAPER_STAGE1_EPOCHS and the dataset size
+    stage2_steps: int | None     # None: derive from epochs and the training list length
+
+
+def resolve(config: EmoGenConfig, zoo: Any) -> Resolved:
+    width = int(zoo.pipeline.text_encoder.config.hidden_size)
+    paper = zoo.scale == "paper" or int(zoo.sampling.height) >= 256
+    encoder = config.encoder if config.encoder != "auto" else ("resnet50" if paper else "cnn")
+    if config.encoder_image_size:
+        size = config.encoder_image_size
+    else:
+        size = 224 if encoder == "resnet50" and paper else int(zoo.sampling.height)
+    hidden = config.mapper_hidden or (1024 * width // 768 if width == 768 else 2 * width)
+    s1 = config.stage1_steps or (None if paper else MINI_STAGE1_STEPS)
+    if config.epochs > 0:
+        s2 = None
+    else:
+        s2 = config.steps or (None if paper else MINI_STAGE2_STEPS)
+    return Resolved(encoder, size, width, hidden, s1, s2)

@@ -1,0 +1,146 @@
+"""Fitting EmoGen: stage 1 (emotion space) then stage 2 (mapping network), through the ``Method.fit`` contract.
+
+Artifacts written into ``ctx.artifact_dir``:
+``encoder.safetensors`` (stage-1 network), ``space.safetensors`` (per-emotion mean/std[/scale_tril]),
+``mapper.safetensors``, optionally ``emo_probe.safetensors`` (L_emo), and ``emogen.json`` (format, config,
+resolved settings, emotions, the zoo's weights hash, the dataset's content hash, and the fit's facts).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from emobench.api import FitContext, stable_hash
+from emobench.emotions import EMOTIONS
+from emobench.errors import EmobenchError
+from emogen import losses, prompts
+from emogen.confidence import ConfidenceTable
+from emogen.config import PAPER_STAGE1_EPOCHS, EmoGenConfig, Resolved, resolve
+from emogen.data import AttributeVocabulary, ImageBank, attribute_items, split_samples
+from emogen.emotion_space import EmotionSpace, build_encoder, embed_all, train_encoder
+from emogen.mapper import build_mapper, n_parameters
+
+FORMAT = "emogen-artifacts"
+VERSION = 1
+
+
+def seed_of(*parts: Any) -> int:
+    return int(stable_hash(["emogen", *parts]), 16) % (2**63 - 1)
+
+
+def fit_emogen(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed_of("init", ctx.seed))
+        return _fit(config, ctx)
+
+
+def _fit(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:
+    zoo, dataset = ctx.zoo, ctx.dataset
+    if dataset is None:
+        raise EmobenchError("emogen needs an emotion dataset to fit on, and the zoo has none",
+                            "use a zoo with a dataset (the default mini zoo has one) or pass --emoset PATH")
+    unknown = [e for e in ctx.emotions if e not in EMOTIONS]
+    if unknown:
+        raise EmobenchError(f"unknown emotion(s) {unknown}", f"use emotions from: {', '.join(EMOTIONS)}")
+    emotions = [e for e in EMOTIONS if e in set(ctx.emotions)]   # canonical order
+    res = resolve(config, zoo)
+    out = Path(ctx.artifact_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    need_attr = config.attr_weight > 0
+    started = time.perf_counter()
+
+    def progress(stage: str):
+        return (lambda done, total: ctx.progress(stage, done, total)) if ctx.progress else None
+
+    # ------------------------------------------------------------------ stage 1: emotion space
+    train, train_labels = split_samples(dataset, "train", emotions)
+    test, test_labels = split_samples(dataset, "test", emotions)
+    if not train:
+        raise EmobenchError(f"the dataset at {getattr(dataset, 'root', '?')} has no training images of "
+                            f"{', '.join(emotions)}", "check its train split, or choose other --emotions")
+    device = zoo.device
+    enc_bank = ImageBank(dataset, train, res.image_size)
+    encoder, imagenet = build_encoder(res.encoder, res.width, len(emotions), res.image_size, config.encoder_init,
+                                      seed_of("encoder", ctx.seed))
+    encoder.to(device)
+    steps1 = res.stage1_steps or math.ceil(PAPER_STAGE1_EPOCHS * len(train) / config.stage1_batch)
+    g1 = torch.Generator().manual_seed(seed_of("stage1", ctx.seed))
+    loss1, secs1 = train_encoder(encoder, enc_bank, train_labels, steps1, config.stage1_batch, config.stage1_lr,
+                                 g1, config.flip, progress("emogen stage 1 (emotion encoder)"))
+    vectors, train_logits = embed_all(encoder, enc_bank)
+    test_bank = ImageBank(dataset, test, res.image_size)
+    _, test_logits = embed_all(encoder, test_bank)
+    space = EmotionSpace.fit(emotions, vectors, train_labels, config.covariance)
+    stage1 = {
+        "encoder": res.encoder, "imagenet_init": imagenet, "image_size": res.image_size, "steps": steps1,
+        "batch": config.stage1_batch, "seconds": round(secs1, 2), "seconds_per_step": round(secs1 / steps1, 4),
+        "loss_first": _mean(loss1[:20]), "loss_last": _mean(loss1[-20:]), "n_train": len(train),
+        "n_test": len(test), "train_accuracy": _acc(train_logits, train_labels),
+        "test_accuracy": _acc(test_logits, test_labels) if len(test) else None,
+        "test_accuracy_chance": _majority(test_labels, len(emotions)) if len(test) else None,
+        "vector_norm_mean": round(float(space.mean.norm(dim=1).mean()), 4),
+        "vector_std_mean": round(float(space.std.mean()), 4),
+    }
+    if res.encoder == "resnet50" and config.encoder_init == "imagenet" and not imagenet:
+        stage1["note"] = ("ImageNet ResNet-50 weights were not found under torch.hub's checkpoint folder; "
+                          "the encoder was trained from random initialisation")
+    save_file({k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()},
+              str(out / "encoder.safetensors"))
+    save_file(space.tensors(), str(out / "space.safetensors"))
+    del test_bank
+
+    # ------------------------------------------------------------------ stage 2: mapping network
+    diff_size = int(zoo.sampling.height)
+    diff_bank = enc_bank if diff_size == res.image_size else ImageBank(dataset, train, diff_size)
+    trainer = Stage2Trainer.build(config, res, zoo, dataset, train, train_labels, len(emotions), vectors, diff_bank,
+                                  seed_of("stage2", ctx.seed), seed_of("probe", ctx.seed))
+    steps2 = trainer.default_steps(res.stage2_steps)
+    secs2 = trainer.run(steps2, progress("emogen stage 2 (mapper)"))
+    mapper, probe, trace, items, conf, vocab = (trainer.mapper, trainer.probe, trainer.trace, trainer.items,
+                                                trainer.conf, trainer.vocab)
+    save_file({k: v.detach().cpu().contiguous() for k, v in mapper.state_dict().items()},
+              str(out / "mapper.safetensors"))
+    if probe is not None:
+        save_file({k: v.detach().cpu().contiguous() for k, v in probe.state_dict().items()},
+                  str(out / "emo_probe.safetensors"))
+    stage2 = {
+        "steps": steps2, "batch": config.batch_size, "epochs": round(steps2 * config.batch_size / len(items), 4),
+        "n_items": len(items), "seconds": round(secs2, 2), "seconds_per_step": round(secs2 / steps2, 4),
+        "mapper_parameters": n_parameters(mapper), "loss_first": _mean(trace["loss"][:20]),
+        "loss_last": _mean(trace["loss"][-20:]), "ldm_first": _mean(trace["ldm"][:20]),
+        "ldm_last": _mean(trace["ldm"][-20:]),
+        "attr_first": _mean(trace["attr"][:20]) if trace["attr"] else None,
+        "attr_last": _mean(trace["attr"][-20:]) if trace["attr"] else None,
+        "attr_top1_last": _mean(trace["attr_acc"][-50:]) if trace["attr_acc"] else None,
+        "attr_bank_size": len(vocab.names), "confidence_mean": round(float(conf.mean()), 4),
+    }
+    facts = {
+        "format": FORMAT, "version": VERSION, "emotions": emotions, "config": config.training_dict(),
+        "resolved": asdict(res), "width": res.width, "zoo_weights_hash": zoo.weights_hash,
+        "dataset_hash": getattr(dataset, "content_hash", None), "seed": ctx.seed,
+        "stage1": stage1, "stage2": stage2, "wall_seconds": round(time.perf_counter() - started, 2),
+        "torch_threads": torch.get_num_threads(),
+    }
+    (out / "emogen.json").write_text(json.dumps(facts, indent=2, sort_keys=True))
+    return facts
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(float(sum(values) / len(values)), 5) if values else None
+
+
+def _acc(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return round(float((logits.argmax(1) == labels).float().mean()), 4) if len(labels) else float("nan")
+
+
+def _majority(labels: torch.Tensor, k: int) -> float:
+    return round(float(torch.bincount(labels, minlength=k).max()) / len(labels), 4)

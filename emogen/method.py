@@ -1,0 +1,162 @@
+"""The ``emogen`` method plugin: fit (stage 1 + stage 2), load artifacts, generate (incl. transfer and fusion).
+
+Generation for a cell: v ~ N(μ_e, Σ_e) drawn with a generator seeded from (cell seed, emotion, slot) →
+mapper(v) → injected as the input embedding of the prompt's slot → the zoo pipeline with the plan's latents,
+classifier-free guidance against "". Each request is generated on its own (batch-size independent).
+"""
+from __future__ import annotations
+
+import copy
+import json
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from safetensors.torch import load_file
+
+from emobench.api import Cell, FitContext, GenerationRequest, GenerationResult, Method
+from emobench.errors import EmobenchError
+from emogen import prompts
+from emogen.config import EmoGenConfig
+from emogen.emotion_space import EmotionSpace
+from emogen.fit import FORMAT, VERSION, fit_emogen, seed_of
+from emogen.mapper import build_mapper
+
+
+class EmoGenMethod(Method):
+    name = "emogen"
+    Config = EmoGenConfig
+    learns = True
+
+    def __init__(self, config: Any = None):
+        if isinstance(config, dict):
+            config = EmoGenConfig(**config)
+        super().__init__(config)
+        self.config.fusion  # validates a fusion spec up front (unknown emotion → EmobenchError)
+        self.space: EmotionSpace | None = None
+        self.mapper: torch.nn.Module | None = None
+        self.meta: dict[str, Any] = {}
+
+    def fit_config(self) -> dict[str, Any]:
+        """The options that change the fitted artifacts (generation-only options such as ``fuse`` or
+        ``prompt`` excluded), for cores that key the artifact cache on them."""
+        return self.config.training_dict()
+
+    # ------------------------------------------------------------------ fit / load
+    def fit(self, ctx: FitContext) -> dict[str, Any]:
+        return fit_emogen(self.config, ctx)
+
+    def load(self, zoo, artifact_dir: Path | None) -> None:
+        if artifact_dir is None or not (Path(artifact_dir) / "emogen.json").is_file():
+            raise EmobenchError(f"no fitted emogen artifacts in {artifact_dir}",
+                                "fit them first: emobench fit emogen (or run with --refit)")
+        root = Path(artifact_dir)
+        meta = json.loads((root / "emogen.json").read_text())
+        if meta.get("format") != FORMAT or int(meta.get("version", 0)) > VERSION:
+            raise EmobenchError(f"{root} does not hold emogen artifacts of a known format",
+                                "refit: emobench fit emogen --refit")
+        if meta["zoo_weights_hash"] != zoo.weights_hash:
+            raise EmobenchError(
+                f"the emogen artifacts in {root} were fitted for another zoo (weights hash "
+                f"{meta['zoo_weights_hash']}, this zoo {zoo.weights_hash})",
+                "refit for this zoo (emobench fit emogen --refit) or use the zoo they were fitted on",
+            )
+        width = int(zoo.pipeline.text_encoder.config.hidden_size)
+        if meta["width"] != width:
+            raise EmobenchError(f"emogen artifacts map to {meta['width']}-d tokens, the zoo's text encoder is "
+                                f"{width}-d", "refit for this zoo: emobench fit emogen --refit")
+        mine = self.config.training_dict()
+        differ = sorted(k for k, v in meta["config"].items() if k in mine and mine[k] != v)
+        if differ:
+            raise EmobenchError(f"the emogen artifacts in {root} were fitted with other options ({', '.join(differ)})",
+                                "refit with these options (emobench fit emogen --refit)")
+        for e in self.config.fusion:
+            if e not in meta["emotions"]:
+                raise EmobenchError(f"emogen:fuse names {e!r}, which these artifacts were not fitted for",
+                                    f"refit with {e} in --emotions")
+        cfg = meta["config"]
+        mapper = build_mapper(cfg["mapper"], width, width, meta["resolved"]["mapper_hidden"], cfg["mapper_layers"])
+        mapper.load_state_dict(load_file(str(root / "mapper.safetensors")))
+        self.mapper = mapper.to(zoo.device).eval().requires_grad_(False)
+        self.space = EmotionSpace.from_tensors(meta["emotions"], load_file(str(root / "space.safetensors")))
+        self.meta, self.zoo = meta, zoo
+        replace: dict[str, Any] = {}
+        if self.config.scheduler == "unipc":
+            from diffusers import UniPCMultistepScheduler
+
+            replace["scheduler"] = UniPCMultistepScheduler.from_config(zoo.pipeline.scheduler.config)
+        # A private shallow view: changing its scheduler or progress bar never touches the shared pipeline
+        # (a new StableDiffusionPipeline(**components) would rewrite the shared scheduler's config).
+        self.pipe = copy.copy(zoo.pipeline)
+        for k, v in replace.items():
+            setattr(self.pipe, k, v)
+        self.pipe.set_progress_bar_config(disable=True)
+        self._negative: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ the pieces of one cell
+    def emotions_of(self, cell: Cell) -> tuple[str, ...]:
+        return self.config.fusion or (cell.emotion,)
+
+    def emotion_vectors(self, cell: Cell) -> list[torch.Tensor]:
+        """v_k ~ N(μ, Σ) of each slot's emotion; the draw depends on (seed, emotion, slot) only."""
+        self._require_loaded()
+        return [self.space.sample(e, torch.Generator().manual_seed(seed_of("vector", cell.seed, e, k)))
+                for k, e in enumerate(self.emotions_of(cell))]
+
+    @torch.no_grad()
+    def mapped_tokens(self, cell: Cell) -> list[torch.Tensor]:
+        dev = self.zoo.device
+        return [self.mapper(v.to(dev)[None])[0] for v in self.emotion_vectors(cell)]
+
+    def prompt_layout(self, cell: Cell) -> prompts.PromptLayout:
+        names = self.emotions_of(cell)
+        template = cell.template if self.config.prompt == "plan" else "{emotion}"
+        tok = self.pipe.tokenizer
+        if self.config.placement == "eos":
+            return prompts.eos_layout(tok, template, names[0])
+        return prompts.layout(tok, prompts.template_parts(template, len(names)), names)
+
+    @torch.no_grad()
+    def prompt_embeds(self, cell: Cell) -> tuple[torch.Tensor, str]:
+        lay = self.prompt_layout(cell)
+        return prompts.encode(self.pipe.text_encoder, [lay], [self.mapped_tokens(cell)]), lay.text
+
+    @torch.no_grad()
+    def _negative_embeds(self) -> torch.Tensor:
+        if self._negative is None:
+            tok = self.pipe.tokenizer
+            ids = tok([""], padding="max_length", max_length=tok.model_max_length, truncation=True,
+                      return_tensors="pt").input_ids
+            self._negative = self.pipe.text_encoder(ids.to(self.zoo.device))[0]
+        return self._negative
+
+    # ------------------------------------------------------------------ generation
+    def generate(self, requests: Sequence[GenerationRequest]) -> GenerationResult:
+        self._require_loaded()
+        s = self.zoo.sampling
+        steps = self.config.inference_steps or s.num_inference_steps
+        guidance = self.config.guidance_scale if self.config.guidance_scale is not None else s.guidance_scale
+        dev = self.zoo.device
+        amp = (torch.autocast(device_type=dev.type, dtype=getattr(torch, s.autocast_dtype))
+               if s.autocast_dtype else nullcontext())
+        images, texts, extras = [], [], []
+        for req in requests:
+            embeds, text = self.prompt_embeds(req.cell)
+            with torch.no_grad(), amp:
+                out = self.pipe(
+                    prompt_embeds=embeds, negative_prompt_embeds=self._negative_embeds(),
+                    latents=req.latents[None].to(device=dev, dtype=self.pipe.unet.dtype), num_inference_steps=steps, guidance_scale=guidance,
+                    height=s.height, width=s.width, output_type="pt",
+                    # per-request generator seeded like the sd baseline's: only stochastic schedulers draw
+                    generator=torch.Generator("cpu").manual_seed(req.cell.seed),
+                )
+            images.append(out.images.float().cpu().clamp(0, 1))
+            texts.append(text)
+            extras.append({"emogen_emotions": "+".join(self.emotions_of(req.cell))})
+        empty = torch.zeros(0, 3, s.height, s.width)
+        return GenerationResult(torch.cat(images) if images else empty, texts, extras)
+
+    def _require_loaded(self) -> None:
+        if self.space is None or self.mapper is None:
+            raise RuntimeError("EmoGenMethod.load() must be called before generating")

@@ -1,0 +1,284 @@
+"""The learning baselines (textual-inversion, dreambooth) on the tiny zoo: artifacts that plain diffusers
+loads and that give the plugin's images, determinism, resumable per-emotion fits, and bad input."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from baselines.dreambooth import DreamBoothConfig, DreamBoothMethod
+from baselines.textual_inversion import TextualInversionConfig, TextualInversionMethod
+from emobench.api import Cell, FitContext, GenerationRequest
+from emobench.errors import EmobenchError
+from emobench.testing.tiny import tiny_zoo
+from emobench.zoo.load import load_zoo
+
+TI_TINY = TextualInversionConfig(steps=2, batch_size=4)
+DB_TINY = DreamBoothConfig(steps=2, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def zoo_dir(tmp_path_factory) -> Path:
+    return tiny_zoo(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def zoo(zoo_dir):
+    return load_zoo(zoo_dir)
+
+
+def requests(zoo, emotions: list[str], seeds=(0, 1), template: str = "an image of {emotion}"):
+    shape = zoo.latent_shape()
+    return [GenerationRequest(Cell(e, template, s), torch.randn(shape, generator=torch.Generator().manual_seed(s)))
+            for e in emotions for s in seeds]
+
+
+def fit(method, zoo, out: Path, emotions, dataset=None, seed: int = 0, progress=None) -> dict:
+    ctx = FitContext(zoo=zoo, dataset=dataset if dataset is not None else zoo.dataset, emotions=emotions,
+                     artifact_dir=out, seed=seed, progress=progress)
+    return method.fit(ctx)
+
+
+def plain_pipeline(zoo_dir: Path):
+    """The zoo's generator loaded with nothing but diffusers (the scheduler loaded on its own, so its config is
+    exactly the saved one: StableDiffusionPipeline's constructor would force clip_sample=False)."""
+    import emobench.zoo.pixel_vae  # noqa: F401  (lets diffusers resolve the pixel autoencoder class)
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    folder = zoo_dir / "pipeline"
+    pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, feature_extractor=None,
+                                                   requires_safety_checker=False)
+    pipe.scheduler = DDIMScheduler.from_pretrained(folder / "scheduler")
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def plain_generate(pipe, zoo, prompts, latents):
+    s = zoo.sampling
+    with torch.no_grad():
+        return pipe(prompt=prompts, latents=latents, num_inference_steps=s.num_inference_steps,
+                    guidance_scale=s.guidance_scale, height=s.height, width=s.width, output_type="pt").images
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class NoImagesFor:
+    """A dataset view in which one emotion has no training images."""
+
+    def __init__(self, dataset, emotion: str):
+        self._d, self._e = dataset, emotion
+        self.root = dataset.root
+
+    def by_emotion(self, split, emotion):
+        return [] if emotion == self._e else self._d.by_emotion(split, emotion)
+
+    def load_images(self, samples, size=None):
+        return self._d.load_images(samples, size)
+
+
+# ------------------------------------------------------------------------------------ textual inversion
+
+
+def test_ti_embedding_loads_in_plain_diffusers_and_gives_the_same_images(zoo, zoo_dir, tmp_path):
+    method = TextualInversionMethod(TI_TINY)
+    facts = fit(method, zoo, tmp_path, ["fear", "awe"])
+    assert set(facts["emotions"]) == {"fear", "awe"} and facts["skipped"] == []
+    assert facts["emotions"]["fear"]["steps"] == 2 and facts["emotions"]["fear"]["n_images"] > 0
+    method.load(zoo, tmp_path)
+    reqs = requests(zoo, ["fear"])
+    got = method.generate(reqs)
+    assert got.prompts == ["an image of <fear>"] * 2
+
+    plain = plain_pipeline(zoo_dir)
+    plain.load_textual_inversion(str(tmp_path / "fear.safetensors"))
+    want = plain_generate(plain, zoo, got.prompts, torch.stack([r.latents for r in reqs]))
+    torch.testing.assert_close(got.images, want, rtol=0, atol=1e-6)
+
+    # the token matters: the learned embedding, not the plain word, produced these images
+    base = plain_generate(plain, zoo, ["an image of fear"] * 2, torch.stack([r.latents for r in reqs]))
+    assert not torch.allclose(got.images, base)
+    # the zoo's own tokenizer is untouched (every other method samples from it)
+    assert "<fear>" not in zoo.pipeline.tokenizer.get_vocab()
+
+
+def test_ti_multi_vector_token_and_init_word(zoo, zoo_dir, tmp_path):
+    method = TextualInversionMethod(TextualInversionConfig(steps=1, batch_size=2, num_vectors=2, init_word="photo"))
+    fit(method, zoo, tmp_path, ["sadness"])
+    from safetensors.torch import load_file
+
+    saved = load_file(tmp_path / "sadness.safetensors")
+    assert list(saved) == ["<sadness>"] and saved["<sadness>"].shape[0] == 2
+    method.load(zoo, tmp_path)
+    reqs = requests(zoo, ["sadness"], seeds=(3,))
+    got = method.generate(reqs)
+    plain = plain_pipeline(zoo_dir)
+    plain.load_textual_inversion(str(tmp_path / "sadness.safetensors"))
+    want = plain_generate(plain, zoo, got.prompts, torch.stack([r.latents for r in reqs]))
+    torch.testing.assert_close(got.images, want, rtol=0, atol=1e-6)
+
+
+def test_ti_fit_is_deterministic_and_per_emotion(zoo, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    fit(TextualInversionMethod(TI_TINY), zoo, a, ["fear", "awe"])
+    fit(TextualInversionMethod(TI_TINY), zoo, b, ["awe"])   # alone, in another order: same bytes
+    assert sha(a / "awe.safetensors") == sha(b / "awe.safetensors")
+    c = tmp_path / "c"
+    fit(TextualInversionMethod(TI_TINY), zoo, c, ["awe"], seed=1)
+    assert sha(a / "awe.safetensors") != sha(c / "awe.safetensors")
+
+
+def test_ti_refit_skips_fitted_emotions_and_keeps_them_after_an_error(zoo, tmp_path):
+    method = TextualInversionMethod(TI_TINY)
+    broken = NoImagesFor(zoo.dataset, "anger")
+    with pytest.raises(EmobenchError, match="no training images for 'anger'"):
+        fit(method, zoo, tmp_path, ["fear", "anger"], dataset=broken)
+    kept = sha(tmp_path / "fear.safetensors")
+    assert not (tmp_path / "anger.safetensors").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+
+    ticks: list[tuple[str, int, int]] = []
+    facts = fit(method, zoo, tmp_path, ["fear", "anger"], progress=lambda *a: ticks.append(a))
+    assert facts["skipped"] == ["fear"]
+    assert sha(tmp_path / "fear.safetensors") == kept
+    assert ticks and {t[0] for t in ticks} == {"textual-inversion anger"} and ticks[-1][1:] == (2, 2)
+
+
+def test_ti_bad_input(zoo, tmp_path):
+    with pytest.raises(EmobenchError, match="already exists in the zoo's tokenizer"):
+        fit(TextualInversionMethod(TextualInversionConfig(steps=1, token="{emotion}")), zoo, tmp_path, ["fear"])
+    with pytest.raises(EmobenchError, match="needs an emotion dataset"):
+        TextualInversionMethod(TI_TINY).fit(FitContext(zoo=zoo, dataset=None, emotions=["fear"],
+                                                       artifact_dir=tmp_path))
+    with pytest.raises(EmobenchError):
+        TextualInversionMethod(TextualInversionConfig(steps=0))
+    method = TextualInversionMethod(TI_TINY)
+    method.load(zoo, tmp_path)   # no embeddings in it
+    with pytest.raises(EmobenchError, match="no fitted artifact for 'fear'"):
+        method.generate(requests(zoo, ["fear"], seeds=(0,)))
+
+
+def test_ti_broken_split_file_is_a_clear_error_and_keeps_fitted_emotions(zoo, tmp_path):
+    import shutil
+
+    from emobench.data.emoset import EmoSetDataset
+
+    root = tmp_path / "emoset"
+    shutil.copytree(zoo.dataset.root, root)
+    out = tmp_path / "art"
+    fit(TextualInversionMethod(TI_TINY), zoo, out, ["fear"], dataset=EmoSetDataset(root))
+    (root / "train.json").write_text("{not json")
+    with pytest.raises(EmobenchError):
+        fit(TextualInversionMethod(TI_TINY), zoo, out, ["fear", "awe"], dataset=EmoSetDataset(root))
+    assert (out / "fear.safetensors").exists()
+
+
+# ------------------------------------------------------------------------------------ dreambooth
+
+
+def test_db_lora_loads_in_plain_diffusers_and_gives_the_same_images(zoo, zoo_dir, tmp_path):
+    method = DreamBoothMethod(DB_TINY)
+    facts = fit(method, zoo, tmp_path, ["fear", "awe"])
+    assert facts["emotions"]["fear"]["prompt"] == "an image of sks fear"
+    method.load(zoo, tmp_path)
+    reqs = requests(zoo, ["fear", "awe"], seeds=(0,))
+    interleaved = [reqs[1], reqs[0]]
+    got = method.generate(interleaved)
+    assert got.prompts == ["an image of sks awe", "an image of sks fear"]
+
+    plain = plain_pipeline(zoo_dir)
+    for k, r in enumerate(interleaved):
+        plain.load_lora_weights(str(tmp_path), weight_name=f"{r.cell.emotion}.safetensors")
+        want = plain_generate(plain, zoo, [got.prompts[k]], r.latents[None])
+        plain.unload_lora_weights()
+        torch.testing.assert_close(got.images[k : k + 1], want, rtol=0, atol=1e-5)
+    # the zoo's own UNet carries no adapter afterwards
+    assert not getattr(zoo.pipeline.unet, "peft_config", None)
+
+
+def test_db_lora_fit_is_deterministic(zoo, tmp_path):
+    fit(DreamBoothMethod(DB_TINY), zoo, tmp_path / "a", ["contentment"])
+    fit(DreamBoothMethod(DB_TINY), zoo, tmp_path / "b", ["contentment"])
+    assert sha(tmp_path / "a" / "contentment.safetensors") == sha(tmp_path / "b" / "contentment.safetensors")
+
+
+def test_db_full_finetune_and_prior_preservation(zoo, tmp_path):
+    method = DreamBoothMethod(DreamBoothConfig(steps=1, batch_size=2, lora=False, prior_weight=1.0,
+                                               n_class_images=2))
+    facts = fit(method, zoo, tmp_path, ["excitement"])
+    assert facts["emotions"]["excitement"]["n_class_images"] == 2
+    assert (tmp_path / "unet-excitement" / "config.json").exists()
+    method.load(zoo, tmp_path)
+    reqs = requests(zoo, ["excitement"], seeds=(0,))
+    got = method.generate(reqs)
+    assert got.images.shape == (1, 3, zoo.sampling.height, zoo.sampling.width)
+    assert 0.0 <= float(got.images.min()) and float(got.images.max()) <= 1.0
+
+
+def test_db_missing_emotion_is_a_clear_error(zoo, tmp_path):
+    method = DreamBoothMethod(DB_TINY)
+    method.load(zoo, tmp_path)
+    with pytest.raises(EmobenchError, match="no fitted artifact for 'disgust'"):
+        method.generate(requests(zoo, ["disgust"], seeds=(0,)))
+    with pytest.raises(EmobenchError, match="no training images"):
+        fit(method, zoo, tmp_path, ["disgust"], dataset=NoImagesFor(zoo.dataset, "disgust"))
+
+
+# ------------------------------------------------------------------------------------ paper-scale path
+
+
+@pytest.fixture(scope="module")
+def sd_like_dir(tmp_path_factory) -> Path:
+    """A tiny SD-shaped pipeline with a real AutoencoderKL (latent space, scaling factor), saved to disk."""
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from emobench.zoo.tokenizer import clip_tokenizer
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32),
+                                layers_per_block=1, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+                                attention_head_dim=8, norm_num_groups=8)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, block_out_channels=(8, 16), latent_channels=4,
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        norm_num_groups=8, sample_size=32, scaling_factor=0.18215)
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                        num_attention_heads=2, max_position_embeddings=16, eos_token_id=49407,
+                                        bos_token_id=49406, pad_token_id=49407))
+    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                          set_alpha_to_one=False, steps_offset=1)
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=clip_tokenizer(16), unet=unet,
+                                   scheduler=sched, safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
+    out = tmp_path_factory.mktemp("sd-like")
+    pipe.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def test_paper_scale_path_fit_save_reload_generate(zoo, sd_like_dir, tmp_path):
+    sd_zoo = load_zoo(sd_like_dir)          # a bare diffusers folder: scale "custom", no dataset of its own
+    assert sd_zoo.scale == "custom" and sd_zoo.pipeline.vae.config.scaling_factor == pytest.approx(0.18215)
+    for method_cls, cfg in ((TextualInversionMethod, TI_TINY), (DreamBoothMethod, DB_TINY)):
+        out = tmp_path / method_cls.name
+        fit(method_cls(cfg), sd_zoo, out, ["awe"], dataset=zoo.dataset)
+        again = method_cls(cfg)              # a fresh instance, as a later run would build it
+        again.load(load_zoo(sd_like_dir), out)
+        reqs = requests(sd_zoo, ["awe"], seeds=(0,))
+        first = again.generate(reqs)
+        assert first.images.shape == (1, 3, sd_zoo.sampling.height, sd_zoo.sampling.width)
+        assert torch.isfinite(first.images).all()
+        torch.testing.assert_close(again.generate(reqs).images, first.images, rtol=0, atol=0)
+
+
+def test_entry_points_registered():
+    from importlib.metadata import entry_points
+
+    eps = {ep.name: ep.value for ep in entry_points(group="emobench.methods")}
+    if "textual-inversion" not in eps:
+        pytest.skip("package metadata not reinstalled since the entry points were added")
+    assert eps["textual-inversion"] == "baselines.textual_inversion:TextualInversionMethod"
+    assert eps["dreambooth"] == "baselines.dreambooth:DreamBoothMethod"

@@ -1,0 +1,70 @@
+"""Registry: entry-point discovery, did-you-mean, broken plugins reported, spec options parsed into Config."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_core_plugins import PLUGINS  # noqa: E402
+
+from emobench import registry  # noqa: E402
+from emobench.cli import main as cli  # noqa: E402
+from emobench.errors import EmobenchError, PluginError  # noqa: E402
+
+
+@pytest.fixture
+def plugins(monkeypatch):
+    monkeypatch.setenv("EMOBENCH_PLUGINS", PLUGINS)
+    return registry.methods()
+
+
+def test_builtin_sd_comes_from_entry_point():
+    reg = registry.methods()
+    assert "sd" in reg.names()
+    assert reg.entries["sd"].target == "baselines.stable_diffusion:StableDiffusionMethod"
+
+
+def test_unknown_method_did_you_mean(plugins):
+    with pytest.raises(EmobenchError) as err:
+        plugins.get("noize")
+    msg = str(err.value)
+    assert "unknown method 'noize'" in msg and "did you mean 'noise'" in msg and "sd" in msg
+
+
+def test_broken_plugin_reported_others_load(plugins):
+    assert "missing" in plugins.broken()
+    assert "noise" in plugins.names() and "sd" in plugins.names()
+    with pytest.raises(PluginError, match="failed to load"):
+        plugins.get("missing")
+
+
+def test_list_shows_broken(plugins, capsys):
+    assert cli(["list", "methods"]) == 0
+    out = capsys.readouterr().out
+    assert "noise" in out and "missing" in out and "FAILED TO LOAD" in out
+
+
+def test_spec_options_typed(plugins):
+    label, m = plugins.create("noise:scale=2.5:tags=a+b:flag=yes:steps=none")
+    assert m.config.scale == 2.5 and m.config.tags == ("a", "b") and m.config.flag is True and m.config.steps is None
+    assert label == "noise:flag=true:scale=2.5:tags=a+b"
+    assert plugins.create("noise:steps=3")[1].config.steps == 3
+    assert plugins.create("noise")[0] == "noise"
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("noise:bogus=1", "has no option 'bogus'"),
+    ("noise:scale=abc", "option scale='abc' is not a valid float"),
+    ("noise:flag=maybe", "is not a valid bool"),
+    ("noise:scale", "is not key=value"),
+])
+def test_bad_options(plugins, spec, message):
+    with pytest.raises(EmobenchError, match=message):
+        plugins.create(spec)
+
+
+def test_split_specs_keeps_option_lists():
+    assert registry.split_specs("emogen:fuse=amusement+fear,sd:guidance_scale=7,steps=3, noise") == [
+        "emogen:fuse=amusement+fear", "sd:guidance_scale=7:steps=3", "noise"]

@@ -1,0 +1,191 @@
+"""The method contract kit: it passes a well-behaved method and catches each kind of violation.
+
+The fake methods here draw images straight from the latents (no diffusion), so every check runs in
+milliseconds; the built-in methods are checked against the real tiny zoo in test_kit_builtin.py.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from emobench.api import GenerationResult, Method
+from emobench.errors import EmobenchError
+from emobench.testing.contract import (CHECKS, ContractSettings, MethodContractTests, _tiny_zoo_cached,
+                                       check_method)
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    return _tiny_zoo_cached(tmp_path_factory)
+
+
+def _picture(latents: torch.Tensor, zoo, shift: float = 0.0) -> torch.Tensor:
+    """A deterministic image made from a latent: 3 of its channels, upsampled, squashed into [0,1]."""
+    x = latents[torch.arange(3) % latents.shape[0]][None].float()
+    x = F.interpolate(x, size=(zoo.sampling.height, zoo.sampling.width), mode="nearest")
+    return torch.sigmoid(x + shift)[0]
+
+
+@dataclass(frozen=True)
+class GoodConfig:
+    strength: float = 1.0
+
+    def __post_init__(self):
+        if self.strength <= 0:
+            raise EmobenchError(f"strength={self.strength} must be positive", "pass strength > 0")
+
+
+class Good(Method):
+    name = "fake-good"
+    Config = GoodConfig
+
+    def load(self, zoo, artifact_dir):
+        self.zoo = zoo
+
+    def shift(self, req) -> float:
+        return 0.1 * len(req.cell.emotion) * self.config.strength
+
+    def generate(self, requests):
+        imgs = torch.stack([_picture(r.latents, self.zoo, self.shift(r)) for r in requests])
+        return GenerationResult(imgs, [r.cell.prompt() for r in requests])
+
+
+class SeedOnly(Good):
+    """Ignores the plan's latents: draws its own noise from the seed."""
+
+    def generate(self, requests):
+        shape = self.zoo.latent_shape()
+        imgs = torch.stack([_picture(torch.randn(shape, generator=torch.Generator().manual_seed(r.cell.seed)),
+                                     self.zoo) for r in requests])
+        return GenerationResult(imgs, [r.cell.prompt() for r in requests])
+
+
+class GlobalRNG(Good):
+    def generate(self, requests):
+        imgs = torch.stack([_picture(r.latents + torch.randn_like(r.latents), self.zoo) for r in requests])
+        return GenerationResult(imgs, [r.cell.prompt() for r in requests])
+
+
+class WrongSize(Good):
+    def generate(self, requests):
+        out = super().generate(requests)
+        return GenerationResult(out.images[..., ::2, ::2], out.prompts)
+
+
+class NaNs(Good):
+    def generate(self, requests):
+        out = super().generate(requests)
+        out.images[:, :, 0, 0] = float("nan")
+        return out
+
+
+class BatchDependent(Good):
+    def generate(self, requests):
+        out = super().generate(requests)
+        return GenerationResult((out.images - out.images.mean(0, keepdim=True) + 0.5).clamp(0, 1), out.prompts)
+
+
+@dataclass(frozen=True)
+class LaxConfig:
+    strength: float = 1.0   # no validation at all
+
+
+class Lax(Good):
+    Config = LaxConfig
+
+
+class GoodLearner(Good):
+    learns = True
+
+    def fit(self, ctx):
+        g = torch.Generator().manual_seed(ctx.seed)
+        save_file({"offset": torch.rand(len(ctx.emotions), generator=g)}, str(ctx.artifact_dir / "offset.safetensors"))
+        return {"steps": 1}
+
+    def load(self, zoo, artifact_dir):
+        super().load(zoo, artifact_dir)
+        self.offset = float(load_file(str(Path(artifact_dir) / "offset.safetensors"))["offset"].sum())
+
+    def shift(self, req):
+        return self.offset + super().shift(req)
+
+
+class PickleLearner(GoodLearner):
+    def fit(self, ctx):
+        torch.save({"offset": torch.zeros(2)}, ctx.artifact_dir / "offset.pt")
+        return super().fit(ctx)
+
+
+class UnseededLearner(GoodLearner):
+    def fit(self, ctx):
+        save_file({"offset": torch.rand(2)}, str(ctx.artifact_dir / "offset.safetensors"))
+        return {}
+
+
+def test_a_good_method_passes_every_check(zoo):
+    report = check_method(Good, zoo, settings=ContractSettings(bad_options=[{"strength": -1}]))
+    assert report.ok, report.format()
+    assert [r.name for r in report.results] == list(CHECKS)
+    assert report.result("fit_artifacts").skipped
+    assert "PASS" in report.format() and "all checks passed" in report.format()
+
+
+def test_a_learning_method_fit_artifacts_reload_and_refit(zoo):
+    report = check_method(GoodLearner, zoo)
+    assert report.ok, report.format()
+    assert "bit-identical" in report.result("fit_artifacts").detail
+
+
+@pytest.mark.parametrize("cls, check, words", [
+    (SeedOnly, "latents_honoured", "different latents"),
+    (GlobalRNG, "determinism", "fresh instance"),
+    (WrongSize, "output_contract", "shape"),
+    (NaNs, "output_contract", "NaN"),
+    (BatchDependent, "batch_independence", "batch of 3"),
+    (PickleLearner, "fit_artifacts", "offset.pt"),
+    (UnseededLearner, "fit_artifacts", "fitting twice"),
+])
+def test_each_violation_is_caught_with_its_reason(zoo, cls, check, words):
+    report = check_method(cls, zoo, checks=[check])
+    result = report.result(check)
+    assert not report.ok and not result.passed, report.format()
+    assert words in result.detail, result.detail
+
+
+def test_bad_config_must_be_an_emobench_error(zoo):
+    lax = check_method(Lax, zoo, settings=ContractSettings(bad_options=[{"strength": -1}]), checks=["bad_config"])
+    assert not lax.ok and "were accepted" in lax.result("bad_config").detail
+    # an unknown option is refused by the shared config builder for every method
+    good = check_method(Good, zoo, checks=["bad_config"])
+    assert good.ok, good.format()
+
+
+def test_an_unknown_method_fails_resolve_and_nothing_else_runs(zoo):
+    report = check_method("no-such-method-xyz", zoo)
+    assert not report.result("resolve").passed
+    assert "unknown method" in report.result("resolve").detail
+    assert all("not run" in r.detail for r in report.results[1:])
+
+
+def test_a_crash_inside_generate_is_a_failed_check_not_an_exception(zoo):
+    class Crashes(Good):
+        def generate(self, requests):
+            raise RuntimeError("boom")
+
+    report = check_method(Crashes, zoo, checks=["output_contract"])
+    assert "RuntimeError: boom" in report.result("output_contract").detail
+
+
+class TestMixinOnAGoodMethod(MethodContractTests):
+    """The pytest mixin a plugin author subclasses (here on a fake that passes)."""
+
+    method = GoodLearner
+    bad_options = [{"strength": 0}]

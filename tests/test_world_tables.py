@@ -1,0 +1,53 @@
+"""EmoSet-mini emotion tables: Bayes rate from the tables, and that sampled labels follow them."""
+import dataclasses
+
+import numpy as np
+from emobench.emotions import EMOTIONS
+from emobench.world import (OBJECTS, SCENES, WorldConfig, bayes_accuracy, emotion_marginal, emotion_table,
+                            sample_world)
+from emobench.world.sample import sample_content
+from emobench.world.tables import pair_prior
+
+
+def test_world_vocabulary_sizes():
+    assert len(OBJECTS) >= 10 and len(SCENES) >= 8
+
+
+def test_tables_are_distributions():
+    t = emotion_table(WorldConfig())
+    assert t.shape == (len(OBJECTS), len(SCENES), len(EMOTIONS))
+    np.testing.assert_allclose(t.sum(-1), 1.0)
+    np.testing.assert_allclose(pair_prior(WorldConfig()).sum(), 1.0)
+
+
+def test_bayes_rate_in_target_band():
+    rate = bayes_accuracy(WorldConfig())
+    assert 0.70 <= rate <= 0.85
+
+
+def test_bayes_rate_moves_with_table_sharpness():
+    cfg = WorldConfig()
+    softer = dataclasses.replace(cfg, object_primary=0.6, object_secondary=0.2, w_object=0.6)
+    assert bayes_accuracy(softer) < bayes_accuracy(cfg) - 0.1
+
+
+def test_empirical_argmax_accuracy_matches_bayes_rate():
+    cfg = WorldConfig()
+    table = emotion_table(cfg)
+    # labels exactly as sample_world draws them (content is sampled before any pixel is drawn)
+    c = sample_content(np.random.default_rng(5), 20000, cfg)
+    acc = np.mean(table[c.objects, c.scenes].argmax(-1) == c.emotions)
+    rate = bayes_accuracy(cfg)
+    se = np.sqrt(rate * (1 - rate) / len(c.emotions))
+    assert abs(acc - rate) < 4 * se, (acc, rate)
+    # and the empirical emotion frequencies follow the table's marginal
+    freq = np.bincount(c.emotions, minlength=len(EMOTIONS)) / len(c.emotions)
+    np.testing.assert_allclose(freq, emotion_marginal(cfg), atol=0.015)
+
+
+def test_written_labels_follow_the_table():
+    _, anns = sample_world(seed=5, n=600)
+    table = emotion_table(WorldConfig())
+    pred = [EMOTIONS[int(np.argmax(table[OBJECTS.index(a["object"][0]), SCENES.index(a["scene"])]))] for a in anns]
+    acc = np.mean([p == a["emotion"] for p, a in zip(pred, anns)])
+    assert 0.70 <= acc <= 0.83, acc
