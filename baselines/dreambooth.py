@@ -255,7 +255,11 @@ def _save_lora(unet: torch.nn.Module, folder: Path, weight_name: str) -> None:
     from peft.utils import get_peft_model_state_dict
 
     layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    metadata = unet.peft_config["default"].to_dict()
+    # peft keeps target_modules as a set, whose order varies between processes: sort it so a refit writes the
+    # same metadata text
+    metadata["target_modules"] = sorted(metadata["target_modules"])
     StableDiffusionPipeline.save_lora_weights(
         save_directory=str(folder), unet_lora_layers=layers, weight_name=weight_name, safe_serialization=True,
-        unet_lora_adapter_metadata=unet.peft_config["default"].to_dict(),
+        unet_lora_adapter_metadata=metadata,
     )

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Sequence
 
 import torch
 from safetensors.torch import save_file
@@ -98,44 +99,40 @@ class TextualInversionMethod(Method):
     def token_for(self, emotion: str) -> str:
         return self.config.token.format(emotion=emotion)
 
+    def tokens_for(self, emotion: str) -> list[str]:
+        """The emotion's placeholder tokens, named as diffusers names a multi-vector embedding's parts."""
+        token = self.token_for(emotion)
+        return [token] + [f"{token}_{i}" for i in range(1, self.config.num_vectors)]
+
     def fit(self, ctx: FitContext) -> dict[str, Any]:
+        pipe = ctx.zoo.pipeline
+        vocab = pipe.tokenizer.get_vocab()
+        for emotion in ctx.emotions:  # checked up front: fail before any training
+            clash = [t for t in self.tokens_for(emotion) if t in vocab]
+            if clash:
+                raise EmobenchError(
+                    f"textual-inversion token {clash[0]!r} already exists in the zoo's tokenizer",
+                    "choose another pattern with textual-inversion:token='<emo-{emotion}>'",
+                )
+        space = _TokenSpace(pipe)  # one private tokenizer + text encoder for the whole fit
         facts = fit_emotions(ctx, self.name, lambda e: f"{e}.safetensors",
-                             lambda e, tick: self._fit_one(ctx, e, tick))
+                             lambda e, tick: self._fit_one(ctx, space, e, tick))
         facts["config"] = {k: getattr(self.config, k) for k in self.config.__dataclass_fields__}
         facts["caption_templates"] = list(CAPTION_TEMPLATES)
         return facts
 
-    def _fit_one(self, ctx: FitContext, emotion: str, tick: Callable[[int, int], None]):
+    def _fit_one(self, ctx: FitContext, space: "_TokenSpace", emotion: str, tick: Callable[[int, int], None]):
         cfg = self.config
         zoo = ctx.zoo
         pipe = zoo.pipeline
-        token = self.token_for(emotion)
-        tokens = [token] + [f"{token}_{i}" for i in range(1, cfg.num_vectors)]
-        tokenizer = copy.deepcopy(pipe.tokenizer)
-        clash = [t for t in tokens if t in tokenizer.get_vocab()]
-        if clash:
-            raise EmobenchError(
-                f"textual-inversion token {clash[0]!r} already exists in the zoo's tokenizer",
-                "choose another pattern with textual-inversion:token='<emo-{emotion}>'",
-            )
+        tokens = self.tokens_for(emotion)
         start = time.perf_counter()
         seed = emotion_seed(ctx.seed, emotion)
         gen = cpu_generator(seed)
         latents = training_latents(zoo, ctx.dataset, emotion, cfg.max_images, gen)
 
-        tokenizer.add_tokens(tokens)
-        ids = tokenizer.convert_tokens_to_ids(tokens)
-        if ids != list(range(ids[0], ids[0] + len(ids))):  # pragma: no cover - add_tokens appends in order
-            raise RuntimeError(f"new token ids are not contiguous: {ids}")
-        text_encoder = copy.deepcopy(pipe.text_encoder).requires_grad_(False).eval()
-        emb = text_encoder.get_input_embeddings()
-        if emb.num_embeddings < len(tokenizer):
-            text_encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-            emb = text_encoder.get_input_embeddings()
         init = self._init_vectors(pipe, emotion).repeat(cfg.num_vectors, 1)
-        vectors = torch.nn.Parameter(init.to(emb.weight.device))
-        hook = emb.register_forward_hook(_splice(ids[0], vectors))
-
+        vectors = torch.nn.Parameter(init.to(space.device))
         unet = pipe.unet
         was_grad = [p.requires_grad for p in unet.parameters()]
         unet.requires_grad_(False)  # gradients flow through the UNet to the token only
@@ -144,27 +141,30 @@ class TextualInversionMethod(Method):
         sampler = EpochSampler(len(latents), cfg.batch_size, gen)
         trace = LossTrace()
         device = latents.device
+        text = token_text(tokens)
         try:
-            for step in range(cfg.steps):
-                idx = sampler.next()
-                picks = torch.randint(0, len(CAPTION_TEMPLATES), (len(idx),), generator=gen).tolist()
-                captions = [CAPTION_TEMPLATES[k].format(token_text(tokens)) for k in picks]
-                cond = encode_text(pipe, captions, tokenizer, text_encoder)
-                loss = denoising_loss(unet, scheduler, latents[idx.to(device)], cond, gen)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                trace.add(loss.item())
-                tick(step + 1, cfg.steps)
+            with space.learning(tokens, vectors):
+                for step in range(cfg.steps):
+                    idx = sampler.next()
+                    picks = torch.randint(0, len(CAPTION_TEMPLATES), (len(idx),), generator=gen).tolist()
+                    captions = [CAPTION_TEMPLATES[k].format(text) for k in picks]
+                    cond = encode_text(pipe, captions, space.tokenizer, space.text_encoder)
+                    loss = denoising_loss(unet, scheduler, latents[idx.to(device)], cond, gen)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    trace.add(loss.item())
+                    tick(step + 1, cfg.steps)
         finally:
-            hook.remove()
             for p, g in zip(unet.parameters(), was_grad):
                 p.requires_grad_(g)
         learned = vectors.detach().to("cpu", torch.float32).contiguous()
+        token = tokens[0]
         facts = EmotionFit(emotion, cfg.steps, len(latents), round(time.perf_counter() - start, 3),
                            trace.first, trace.last,
                            {"token": token, "seed": seed,
-                            "vector_norm": round(float(learned.norm(dim=1).mean()), 5)})
+                            "vector_norm": round(float(learned.norm(dim=1).mean()), 5),
+                            "init_norm": round(float(init.norm(dim=1).mean()), 5)})
 
         def write(tmp: Path) -> None:
             # diffusers' format: one key, the token, mapping to [num_vectors, dim]
@@ -230,16 +230,47 @@ def token_text(tokens: list[str]) -> str:
     return " ".join(tokens)
 
 
-def _splice(first_id: int, vectors: torch.nn.Parameter):
-    """Forward hook on the token embedding: rows of ids ≥ ``first_id`` come from ``vectors``."""
+class _TokenSpace:
+    """A private tokenizer and frozen text encoder into which placeholder tokens are added, and whose token
+    embedding takes the rows of the tokens being learned from a separate parameter.
 
-    def hook(module: torch.nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
-        ids = args[0]
-        mask = ids >= first_id
-        if not bool(mask.any()):
-            return output
-        out = output.clone()
-        out[mask] = vectors[ids[mask] - first_id].to(out.dtype)
-        return out
+    The embedding matrix is never resized or written: a pre-hook maps the new ids to id 0 for the lookup, and
+    a forward hook puts the learned vectors in those positions. So only the vectors get gradients, and the
+    result equals a resized matrix holding the vectors in the new rows (what ``load_textual_inversion`` builds).
+    """
 
-    return hook
+    def __init__(self, pipe):
+        self.tokenizer = copy.deepcopy(pipe.tokenizer)
+        self.text_encoder = copy.deepcopy(pipe.text_encoder).requires_grad_(False).eval()
+        self.embedding = self.text_encoder.get_input_embeddings()
+        self.device = self.embedding.weight.device
+
+    @contextmanager
+    def learning(self, tokens: list[str], vectors: torch.nn.Parameter) -> Iterator[None]:
+        self.tokenizer.add_tokens(tokens)
+        ids = self.tokenizer.convert_tokens_to_ids(tokens)
+        first, n = ids[0], len(ids)
+        if ids != list(range(first, first + n)):  # pragma: no cover - add_tokens appends in order
+            raise RuntimeError(f"new token ids are not contiguous: {ids}")
+        marked: dict[str, torch.Tensor] = {}
+
+        def pre(module: torch.nn.Module, args: tuple):
+            ids_in = args[0]
+            mask = (ids_in >= first) & (ids_in < first + n)
+            marked["mask"], marked["ids"] = mask, ids_in
+            return (torch.where(mask, torch.zeros_like(ids_in), ids_in),) + tuple(args[1:])
+
+        def post(module: torch.nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+            mask, ids_in = marked.pop("mask"), marked.pop("ids")
+            if not bool(mask.any()):
+                return output
+            out = output.clone()
+            out[mask] = vectors[ids_in[mask] - first].to(out.dtype)
+            return out
+
+        handles = [self.embedding.register_forward_pre_hook(pre), self.embedding.register_forward_hook(post)]
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.remove()

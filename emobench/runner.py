@@ -21,7 +21,7 @@ from emobench import artifacts, registry
 from emobench.api import Cell, GenerationRequest, GenerationResult, ImageRecord, Method, config_to_dict
 from emobench.config import RunConfig, default_out
 from emobench.envinfo import environment
-from emobench.errors import EmobenchError
+from emobench.errors import EmobenchError, PluginError
 from emobench.plan import Plan
 from emobench.store import ImageStore, image_key, write_json
 
@@ -45,7 +45,8 @@ def zoo_facts(zoo) -> dict[str, Any]:
 class MethodSpec:
     label: str
     plugin: str
-    method: Method
+    method: Method | None
+    error: str | None = None   # the plugin failed to import: recorded as a failed method, the others run
 
 
 def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
@@ -55,8 +56,15 @@ def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
         raise EmobenchError("no method plugins are installed", "reinstall emobench (bash scripts/setup.sh)")
     out: dict[str, MethodSpec] = {}
     for spec in specs:
-        label, method = reg.create(spec)
-        out[label] = MethodSpec(label, registry.parse_spec(spec)[0], method)
+        name, options = registry.parse_spec(spec)
+        try:
+            label, method = reg.create(spec)
+        except PluginError as err:
+            if name not in reg.broken():
+                raise
+            out[spec] = MethodSpec(spec, name, None, err.problem)
+            continue
+        out[label] = MethodSpec(label, name, method)
     return [out[k] for k in sorted(out)]  # sorted: the order methods run in never matters
 
 
@@ -89,22 +97,30 @@ def _missing(zoo, part: str) -> bool:
     return obj is None
 
 
-def resolve(cfg: RunConfig, zoo=None) -> tuple[RunConfig, list[MethodSpec], Any]:
-    """Check every name and option before anything heavy or stateful happens; load the zoo if not given."""
+def resolve(cfg: RunConfig, zoo=None, resume: Path | None = None) -> tuple[RunConfig, list[MethodSpec], Any, Path]:
+    """Check every name, option and the run folder before anything is written; load the zoo if not given.
+
+    With explicit metrics the resolved config (and so a resume's hash check) needs no zoo, so a mismatched
+    ``--resume`` fails before the models load."""
     methods = resolve_methods(cfg.methods)
     labels = [m.label for m in methods]
     parsed = parse_metrics(cfg.metrics)
-    zoo = zoo if zoo is not None else load_zoo(cfg.zoo)
-    metrics = resolve_metrics(parsed, zoo, explicit=bool(cfg.metrics))
     baseline = cfg.baseline
     if baseline is None and "sd" in labels:
         baseline = "sd"
     if baseline is not None and baseline not in labels:
         raise EmobenchError(f"baseline {baseline!r} is not among the run's methods ({', '.join(labels)})",
                             "add it to --methods or pick one of them with --baseline")
-    cfg = dataclasses.replace(cfg, methods=tuple(labels), metrics=tuple(metrics), baseline=baseline,
-                              zoo=_zoo_spec(cfg.zoo))
-    return cfg, methods, zoo
+    resolved = dataclasses.replace(cfg, methods=tuple(labels), baseline=baseline, zoo=_zoo_spec(cfg.zoo))
+    run_dir = None
+    if cfg.metrics:
+        resolved.metrics = tuple(sorted(dict.fromkeys(label for label, _ in parsed)))
+        run_dir = prepare_run_dir(resolved, resume)
+    zoo = zoo if zoo is not None else load_zoo(cfg.zoo)
+    resolved.metrics = tuple(resolve_metrics(parsed, zoo, explicit=bool(cfg.metrics)))
+    if run_dir is None:
+        run_dir = prepare_run_dir(resolved, resume)
+    return resolved, methods, zoo, run_dir
 
 
 def _zoo_spec(spec: str) -> str:
@@ -197,8 +213,11 @@ def _reason(err: BaseException) -> str:
 # ----------------------------------------------------------------------------------- generation
 def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfig,
                progress: bool = True) -> tuple[MethodOutcome, list[ImageRecord]]:
-    outcome = MethodOutcome(ms.label, ms.plugin, config=config_to_dict(ms.method.config))
     records: dict[Cell, ImageRecord] = {}
+    if ms.method is None:
+        print(f"emobench: method {ms.label!r} failed: {ms.error}", file=sys.stderr)
+        return MethodOutcome(ms.label, ms.plugin, status="failed", reason=ms.error), []
+    outcome = MethodOutcome(ms.label, ms.plugin, config=config_to_dict(ms.method.config))
     start = time.perf_counter()
     try:
         artifact = None
@@ -250,8 +269,7 @@ def _bar(label: str, total: int, initial: int, enabled: bool):
 def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool = True,
             progress: bool = True) -> RunResult:
     """Run ``cfg`` (resolved here) into its run directory; returns what happened per method."""
-    cfg, methods, zoo = resolve(cfg, zoo)
-    run_dir = prepare_run_dir(cfg, resume)
+    cfg, methods, zoo, run_dir = resolve(cfg, zoo, resume)
     plan = Plan.from_config(cfg, zoo.latent_shape())
     # from here on files are written; everything above only checked
     run_dir.mkdir(parents=True, exist_ok=True)

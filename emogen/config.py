@@ -15,8 +15,8 @@ from emobench.errors import EmobenchError
 
 # Defaults measured on the 2-core machine at mini scale (see docs/emogen.md, "Training length"):
 # stage 1 ≈ 0.06 s/step at batch 64 on 32 px, stage 2 ≈ 0.2 s/step at batch 8 on the mini UNet.
-MINI_STAGE1_STEPS = 600
-MINI_STAGE2_STEPS = 1200
+MINI_STAGE1_STEPS = 500
+MINI_STAGE2_STEPS = 800
 PAPER_STAGE1_EPOCHS = 3.0   # unreleased recipe: a plain fine-tune length, documented as our choice
 
 

@@ -26,13 +26,14 @@ RESNET50_FILES = ("resnet50-0676ba61.pth", "resnet50-11ad3fa6.pth", "resnet50-19
 
 
 class SmallTrunk(nn.Sequential):
-    """Three conv stages (two 3×3 conv + BN + ReLU each, stride 2 between) and global average pooling."""
+    """Three conv stages (two 3×3 conv + BN + ReLU each, each stage starting with stride 2, like a ResNet
+    stem: 32 px → 16/8/4) and global average pooling. ~10 M multiply-adds per 32 px image."""
 
     def __init__(self, widths: Sequence[int] = (32, 64, 128)):
         layers: list[nn.Module] = []
         c_in = 3
         for i, w in enumerate(widths):
-            layers += [nn.Conv2d(c_in, w, 3, stride=1 if i == 0 else 2, padding=1, bias=False),
+            layers += [nn.Conv2d(c_in, w, 3, stride=2, padding=1, bias=False),
                        nn.BatchNorm2d(w), nn.ReLU(inplace=True),
                        nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
             c_in = w

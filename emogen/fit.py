@@ -10,30 +10,28 @@ from __future__ import annotations
 import json
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from emobench.api import FitContext, stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
-from emogen import losses, prompts
-from emogen.confidence import ConfidenceTable
-from emogen.config import PAPER_STAGE1_EPOCHS, EmoGenConfig, Resolved, resolve
-from emogen.data import AttributeVocabulary, ImageBank, attribute_items, split_samples
+from emogen.config import PAPER_STAGE1_EPOCHS, EmoGenConfig, resolve
+from emogen.data import ImageBank, split_samples
 from emogen.emotion_space import EmotionSpace, build_encoder, embed_all, train_encoder
-from emogen.mapper import build_mapper, n_parameters
+from emogen.mapper import n_parameters
+from emogen.stage2 import Stage2Trainer
 
 FORMAT = "emogen-artifacts"
 VERSION = 1
 
 
 def seed_of(*parts: Any) -> int:
+    """A seed derived from named parts (fit seed, stage; or cell seed, emotion, slot)."""
     return int(stable_hash(["emogen", *parts]), 16) % (2**63 - 1)
 
 
@@ -52,10 +50,15 @@ def _fit(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:
     if unknown:
         raise EmobenchError(f"unknown emotion(s) {unknown}", f"use emotions from: {', '.join(EMOTIONS)}")
     emotions = [e for e in EMOTIONS if e in set(ctx.emotions)]   # canonical order
+    if config.attr_weight > 0 and not (getattr(dataset, "objects", None) or getattr(dataset, "scenes", None)):
+        # checked before stage 1 so that no training time is spent on a fit that cannot finish
+        raise EmobenchError(
+            f"the emotion dataset at {getattr(dataset, 'root', '?')} has no object/scene annotations, so the "
+            "attribute loss is impossible",
+            "train without it: emogen:attr_weight=0 (the paper's 'without attribute loss' ablation)")
     res = resolve(config, zoo)
     out = Path(ctx.artifact_dir)
     out.mkdir(parents=True, exist_ok=True)
-    need_attr = config.attr_weight > 0
     started = time.perf_counter()
 
     def progress(stage: str):

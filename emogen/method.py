@@ -99,10 +99,12 @@ class EmoGenMethod(Method):
         return self.config.fusion or (cell.emotion,)
 
     def emotion_vectors(self, cell: Cell) -> list[torch.Tensor]:
-        """v_k ~ N(μ, Σ) of each slot's emotion; the draw depends on (seed, emotion, slot) only."""
+        """v ~ N(μ_e, Σ_e) for each slot; the draw depends on (cell seed, emotion, repeat) only, so a fused
+        image's fear vector is the very one the plain fear image of the same seed gets (paired comparisons)."""
         self._require_loaded()
-        return [self.space.sample(e, torch.Generator().manual_seed(seed_of("vector", cell.seed, e, k)))
-                for k, e in enumerate(self.emotions_of(cell))]
+        names = self.emotions_of(cell)
+        return [self.space.sample(e, torch.Generator().manual_seed(seed_of("vector", cell.seed, e, names[:k].count(e))))
+                for k, e in enumerate(names)]
 
     @torch.no_grad()
     def mapped_tokens(self, cell: Cell) -> list[torch.Tensor]:

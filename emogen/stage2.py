@@ -110,10 +110,9 @@ def _device_generator(generator: torch.Generator, device: torch.device) -> torch
     return torch.Generator(device).manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
 
 
-
 @dataclass
 class Stage2Trainer:
-    """Everything one stage-2 step needs; ``step`` is also what the speed benchmark and the tests call."""
+    """Everything a stage-2 step needs; ``loss`` (one batch) is also what the speed benchmark and tests call."""
 
     config: EmoGenConfig
     zoo: Any

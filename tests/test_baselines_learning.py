@@ -63,7 +63,18 @@ def plain_generate(pipe, zoo, prompts, latents):
 
 
 def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """Digest of a safetensors file's content: tensors and metadata (the file bytes are not stable, as the
+    safetensors writer orders metadata keys by a randomly seeded hash map)."""
+    from safetensors import safe_open
+
+    h = hashlib.sha256()
+    with safe_open(str(path), "pt") as f:
+        h.update(repr(sorted((f.metadata() or {}).items())).encode())
+        for name in sorted(f.keys()):
+            t = f.get_tensor(name)
+            h.update(name.encode() + str(t.dtype).encode() + str(tuple(t.shape)).encode())
+            h.update(t.contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 class NoImagesFor:
@@ -231,12 +242,10 @@ def test_db_missing_emotion_is_a_clear_error(zoo, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def sd_like_dir(tmp_path_factory) -> Path:
+def sd_like_dir(tmp_path_factory, zoo) -> Path:
     """A tiny SD-shaped pipeline with a real AutoencoderKL (latent space, scaling factor), saved to disk."""
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
-
-    from emobench.zoo.tokenizer import clip_tokenizer
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32),
@@ -251,7 +260,7 @@ def sd_like_dir(tmp_path_factory) -> Path:
                                         bos_token_id=49406, pad_token_id=49407))
     sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
                           set_alpha_to_one=False, steps_offset=1)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=clip_tokenizer(16), unet=unet,
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=zoo.pipeline.tokenizer, unet=unet,
                                    scheduler=sched, safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
     out = tmp_path_factory.mktemp("sd-like")
@@ -260,18 +269,20 @@ def sd_like_dir(tmp_path_factory) -> Path:
 
 
 def test_paper_scale_path_fit_save_reload_generate(zoo, sd_like_dir, tmp_path):
+    import dataclasses
+
     sd_zoo = load_zoo(sd_like_dir)          # a bare diffusers folder: scale "custom", no dataset of its own
     assert sd_zoo.scale == "custom" and sd_zoo.pipeline.vae.config.scaling_factor == pytest.approx(0.18215)
+    sd_zoo.sampling = dataclasses.replace(sd_zoo.sampling, num_inference_steps=2)
+    reqs = requests(sd_zoo, ["awe"], seeds=(0,))
     for method_cls, cfg in ((TextualInversionMethod, TI_TINY), (DreamBoothMethod, DB_TINY)):
         out = tmp_path / method_cls.name
         fit(method_cls(cfg), sd_zoo, out, ["awe"], dataset=zoo.dataset)
         again = method_cls(cfg)              # a fresh instance, as a later run would build it
-        again.load(load_zoo(sd_like_dir), out)
-        reqs = requests(sd_zoo, ["awe"], seeds=(0,))
-        first = again.generate(reqs)
-        assert first.images.shape == (1, 3, sd_zoo.sampling.height, sd_zoo.sampling.width)
-        assert torch.isfinite(first.images).all()
-        torch.testing.assert_close(again.generate(reqs).images, first.images, rtol=0, atol=0)
+        again.load(sd_zoo, out)
+        images = again.generate(reqs).images
+        assert images.shape == (1, 3, sd_zoo.sampling.height, sd_zoo.sampling.width)
+        assert torch.isfinite(images).all() and 0.0 <= float(images.min()) and float(images.max()) <= 1.0
 
 
 def test_entry_points_registered():

@@ -87,7 +87,8 @@ class ShortMethod(NoiseMethod):
 
 @dataclass(frozen=True)
 class LearnerConfig:
-    fail_on: str = ""      # emotion whose fit raises (once per process, via FAIL_ONCE)
+    fail_on: str = ""      # emotion whose fit raises while EMOBENCH_TEST_FAIL=1
+    scale: float = 1.0
 
 
 FIT_CALLS: list[str] = []

@@ -123,29 +123,31 @@ def test_failed_method_isolated(zoo, zoo_dir, tmp_path):
 
 
 def test_resume_after_sigkill_matches_uninterrupted(zoo, zoo_dir, tmp_path):
-    args = ["--zoo", str(zoo_dir), "--methods", "noise", "--emotions", "awe,fear", "--n-per-emotion", "6",
+    args = ["--zoo", str(zoo_dir), "--methods", "noise", "--emotions", "awe,fear", "--n-per-emotion", "4",
             "--batch-size", "1", "--no-score", "--no-progress"]
     killed = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": str(TESTS), "EMOBENCH_TEST_SLEEP": "0.4", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(TESTS), "EMOBENCH_TEST_SLEEP": "0.3", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "emobench", "run", *args, "--out", str(killed)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
-        while time.time() < deadline and len(list((killed / "images").glob("*.json"))) < 3:
+        while time.time() < deadline and len(list((killed / "images").glob("*.json"))) < 2:
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(30)
     stored = sorted((killed / "images").glob("*.png"))
-    assert 3 <= len(stored) < 12, "the run was not killed mid-generation"
+    assert 2 <= len(stored) < 8, "the run was not killed mid-generation"
     assert not (killed / "manifest.jsonl").exists()
     before = {p.name: p.stat().st_mtime_ns for p in stored if (p.with_suffix(".json")).exists()}
 
     assert cli(["run", "--resume", str(killed), "--no-score", "--no-progress"]) == 0
     after = {p.name: p.stat().st_mtime_ns for p in (killed / "images").glob("*.png")}
     assert all(after[k] == v for k, v in before.items()), "resume rewrote stored images"
+    assert len(after) == 8
     whole = tmp_path / "whole"
-    assert cli(["run", *args, "--out", str(whole)]) == 0
+    res = run(zoo, zoo_dir, whole, score=False, methods="noise", batch_size=1, metrics=None)
+    assert res.config.config_hash == json.loads((killed / "config.json").read_text())["config_hash"]
     assert files(killed) == files(whole)
 
 
@@ -172,16 +174,13 @@ def test_bare_diffusers_folder_through_cli(tmp_path, capsys):
     sd_dir = tmp_path / "sd15"
     pipe.save_pretrained(sd_dir)
     out = tmp_path / "run"
-    argv = ["run", "--zoo", str(sd_dir), "--methods", "sd", "--emotions", "fear", "--n-per-emotion", "2",
+    argv = ["run", "--zoo", str(sd_dir), "--methods", "sd:num_inference_steps=3", "--emotions", "fear", "--n-per-emotion", "2",
             "--out", str(out), "--no-progress"]
     assert cli(argv) == 0
     recs = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
     assert [(r["prompt"], r["seed"]) for r in recs] == [("an image of fear", 0), ("an image of fear", 1)]
     assert json.loads((out / "zoo.json").read_text())["scale"] == "custom"
     assert "skipping metric 'emo-a'" in capsys.readouterr().err  # a bare pipeline has no judges
-    first = files(out)
-    assert cli(argv[:-3] + ["--out", str(tmp_path / "run2"), "--no-progress"]) == 0
-    assert files(tmp_path / "run2") == first
 
 
 @pytest.mark.parametrize("argv, message", [

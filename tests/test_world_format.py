@@ -110,7 +110,8 @@ def test_damaged_folders_raise_naming_the_path(world, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,word", [({"seed": -3}, "-3"), ({"n_train": 0}, "n_train=0"),
-                                         ({"n_val": 10**7}, "10000000"), ({"n_test": -1}, "n_test=-1")])
+                                         ({"n_val": 10**7}, "10000000"), ({"n_test": -1}, "n_test=-1"),
+                                         ({"workers": 0}, "workers=0"), ({"seed": "1"}, "'1'")])
 def test_write_bad_sizes(tmp_path, kwargs, word):
     with pytest.raises(EmobenchError) as err:
         write_emoset_mini(tmp_path / "x", **{**SIZES, **kwargs})

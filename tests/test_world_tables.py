@@ -51,3 +51,9 @@ def test_written_labels_follow_the_table():
     pred = [EMOTIONS[int(np.argmax(table[OBJECTS.index(a["object"][0]), SCENES.index(a["scene"])]))] for a in anns]
     acc = np.mean([p == a["emotion"] for p, a in zip(pred, anns)])
     assert 0.70 <= acc <= 0.83, acc
+
+
+def test_published_tables_match_code():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "emoset-mini.md").read_text()
+    assert f"Bayes-optimal emotion accuracy from content: {bayes_accuracy(WorldConfig()):.4f}" in doc

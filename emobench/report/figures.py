@@ -252,8 +252,12 @@ def bar_charts(run: RunData, methods: list[str], specs: list[MetricSpec], colour
         groups = [e for e in emotions if any((m, spec.key, e) in look for m in present)]
         f = 100.0 if spec.percent else 1.0
         n_bars = len(groups) * len(present)
-        fig = Figure(figsize=(min(10.0, max(4.5, 1.2 + 0.13 * n_bars + 0.25 * len(groups))), 3.6),
-                     layout="constrained")
+        width = min(10.0, max(4.5, 1.2 + 0.13 * n_bars + 0.25 * len(groups)))
+        legend_labels = present + controls
+        # Legend columns that fit the width (about 0.075 in per character at 8 pt, plus the handle).
+        col_w = 0.07 * max(len(x) for x in legend_labels) + 0.55
+        ncol = max(1, min(4, len(legend_labels), int((width - 0.3) // col_w)))
+        fig = Figure(figsize=(width, 3.6 + 0.18 * math.ceil(len(legend_labels) / ncol)), layout="constrained")
         ax = fig.add_subplot(1, 1, 1)
         width = 0.8 / len(present)
         x = np.arange(len(groups), dtype=float)
@@ -286,7 +290,7 @@ def bar_charts(run: RunData, methods: list[str], specs: list[MetricSpec], colour
         handles, labels = ax.get_legend_handles_labels()
         order = [labels.index(m) for m in present] + [i for i, lab in enumerate(labels) if lab not in present]
         ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="lower center",
-                  ncol=min(4, len(order)), frameon=False, bbox_to_anchor=(0.5, 1.0))
+                  ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 1.0))
         fig.suptitle(f"{spec.title} per emotion, 95% CI" + ("; lines: controls" if controls else ""))
         name = f"bars_{slug(spec.key)}"
         _save(fig, out, name)

@@ -15,6 +15,7 @@ from collections import defaultdict
 
 from PIL import Image
 
+from emobench.emotions import EMOTIONS
 from emobench.report.colors import method_colours
 from emobench.report.leaderboard import Entry, Leaderboard, Row, sig_mark
 from emobench.report.metrics_display import MetricSpec, spec_for
@@ -33,8 +34,9 @@ table.lb th:first-child,table.lb td:first-child{text-align:left}
 table.lb th{background:#f6f6f6;position:sticky;top:0}
 table.sortable th{cursor:pointer;user-select:none}
 table.sortable th[aria-sort=ascending]::after{content:" ▲"}table.sortable th[aria-sort=descending]::after{content:" ▼"}
-.ci{color:#777;font-size:12px}.diff{display:block;color:#555;font-size:11px}
-.best{font-weight:700}.sig{color:#b00}
+.ci{display:block;color:#777;font-size:11px}.diff{display:block;color:#555;font-size:11px}
+.lbwrap{overflow-x:auto;max-width:100%%}
+.best{font-weight:700}.sig{color:#b00;font-weight:600}.sig.ns{color:#888;font-weight:400}
 tr.baseline td:first-child::after{content:" (baseline)";color:#777;font-size:12px}
 tr.failed td{color:#a00}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:middle}
@@ -81,17 +83,19 @@ def _value_td(spec: MetricSpec, e: Entry | None, show_diff: bool) -> str:
     if e is None or not e.has_value:
         return '<td data-v="">–</td>'
     cls = ' class="best"' if e.best else ""
-    inner = f"<span{cls}>{_e(spec.fmt(e.value))}</span>"
+    inner = f"<span{cls}>{_e(e.display or spec.fmt(e.value))}</span>"
     if not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
         inner += f' <span class="ci">[{_e(spec.fmt(e.ci_low))}, {_e(spec.fmt(e.ci_high))}]</span>'
     if show_diff and not math.isnan(e.diff):
         mark = sig_mark(e.p_holm)
-        ci = ""
+        tip = "paired difference vs baseline"
         if not (math.isnan(e.diff_ci_low) or math.isnan(e.diff_ci_high)):
-            ci = f" [{spec.fmt(e.diff_ci_low, True)}, {spec.fmt(e.diff_ci_high, True)}]"
-        p = "" if math.isnan(e.p_holm) else f"Holm p = {e.p_holm:.3g}"
-        inner += (f'<span class="diff" title="{_e(p)}">Δ {_e(spec.fmt(e.diff, True))}{_e(ci)}'
-                  f' <span class="sig">{_e(mark)}</span></span>')
+            tip += f", 95% CI [{spec.fmt(e.diff_ci_low, True)}, {spec.fmt(e.diff_ci_high, True)}]"
+        if not math.isnan(e.p_holm):
+            tip += f", Holm p = {e.p_holm:.3g}"
+        # The difference's CI lives in the tooltip, which keeps the table narrow enough for a laptop.
+        inner += (f'<span class="diff" title="{_e(tip)}">Δ {_e(spec.fmt(e.diff, True))}'
+                  f' <span class="sig{" ns" if mark == "n.s." else ""}">{_e(mark)}</span></span>')
     return f'<td data-v="{_v(e.value)}">{inner}</td>'
 
 
@@ -101,7 +105,7 @@ def _row_tr(row: Row, specs: list[MetricSpec], colours: dict[str, str], show_dif
     n = row.n_images
     cells = [name, f'<td data-v="{n if n is not None else ""}">{n if n is not None else "–"}</td>']
     if row.kind == "failed":
-        cells.append(f'<td colspan="{len(specs)}" style="text-align:left">{_e(row.status)}: {_e(row.reason or "")}</td>')
+        cells.append(f'<td colspan="{len(specs)}" style="text-align:left">{_e(row.status)} — {_e(row.reason or "")}</td>')
     else:
         cells += [_value_td(s, row.entries.get(s.key), show_diff) for s in specs]
     return f'<tr class="{row.kind}">' + "".join(cells) + "</tr>"
@@ -111,7 +115,8 @@ def _table(rows: list[Row], specs, colours, first: str, sortable: bool, show_dif
     head = "".join([f"<th>{_e(first)}</th>", "<th>n</th>"] + [f"<th>{_e(s.title)}</th>" for s in specs])
     cls = "lb sortable" if sortable else "lb"
     body = "\n".join(_row_tr(r, specs, colours, show_diff) for r in rows)
-    return f'<table id="{tid}" class="{cls}"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+    return (f'<div class="lbwrap"><table id="{tid}" class="{cls}"><thead><tr>{head}</tr></thead><tbody>\n'
+            f'{body}\n</tbody></table></div>')
 
 
 def _data_uri(png: bytes) -> str:
@@ -146,6 +151,8 @@ def _grids(run: RunData, methods: list[str], colours: dict[str, str], max_cells:
         lst = by_emotion.setdefault(c["emotion"], [])
         if (c["template"], int(c["seed"])) not in lst:
             lst.append((c["template"], int(c["seed"])))
+    rank = {e: i for i, e in enumerate(EMOTIONS)}  # canonical emotion order, whatever order the files list
+    by_emotion = dict(sorted(by_emotion.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
     templates = sorted({t for lst in by_emotion.values() for t, _ in lst})
     tix = {t: i + 1 for i, t in enumerate(templates)}
     tooltips = _image_scores(run)
@@ -199,16 +206,24 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
            '<p class="note">Pooled over emotions; brackets are 95% bootstrap CIs. <b>Bold</b>: best computed '
            "method per column. Δ: paired difference vs the baseline on the same cells, Holm-corrected: "
            "* p&lt;0.05, ** p&lt;0.01, *** p&lt;0.001, n.s. not significant. Click a column title to sort.</p>",
-           _table(lb.rows, lb.specs, colours, "Method", True, True, "leaderboard")]
+           _table(lb.rows, lb.main_specs, colours, "Method", True, True, "leaderboard")]
     if lb.controls:
-        out += ["<h2>Controls</h2>", '<p class="note">Not methods: real held-out images, and generated images '
-                "with shuffled emotion labels (chance level).</p>",
-                _table(lb.controls, lb.specs, colours, "Control", False, False, "controls")]
+        out += ["<h2>Controls (not ranked)</h2>", '<p class="note">Real held-out images of the emotion dataset, '
+                "and the same images with their emotion labels shuffled (chance level).</p>",
+                _table(lb.controls, lb.main_specs, colours, "Control", False, False, "controls")]
+    if lb.extra_specs:
+        rows = [r for r in lb.rows if r.kind != "failed"] + lb.controls
+        out += ["<h2>Further metrics</h2>",
+                _table(rows, lb.extra_specs, colours, "Method", True, True, "further")]
+    warnings = lb.warnings() + [f"skipped while scoring: {p}" for p in lb.problems]
+    if warnings:
+        out.append('<p class="note">Warnings from scoring:</p><ul class="note">'
+                   + "".join(f"<li>{_e(w)}</li>" for w in warnings) + "</ul>")
     if lb.references:
         out += ["<h2>Reference: EmoGen paper, Table 1 (reported, not computed here)</h2>",
                 '<p class="note">Yang et al., CVPR 2024. Other judges and the official code\'s metric bugs '
                 "make these a reference only.</p>",
-                _table(lb.references, lb.specs, colours, "Reference", False, False, "references")]
+                _table(lb.references, lb.main_specs, colours, "Reference", False, False, "references")]
     out += ["<h2>Images</h2>", '<p class="note">Each column is one cell (emotion, prompt template, seed): every '
             "method started from the same noise. Hover an image for its prompt and scores.</p>",
             _grids(run, methods_ok, colours, max_cells), f"<script>{JS}</script>", "</body></html>", ""]

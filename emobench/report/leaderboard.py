@@ -11,13 +11,12 @@ import math
 from dataclasses import dataclass, field
 from importlib import resources
 
-from emobench.report.metrics_display import MetricSpec, canonical, ordered_specs
+from emobench.report.metrics_display import MetricSpec, canonical, is_main, ordered_specs
 from emobench.report.rundata import RunData, is_control
 
 POOLED = "all"
 # Holm-corrected p-value thresholds → marks (the usual convention, spelled out under the table).
 SIG_LEVELS = ((0.001, "***"), (0.01, "**"), (0.05, "*"))
-FID_RELIABLE_N = 2048  # below the Inception feature dimension FID's covariance is rank-deficient and biased
 
 
 @dataclass
@@ -32,6 +31,8 @@ class Entry:
     p_value: float = math.nan
     p_holm: float = math.nan
     best: bool = False
+    warning: str = ""
+    display: str = ""     # verbatim text (paper-reported values keep the paper's own precision)
 
     @property
     def has_value(self) -> bool:
@@ -60,6 +61,25 @@ class Leaderboard:
     references: list[Row]            # paper Table 1, only at paper scale
     baseline: str | None
     facts: dict[str, str]            # provenance shown in the header
+    problems: list[str] = field(default_factory=list)   # what `emobench score` reported and skipped
+
+    @property
+    def main_specs(self) -> list[MetricSpec]:
+        return [s for s in self.specs if is_main(s)]
+
+    @property
+    def extra_specs(self) -> list[MetricSpec]:
+        return [s for s in self.specs if not is_main(s)]
+
+    def warnings(self) -> list[str]:
+        """Distinct warnings the scorer attached to pooled values of ranked methods (e.g. FID at small n)."""
+        seen: dict[str, None] = {}
+        for r in self.rows:
+            for s in self.specs:
+                e = r.entries.get(s.key)
+                if e is not None and e.warning:
+                    seen.setdefault(f"{s.label}: {e.warning}", None)
+        return list(seen)
 
 
 def sig_mark(p: float) -> str:
@@ -73,11 +93,12 @@ def sig_mark(p: float) -> str:
 
 def _entries(run: RunData, method: str) -> dict[str, Entry]:
     df = run.summary
-    sel = df[(df["method"] == method) & (df["emotion"] == POOLED)]
+    sel = df[(df["method"] == method) & (df["emotion"] == POOLED) & (df["status"] == "ok")]
     out = {}
     for rec in sel.to_dict("records"):
         out[rec["metric"]] = Entry(**{k: float(rec[k]) for k in (
-            "value", "ci_low", "ci_high", "n", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm")})
+            "value", "ci_low", "ci_high", "n", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm")},
+            warning=str(rec.get("warning") or ""))
     return out
 
 
@@ -85,8 +106,10 @@ def paper_reference_rows() -> list[Row]:
     text = resources.files("emobench.report").joinpath("paper_table1.csv").read_text()
     rows = []
     for rec in csv.DictReader(io.StringIO(text)):
-        entries = {canonical(k): Entry(value=float(v)) for k, v in rec.items()
+        entries = {canonical(k): Entry(value=float(v), display=v) for k, v in rec.items()
                    if k not in ("method", "emo-a_reported") and v not in ("", None)}
+        if "emo-a" in entries and rec.get("emo-a_reported"):
+            entries["emo-a"].display = rec["emo-a_reported"]
         rows.append(Row(method=f"{rec['method']} (paper-reported)", kind="reference", entries=entries))
     return rows
 
@@ -116,19 +139,23 @@ def build(run: RunData) -> Leaderboard:
             e = r.entries.get(spec.key)
             if e is not None and e.has_value and e.value == best:
                 e.best = True
-    controls = [Row(m, "control", entries=_entries(run, m))
-                for m in sorted({m for m in run.summary["method"] if is_control(m)})]
+    control_names = {m for m, k in zip(run.summary["method"], run.summary["kind"]) if k == "control" or is_control(m)}
+    controls = [Row(m, "control", entries=_entries(run, m)) for m in sorted(control_names)]
     references = paper_reference_rows() if run.scale == "paper" else []
-    facts = {
-        "zoo": f"{run.zoo.get('name', '?')} (scale {run.scale})",
-        "plan_hash": run.plan_hash or "?",
-        "judges_hash": run.judges_hash or "?",
-        "weights_hash": str(run.zoo.get("weights_hash", "?")),
-        "config_hash": str(run.config.get("config_hash", "?")),
-    }
+    facts: dict[str, str] = {}
+    if run.zoo:
+        facts["zoo"] = f"{run.zoo.get('name', '?')} (scale {run.scale})"
+    for key, val in (("plan_hash", run.plan_hash), ("judges_hash", run.judges_hash),
+                     ("weights_hash", run.zoo.get("weights_hash")), ("config_hash", run.config.get("config_hash"))):
+        if val:  # only what the run recorded; never a placeholder
+            facts[key] = str(val)
+    boot = run.scoring.get("bootstrap") or {}
+    if boot.get("n_resamples"):
+        facts["bootstrap"] = f"{boot['n_resamples']} resamples, seed {boot.get('seed', 0)}"
     if len(run.roots) > 1:
         facts["merged runs"] = ", ".join(p.name for p in run.roots)
-    return Leaderboard(specs, rows + failed, controls, references, base, facts)
+    problems = [str(p) for p in run.scoring.get("problems") or []]
+    return Leaderboard(specs, rows + failed, controls, references, base, facts, problems)
 
 
 # ---------------------------------------------------------------- Markdown
@@ -136,7 +163,7 @@ def build(run: RunData) -> Leaderboard:
 def _cell(spec: MetricSpec, e: Entry | None, with_ci: bool = True) -> str:
     if e is None or not e.has_value:
         return "–"
-    v = spec.fmt(e.value)
+    v = e.display or spec.fmt(e.value)
     v = f"**{v}**" if e.best else v
     if with_ci and not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
         v += f" [{spec.fmt(e.ci_low)}, {spec.fmt(e.ci_high)}]"
@@ -164,28 +191,30 @@ def _table(header: list[str], body: list[list[str]]) -> list[str]:
 
 
 def to_markdown(lb: Leaderboard) -> str:
-    titles = [s.title for s in lb.specs]
+    main, extra = lb.main_specs, lb.extra_specs
+    titles = [s.title for s in main]
     out = ["# emobench leaderboard", ""]
     out.append(" · ".join(f"{k}: `{v}`" for k, v in lb.facts.items()))
     out.append("")
-    out.append("Values pooled over all emotions; brackets are 95% bootstrap confidence intervals over prompts "
-               "and seeds. **Bold** marks the best computed method per column (↑ higher is better, ↓ lower).")
+    out.append("Values pooled over all emotions; brackets are 95% bootstrap confidence intervals over cells "
+               "(emotion, prompt, seed). **Bold** marks the best computed method per column (↑ higher is better, "
+               "↓ lower is better).")
     out.append("")
     ok = [r for r in lb.rows if r.kind != "failed"]
     failed = [r for r in lb.rows if r.kind == "failed"]
     out.append("## Methods")
     out.append("")
     body = [[f"`{r.method}`" + (" (baseline)" if r.kind == "baseline" else ""), str(r.n_images or "–")]
-            + [_cell(s, r.entries.get(s.key)) for s in lb.specs] for r in ok]
+            + [_cell(s, r.entries.get(s.key)) for s in main] for r in ok]
     out += _table(["Method", "n"] + titles, body) if body else ["No method produced scores."]
     out.append("")
     if lb.baseline and len(ok) > 1:
         out.append(f"## Paired difference vs the baseline `{lb.baseline}`")
         out.append("")
-        out.append("Method minus baseline on the same cells (emotion, prompt, seed), 95% CI; Holm-corrected "
-                   "over methods × metrics: `*` p<0.05, `**` p<0.01, `***` p<0.001, `n.s.` not significant.")
+        out.append("Method minus baseline on the same cells, 95% CI; Holm-corrected p-values: "
+                   "`*` p<0.05, `**` p<0.01, `***` p<0.001, `n.s.` not significant.")
         out.append("")
-        body = [[f"`{r.method}`"] + [_diff_cell(s, r.entries.get(s.key)) for s in lb.specs]
+        body = [[f"`{r.method}`"] + [_diff_cell(s, r.entries.get(s.key)) for s in main]
                 for r in ok if r.kind != "baseline"]
         out += _table(["Method"] + [f"Δ {t}" for t in titles], body)
         out.append("")
@@ -195,37 +224,44 @@ def to_markdown(lb: Leaderboard) -> str:
         out += _table(["Method", "Status", "Reason"], [[f"`{r.method}`", r.status, r.reason or ""] for r in failed])
         out.append("")
     if lb.controls:
-        out.append("## Controls (not methods; for calibrating the scale)")
+        out.append("## Controls (not ranked)")
         out.append("")
-        out.append("`real (control)`: held-out real images of the emotion dataset scored like generated ones. "
-                   "`shuffled (control)`: generated images with their emotion labels shuffled (chance level).")
+        out.append("`real (control)`: held-out real images of the emotion dataset, scored like generated ones. "
+                   "`shuffled (control)`: the same real images with their emotion labels shuffled (chance level).")
         out.append("")
-        body = [[f"`{r.method}`", str(r.n_images or "–")] + [_cell(s, r.entries.get(s.key)) for s in lb.specs]
+        body = [[f"`{r.method}`", str(r.n_images or "–")] + [_cell(s, r.entries.get(s.key)) for s in main]
                 for r in lb.controls]
         out += _table(["Control", "n"] + titles, body)
         out.append("")
-    fid = next((s for s in lb.specs if s.key == "fid"), None)
-    if fid is not None:
-        ns = sorted({int(r.entries["fid"].n) for r in ok if "fid" in r.entries and not math.isnan(r.entries["fid"].n)})
-        if ns and ns[0] < FID_RELIABLE_N:
-            out.append(f"Note: FID here uses n = {', '.join(map(str, ns))} images per method, fewer than "
-                       f"{FID_RELIABLE_N}; FID is biased upward at small n, so compare methods only at equal n "
-                       "and read KID (unbiased) beside it.")
-            out.append("")
+    if extra:
+        out.append("## Further metrics")
+        out.append("")
+        show = ok + lb.controls
+        body = [[f"`{r.method}`"] + [_cell(s, r.entries.get(s.key)) + (
+            f" (Δ {_diff_cell(s, r.entries.get(s.key))})" if r.kind == "method" and r.entries.get(s.key) is not None
+            and not math.isnan(r.entries[s.key].diff) else "") for s in extra] for r in show]
+        out += _table(["Method"] + [s.title for s in extra], body)
+        out.append("")
+    warnings = lb.warnings() + [f"skipped while scoring: {p}" for p in lb.problems]
+    if warnings:
+        out.append("Warnings from scoring:")
+        out.append("")
+        out += [f"- {_esc(w)}" for w in warnings]
+        out.append("")
     if lb.references:
         out.append("## Reference: the EmoGen paper's reported Table 1 (not computed here)")
         out.append("")
-        out.append("Reported by Yang et al., CVPR 2024, Table 1 (`leaderboards/paper/table1.csv`). Different "
+        out.append("Reported by Yang et al., CVPR 2024, Table 1 (`leaderboards/paper/table1.csv`). Other "
                    "judges, unseeded sampling and the official code's metric bugs (e.g. Sem-D's double rescale) "
-                   "make them a reference only, never a row of this benchmark.")
+                   "make these a reference only, never a row of this benchmark.")
         out.append("")
-        body = [[r.method, "–"] + [_cell(s, r.entries.get(s.key), with_ci=False) for s in lb.specs]
+        body = [[r.method, "–"] + [_cell(s, r.entries.get(s.key), with_ci=False) for s in main]
                 for r in lb.references]
         out += _table(["Reference", "n"] + titles, body)
         out.append("")
     else:
-        out.append("The EmoGen paper's reported Table 1 is not shown: it is comparable only at paper scale "
-                   "(see `leaderboards/paper/`).")
+        out.append("The EmoGen paper's reported Table 1 is not shown: its numbers are comparable only at paper "
+                   "scale (see `leaderboards/paper/`).")
         out.append("")
     return "\n".join(out)
 

@@ -45,7 +45,13 @@ KNOWN: tuple[MetricSpec, ...] = (
     MetricSpec("sem-d", "Sem-D", True, 4),
     MetricSpec("clip-score", "CLIP score", True, 3),
 )
-_BY_KEY = {m.key: m for m in KNOWN}
+# Secondary columns some metrics add (shown in a "further metrics" table, not in the headline one).
+SECONDARY: tuple[MetricSpec, ...] = (
+    MetricSpec("emo-a.p_target", "Emo-A p(target)", True, 3),
+    MetricSpec("sem-d-cos", "Sem-D (cos)", True, 4),
+)
+_BY_KEY = {m.key: m for m in KNOWN + SECONDARY}
+MAIN_KEYS = frozenset(m.key for m in KNOWN)
 _ALIASES = {
     "emo_a": "emo-a", "emoa": "emo-a", "emotion-accuracy": "emo-a", "emotion_accuracy": "emo-a",
     "sem_c": "sem-c", "semc": "sem-c", "semantic-clarity": "sem-c",
@@ -78,14 +84,22 @@ def spec_for(name: str, higher_is_better: bool | None = None) -> MetricSpec:
     key = canonical(name)
     if key in _BY_KEY:
         return _BY_KEY[key]
-    direction = higher_is_better if higher_is_better is not None else _plugin_direction(name)
-    return MetricSpec(name, name, direction, 4)
+    direction = higher_is_better
+    if direction is None:  # "metric.column" extra columns share their metric's direction
+        base = key.split(".", 1)[0]
+        direction = _BY_KEY[base].higher_is_better if base in _BY_KEY else _plugin_direction(base)
+    return MetricSpec(key, key, direction, 4)
 
 
 def ordered_specs(names: list[str], directions: dict[str, bool] | None = None) -> list[MetricSpec]:
-    """Known metrics in the fixed order, then any others alphabetically."""
-    directions = directions or {}
-    present = {canonical(n): n for n in names}
-    out = [m for m in KNOWN if m.key in present]
-    out += [spec_for(present[k], directions.get(present[k])) for k in sorted(present) if k not in _BY_KEY]
+    """Known metrics in the fixed order, then secondary columns, then any others alphabetically."""
+    directions = {canonical(k): v for k, v in (directions or {}).items()}
+    present = {canonical(n) for n in names}
+    out = [m for m in KNOWN + SECONDARY if m.key in present]
+    out += [spec_for(k, directions.get(k)) for k in sorted(present) if k not in _BY_KEY]
     return out
+
+
+def is_main(spec: MetricSpec) -> bool:
+    """The headline columns of the leaderboard (FID … CLIP score); others go to "further metrics"."""
+    return spec.key in MAIN_KEYS

@@ -17,12 +17,13 @@ from emobench.api import ImageRecord
 from emobench.errors import EmobenchError
 from emobench.report.metrics_display import canonical
 
-SUMMARY_COLUMNS = ("method", "metric", "emotion", "value", "ci_low", "ci_high", "n",
-                   "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm")
+NUMERIC_COLUMNS = ("value", "ci_low", "ci_high", "n", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm")
+SUMMARY_COLUMNS = ("method", "kind", "status", "metric", "emotion") + NUMERIC_COLUMNS + ("warning", "reason")
 CONTROL_SUFFIX = " (control)"
 
 
 def is_control(method: str) -> bool:
+    """Control rows (``real (control)``, ``shuffled (control)``): scored like methods, never ranked."""
     return method.endswith(CONTROL_SUFFIX)
 
 
@@ -40,6 +41,7 @@ class RunData:
     scores: pd.DataFrame                     # scores.csv (may be empty)
     confusion: dict[str, dict[str, Any]]     # method -> {"labels": [...], "counts": [[...]]}
     metric_directions: dict[str, bool] = field(default_factory=dict)
+    scoring: dict[str, Any] = field(default_factory=dict)   # summary.json minus its rows (baseline, judges...)
 
     @property
     def root(self) -> Path:
@@ -51,7 +53,8 @@ class RunData:
 
     @property
     def judges_hash(self) -> str:
-        return str(self.zoo.get("judges_hash", ""))
+        """The judges that produced the scores (``emobench score --zoo`` may differ from the run's zoo)."""
+        return str(self.scoring.get("judges_hash") or self.zoo.get("judges_hash", ""))
 
     @property
     def scale(self) -> str:
@@ -61,7 +64,7 @@ class RunData:
     def baseline(self) -> str | None:
         """The method paired differences are taken against (config ``baseline``; else the ok method
         whose rows carry no difference while others do)."""
-        base = self.config.get("baseline")
+        base = self.scoring.get("baseline") or self.config.get("baseline")
         if base:
             return str(base)
         s = self.summary
@@ -81,8 +84,15 @@ class RunData:
         return ([base] if base in names else []) + rest
 
     def status(self, method: str) -> tuple[str, str | None]:
+        """ok | failed (+ reason), from methods.json, else from the summary's status column."""
         info = self.methods.get(method, {})
-        return str(info.get("status", "ok")), info.get("reason")
+        status, reason = str(info.get("status", "ok")), info.get("reason")
+        if status == "ok" and not self.summary.empty:
+            rows = self.summary[(self.summary["method"] == method) & (self.summary["status"] == "failed")]
+            ok = self.summary[(self.summary["method"] == method) & (self.summary["status"] == "ok")]
+            if len(rows) and not len(ok):
+                status, reason = "failed", str(rows["reason"].iloc[0] or "failed while scoring")
+        return status, reason
 
 
 def _read_json(path: Path) -> Any:
@@ -99,7 +109,7 @@ def _opt_json(path: Path, default: Any) -> Any:
 
 def _read_summary(path: Path) -> pd.DataFrame:
     if path.suffix == ".csv":
-        df = pd.read_csv(path, keep_default_na=True)
+        df = pd.read_csv(path, keep_default_na=False, na_values=[""])  # a method called "NA" stays a name
     else:
         data = _read_json(path)
         rows = data.get("rows", data) if isinstance(data, dict) else data
@@ -112,10 +122,12 @@ def _read_summary(path: Path) -> pd.DataFrame:
         if col not in df.columns:
             df[col] = math.nan
     df = df[list(SUMMARY_COLUMNS)].copy()
-    df["method"] = df["method"].astype(str)
-    df["emotion"] = df["emotion"].astype(str)
-    df["metric"] = df["metric"].astype(str).map(canonical)
-    for col in SUMMARY_COLUMNS[3:]:
+    for col in ("method", "emotion", "metric", "kind", "status", "warning", "reason"):
+        df[col] = df[col].where(df[col].notna(), "").astype(str)
+    df["metric"] = df["metric"].map(canonical)
+    df.loc[df["status"] == "", "status"] = "ok"
+    df.loc[df["kind"] == "", "kind"] = df["method"].map(lambda m: "control" if is_control(m) else "method")
+    for col in NUMERIC_COLUMNS:
         df[col] = pd.to_numeric(df[col], errors="coerce")
     return df
 
@@ -162,7 +174,9 @@ def load_run(path: str | Path) -> RunData:
         scores["metric"] = scores["metric"].astype(str).map(canonical)
     summary_json = _opt_json(root / "summary.json", {})
     directions = {}
+    scoring: dict[str, Any] = {}
     if isinstance(summary_json, dict):
+        scoring = {k: v for k, v in summary_json.items() if k != "rows"}
         for name, meta in (summary_json.get("metrics") or {}).items():
             if isinstance(meta, dict) and "higher_is_better" in meta:
                 directions[canonical(name)] = bool(meta["higher_is_better"])
@@ -180,6 +194,7 @@ def load_run(path: str | Path) -> RunData:
         scores=scores,
         confusion=_normalise_confusion(_opt_json(root / "confusion.json", {})),
         metric_directions=directions,
+        scoring=scoring,
     )
 
 
@@ -210,7 +225,8 @@ def merge_runs(runs: list[RunData]) -> RunData:
                     "report them separately, or re-run one with the other's plan, zoo and baseline")
     merged = RunData(roots=[], config=dict(first.config), zoo=dict(first.zoo), plan=dict(first.plan),
                      records=[], methods={}, summary=first.summary.iloc[0:0].copy(),
-                     scores=first.scores.iloc[0:0].copy(), confusion={}, metric_directions={})
+                     scores=first.scores.iloc[0:0].copy(), confusion={}, metric_directions={},
+                     scoring=dict(first.scoring))
     seen_keys: dict[str, tuple[Path, set[str]]] = {}
     summaries, scores = [], []
     for run in runs:

@@ -213,7 +213,14 @@ class MethodHarness:
             raise _Failed(f"method {self.name!r} learns but zoo {getattr(self.zoo, 'name', '?')!r} has no dataset")
         ctx = FitContext(zoo=self.zoo, dataset=self.zoo.dataset, emotions=list(self.settings.emotions),
                          artifact_dir=out, seed=self.settings.fit_seed)
-        facts = self.new_instance().fit(ctx)
+        # A fit must take its randomness from ctx.seed: give each fit a different global RNG state so one
+        # that draws from the global generator shows up as non-reproducible (restored afterwards).
+        saved = torch.get_rng_state()
+        try:
+            torch.manual_seed(sum(map(ord, out.name)))
+            facts = self.new_instance().fit(ctx)
+        finally:
+            torch.set_rng_state(saved)
         return out, facts
 
     def loaded(self) -> Method:
@@ -366,11 +373,16 @@ class MethodHarness:
     def check_determinism(self) -> str:
         e0, e1 = self.settings.emotions
         reqs = self.requests((e0, 0), (e1, 1))
-        a = self.generate(self.loaded(), reqs).images
-        # Stir the global RNGs: a method that draws from them instead of the request would now differ.
-        torch.manual_seed(987654)
-        torch.rand(7)
-        b = self.generate(self.fresh_loaded(), reqs).images
+        # Different global RNG states for the two runs: a method that draws from them instead of the
+        # request now differs. (The caller's RNG state is restored afterwards.)
+        saved = torch.get_rng_state()
+        try:
+            torch.manual_seed(1)
+            a = self.generate(self.loaded(), reqs).images
+            torch.manual_seed(2)
+            b = self.generate(self.fresh_loaded(), reqs).images
+        finally:
+            torch.set_rng_state(saved)
         n = _differ(a, b)
         _expect(n == 0, f"a fresh instance gave different images ({n} stored values differ)")
         return "fresh instance bit-identical (global RNG state disturbed in between)"
@@ -455,15 +467,17 @@ if pytest is not None:
         check_fit_determinism: ClassVar[bool] = True
 
         @pytest.fixture(scope="class")
-        def contract_zoo(self, tmp_path_factory: Any) -> Any:
+        @classmethod
+        def contract_zoo(cls, tmp_path_factory: Any) -> Any:
             return _tiny_zoo_cached(tmp_path_factory)
 
         @pytest.fixture(scope="class")
-        def contract_harness(self, contract_zoo: Any, tmp_path_factory: Any) -> Iterator[MethodHarness]:
-            settings = ContractSettings(options=dict(self.options), emotions=self.emotions,
-                                        uses_latents=self.uses_latents, bad_options=list(self.bad_options),
-                                        check_fit_determinism=self.check_fit_determinism)
-            harness = MethodHarness(self.method, contract_zoo, settings,
+        @classmethod
+        def contract_harness(cls, contract_zoo: Any, tmp_path_factory: Any) -> Iterator[MethodHarness]:
+            settings = ContractSettings(options=dict(cls.options), emotions=cls.emotions,
+                                        uses_latents=cls.uses_latents, bad_options=list(cls.bad_options),
+                                        check_fit_determinism=cls.check_fit_determinism)
+            harness = MethodHarness(cls.method, contract_zoo, settings,
                                     workdir=tmp_path_factory.mktemp("contract"))
             yield harness
 

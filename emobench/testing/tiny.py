@@ -40,8 +40,12 @@ def _tokenizer(max_len: int):
 
 
 def _write_dataset(out: Path, seed: int) -> dict | None:
-    """A tiny EmoSet-mini in ``out`` via the world generator."""
-    from emobench.world import write_emoset_mini
+    """A tiny EmoSet-mini in ``out`` via the world generator (None while the writer/loader are absent)."""
+    try:
+        from emobench.data.emoset import EmoSetDataset  # noqa: F401  (load_zoo needs it to read the folder)
+        from emobench.world import write_emoset_mini
+    except ImportError:
+        return None
 
     write_emoset_mini(out, seed=seed, **TINY_DATASET_SIZES)
     return {"kind": "emoset-mini", "seed": seed, "path": "dataset", **TINY_DATASET_SIZES}

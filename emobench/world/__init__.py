@@ -3,7 +3,7 @@
 Public API (the zoo trainer and ``emobench zoo world`` use these):
 
 * ``write_emoset_mini(out_dir, seed=0, n_train=20000, n_val=2000, n_test=2000, config=None, workers=1) -> Path``
-* ``ensure_emoset_mini(seed=0, n_train=20000, n_val=2000, n_test=2000, config=None, cache_dir=None, workers=1) -> Path``
+* ``ensure_emoset_mini(seed=0, n_train=20000, n_val=2000, n_test=2000, config=None, cache_dir=None, workers=2) -> Path``
 * ``sample_world(seed=0, n=1000, split="train", config=None) -> (uint8 [n,32,32,3], list[dict])``
 * ``render_batch(objects, scenes, seed=0, emotions=None, config=None) -> uint8 [N,32,32,3]``
 * ``bayes_accuracy(config=None) -> float``, ``WorldConfig``, ``OBJECTS``, ``SCENES``

@@ -132,20 +132,27 @@ def _load_zoo_folder(root: Path, device: torch.device, name: str, with_dataset: 
 
 
 def _zoo_dataset(root: Path, spec: dict[str, Any] | None, with_dataset: bool):
-    """The zoo's emotion dataset: ``root/dataset`` if the folder carries one, else EmoSet-mini generated
-    from the recorded seed/size into ``$EMOBENCH_CACHE/datasets`` (deterministic, so it is the same data)."""
-    if not with_dataset:
+    """The zoo's emotion dataset: ``root/<path>`` if the folder carries one, else EmoSet-mini generated from
+    the recorded seed/sizes into ``$EMOBENCH_CACHE/emoset-mini`` (deterministic, so it is the data the zoo
+    was trained on; a world whose key differs from the recorded one is refused)."""
+    if not with_dataset or not spec:
         return None
     from emobench.data.emoset import EmoSetDataset
 
-    local = root / (spec or {}).get("path", "dataset")
-    if local.is_dir():
-        return EmoSetDataset(local)
-    if not spec or spec.get("kind") != "emoset-mini":
+    if spec.get("path") and (root / spec["path"]).is_dir():
+        return EmoSetDataset(root / spec["path"])
+    if spec.get("kind") != "emoset-mini":
         return None
-    from emobench.zoo.world_data import materialise_world
+    from emobench.world import WorldConfig, ensure_emoset_mini
+    from emobench.world.write import world_key
 
-    return EmoSetDataset(materialise_world(spec))
+    sizes = (int(spec["seed"]), int(spec["n_train"]), int(spec["n_val"]), int(spec["n_test"]))
+    if spec.get("world_key") and spec["world_key"] != world_key(*sizes, WorldConfig()):
+        raise EmobenchError(f"{root / 'zoo.json'} was built on a different EmoSet-mini world "
+                            f"(key {spec['world_key'][:12]}…, this emobench draws {world_key(*sizes, WorldConfig())[:12]}…)",
+                            "rebuild the zoo with `emobench zoo build mini --out DIR` or use the emobench "
+                            "version it was built with")
+    return EmoSetDataset(ensure_emoset_mini(*sizes))
 
 
 # ---------------------------------------------------------------------------------------------- pipeline

@@ -326,9 +326,10 @@ class AlexLPIPS(nn.Module):
             idx_and_param = name.split(".", 1)[1]
             mapped[name] = alexnet_state[f"features.{idx_and_param}"]
         self.net.net.load_state_dict(mapped)
-        lins = {k: v for k, v in linear_state.items() if k.startswith("lin")}
+        # lin0..lin4 are also reachable as lins.0..4 (a ModuleList of the same layers): load by the lin<k> names
+        lins = {k: v for k, v in linear_state.items() if k.split(".")[0][3:].isdigit() and k.startswith("lin")}
         missing, _ = self.net.load_state_dict(lins, strict=False)
-        if any(k.startswith("lin") for k in missing):
+        if not lins or any(k.split(".")[0][3:].isdigit() and k.startswith("lin") for k in missing):
             raise EmobenchError("the LPIPS linear-layer file lacks lin0..lin4 weights",
                                 "use torchmetrics' bundled lpips_models/alex.pth (the default)")
         self.net.eval().requires_grad_(False)

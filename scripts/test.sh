@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Set up (idempotent) and run the test suite offline. Extra arguments go to pytest.
+#
+# Hook: every scripts/test-setup.d/*.sh runs after setup.sh and before pytest (e.g. a system package a
+# test needs: `apt-get install -y chromium`). Hooks must be idempotent and fail loudly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+shopt -s nullglob
+for hook in scripts/test-setup.d/*.sh; do
+  echo "test.sh: running $hook"
+  bash "$hook"
+done
+export HF_HUB_OFFLINE=1
+set +e
+.venv/bin/python -m pytest -q tests "$@"
+code=$?
+set -e
+if [ "$code" -eq 5 ]; then
+  echo "test.sh: pytest collected no tests; the suite must not be empty" >&2
+  exit 1
+fi
+exit "$code"
