@@ -52,8 +52,8 @@ LORA_TARGETS: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")  # attentio
 
 @dataclass(frozen=True)
 class DreamBoothConfig:
-    steps: int = 80                 # optimisation steps per emotion (mini-zoo budget: see docs/baselines.md)
-    batch_size: int = 16
+    steps: int = 120                # optimisation steps per emotion (mini-zoo budget: see docs/baselines.md)
+    batch_size: int = 8
     lora: bool = True               # False: fine-tune every UNet weight
     rank: int = 4                   # LoRA rank (alpha = rank, so the LoRA scale is 1; diffusers' default)
     lr: float = 1e-3                # AdamW lr for LoRA

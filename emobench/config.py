@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -153,10 +153,6 @@ def validate(cfg: RunConfig) -> RunConfig:
     if not isinstance(cfg.zoo, str) or not cfg.zoo:
         raise EmobenchError(f"bad zoo {cfg.zoo!r}", "pass --zoo mini or --zoo PATH")
     return cfg
-
-
-def with_resolved(cfg: RunConfig, **changes: Any) -> RunConfig:
-    return dataclasses.replace(cfg, **changes)
 
 
 def default_out(cfg: RunConfig) -> Path:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ PACKAGES = ("emobench", "torch", "torchvision", "diffusers", "transformers", "op
             "accelerate", "peft", "torchmetrics", "numpy", "scipy", "pandas", "pillow", "tqdm")
 
 
+@lru_cache(maxsize=None)  # fixed for the life of a process; saves ~0.1 s per run
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for name in names:
@@ -23,6 +25,7 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
     return out
 
 
+@lru_cache(maxsize=None)
 def git_info(repo: Path | None = None) -> dict[str, Any]:
     """Commit and dirty flag of the emobench source tree (None outside a git checkout)."""
     root = repo or Path(__file__).resolve().parent.parent
@@ -38,8 +41,8 @@ def git_info(repo: Path | None = None) -> dict[str, Any]:
 
 def environment(device: torch.device | str = "cpu") -> dict[str, Any]:
     return {
-        "packages": package_versions(),
-        "git": git_info(),
+        "packages": dict(package_versions()),
+        "git": dict(git_info()),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "machine": platform.machine(),

@@ -156,26 +156,17 @@ def shuffled_entries(real: Sequence[Entry], template: str, seed: int) -> list[En
 
 # -------------------------------------------------------------------------------------------------- cache
 
-class FeatureStore:
-    """Per-image features of one feature network, cached on disk by (image id, judges hash, metric feature id,
-    item key).
+class PackCache:
+    """Tensors cached by key in a folder of safetensors *packs* (tensor name = key).
 
-    Features computed together are written as one safetensors *pack* (tensor name = cache key), so a cold run
-    writes a few files rather than one per image, and a warm run reads pack headers to find its keys. Packs
-    are content-keyed and never modified; concurrent writers only add packs.
+    Things computed together are written as one pack, so a cold run writes a few files rather than one per
+    image, and a warm run reads pack headers to find its keys. Packs are content-keyed and never modified;
+    concurrent writers only add packs; a torn pack is ignored (recomputed), never trusted.
     """
 
-    def __init__(self, metric: Metric, zoo, root: Path):
-        self.metric, self.zoo = metric, zoo
-        fid = metric.feature_id()
-        self.prefix = stable_hash(list(fid) + [zoo.judges_hash])
-        self.dir = root / "scores" / str(fid[0]) / self.prefix
-        self.memo: dict[str, torch.Tensor] = {}
-        self.forwards = 0   # images sent through the metric's network (cache misses)
+    def __init__(self, folder: Path):
+        self.dir = folder
         self._index: dict[str, Path] | None = None
-
-    def key(self, item: ScoreItem) -> str:
-        return stable_hash([item.image_id, self.metric.item_key(item)], n=32)
 
     def _scan(self) -> dict[str, Path]:
         if self._index is None:
@@ -186,11 +177,11 @@ class FeatureStore:
                 try:
                     with safe_open(str(pack), "pt") as f:
                         self._index.update({k: pack for k in f.keys()})
-                except Exception:  # a torn pack is ignored (its features are recomputed), never trusted
+                except Exception:
                     continue
         return self._index
 
-    def _load(self, keys: Sequence[str]) -> None:
+    def get_many(self, keys: Sequence[str]) -> dict[str, torch.Tensor]:
         from safetensors import safe_open
 
         by_pack: dict[Path, list[str]] = {}
@@ -198,16 +189,48 @@ class FeatureStore:
         for k in keys:
             if k in index:
                 by_pack.setdefault(index[k], []).append(k)
+        out: dict[str, torch.Tensor] = {}
         for pack, ks in by_pack.items():
-            with safe_open(str(pack), "pt") as f:
-                for k in ks:
-                    self.memo[k] = f.get_tensor(k)
+            try:
+                with safe_open(str(pack), "pt") as f:
+                    for k in ks:
+                        out[k] = f.get_tensor(k)
+            except Exception:
+                continue
+        return out
+
+    def put_many(self, tensors: dict[str, torch.Tensor]) -> None:
+        if not tensors:
+            return
+        path = self.dir / f"{stable_hash(sorted(tensors), n=32)}.safetensors"
+        _atomic_save({k: v.detach().contiguous() for k, v in tensors.items()}, path)
+        if self._index is not None:
+            self._index.update({k: path for k in tensors})
+
+
+class FeatureStore:
+    """Per-image features of one feature network, cached by (image id, judges hash, metric feature id, item key)."""
+
+    def __init__(self, metric: Metric, zoo, root: Path):
+        self.metric, self.zoo = metric, zoo
+        fid = metric.feature_id()
+        self.prefix = stable_hash(list(fid) + [zoo.judges_hash])
+        self.packs = PackCache(root / "scores" / str(fid[0]) / self.prefix)
+        self.memo: dict[str, torch.Tensor] = {}
+        self.forwards = 0   # images sent through the metric's network (cache misses)
+        self._keys: dict[ScoreItem, str] = {}
+
+    def key(self, item: ScoreItem) -> str:
+        k = self._keys.get(item)
+        if k is None:
+            k = self._keys[item] = stable_hash([item.image_id, self.metric.item_key(item)], n=32)
+        return k
 
     def get(self, entries: Sequence[Entry]) -> torch.Tensor:
         keys = [self.key(e.item) for e in entries]
         need = [k for k in dict.fromkeys(keys) if k not in self.memo]
         if need:
-            self._load(need)
+            self.memo.update(self.packs.get_many(need))
         missing = {k: e for k, e in zip(keys, entries) if k not in self.memo}
         if missing:
             self._compute(missing)
@@ -223,13 +246,9 @@ class FeatureStore:
             images = torch.stack([e.loader() for _, e in chunk])
             feats = self.metric.features(images, [e.item for _, e in chunk], self.zoo)
             self.forwards += len(chunk)
-            pack = {}
-            for (k, _), f in zip(chunk, feats):
-                pack[k] = self.memo[k] = f.detach().float().contiguous().clone()
-            path = self.dir / f"{stable_hash(sorted(pack), n=32)}.safetensors"
-            _atomic_save(pack, path)
-            if self._index is not None:
-                self._index.update({k: path for k in pack})
+            pack = {k: f.detach().float().contiguous().clone() for (k, _), f in zip(chunk, feats)}
+            self.memo.update(pack)
+            self.packs.put_many(pack)
 
 
 class GroupCache:
@@ -275,6 +294,9 @@ class Reference:
         self.per_emotion = per_emotion
         self.dir = root / "reference"
         self.memo: dict[tuple[str, str], torch.Tensor] = {}
+
+    def identity(self) -> list:
+        return [getattr(self.dataset, "content_hash", None), self.size, self.per_emotion, "test"]
 
     def _key(self, store: FeatureStore, emotion: str) -> str:
         return stable_hash([getattr(self.dataset, "content_hash", None), self.size, self.per_emotion, "test",
@@ -348,13 +370,15 @@ class _Series:
     cells: list[str]          # alignment keys of the stat's items, in order
     weights: torch.Tensor     # [B, n] resample counts for those items
     est: Estimate | None = None
+    key: str | None = None    # cache key of the point estimate + bootstrap statistics (None: not cached)
+    parts: list = field(default_factory=list)   # [(emotion, entries)] the statistic was built from
 
 
 class _Layout:
     """Canonical cells per emotion and their shared bootstrap draws (same for every method → paired)."""
 
     def __init__(self, entries_by_group: dict[tuple[str, str], list[Entry]], cfg: BootstrapConfig, stream: str):
-        self.cfg = cfg
+        self.cfg, self.stream = cfg, stream
         self.cells: dict[str, list[str]] = {}
         for (_, emotion), es in entries_by_group.items():
             self.cells.setdefault(emotion, [])
@@ -399,6 +423,9 @@ class RunScorer:
         self.stores: dict[str, FeatureStore] = {}
         self.problems: list[str] = []
         self.confusion: dict[str, dict[str, Any]] = {}
+        self.boot = PackCache(self.root / "bootstrap")
+        self.boot_memo: dict[str, torch.Tensor] = {}
+        self.boot_new: dict[str, torch.Tensor] = {}
 
     # ---- per-metric
     def score_metric(self, metric: Metric, pops: Sequence[_Population], reference: "Reference | None",
@@ -432,7 +459,20 @@ class RunScorer:
                     self._per_image(metric, store, pop, method, keys, out, score_rows)
                 else:
                     self._set(metric, pop, method, keys, make_group, ctx, out)
+            for (method, col, emotion), ser in out.items():
+                if ser.key is None and ser.parts and ser.parts[0][1][0].method == method:
+                    ser.key = self._series_key(metric, store, pop, col, emotion, ser.parts, reference)
         return out
+
+    def _series_key(self, metric: Metric, store: FeatureStore, pop: "_Population", col: str, emotion: str,
+                    parts: list, reference: "Reference | None") -> str:
+        """Everything a series' bootstrap statistics depend on: the metric and judges, each item's content,
+        label and cell, the population's draws (stream, canonical cells, resamples, seed) and the reference."""
+        ref = reference.identity() if (metric.needs_reference and reference is not None) else None
+        return stable_hash([metric.name, config_to_dict(metric.config), store.prefix, col, emotion,
+                            pop.layout.stream, self.cfg.n_resamples, self.cfg.seed, ref,
+                            [[em, pop.layout.cells[em], [[e.cell, e.item.emotion, store.key(e.item)] for e in es]]
+                             for em, es in parts]], n=32)
 
     def _per_image(self, metric, store, pop, method, keys, out, score_rows) -> None:
         all_cols: dict[str, list[tuple[str, torch.Tensor, list[Entry]]]] = {}
@@ -457,11 +497,12 @@ class RunScorer:
         for col, parts in all_cols.items():
             for emotion, vals, entries in parts:
                 cells = [e.cell for e in entries]
-                out[(method, col, emotion)] = _Series(MeanStat(vals), cells, pop.layout.weights(emotion, cells))
+                out[(method, col, emotion)] = _Series(MeanStat(vals), cells, pop.layout.weights(emotion, cells),
+                                                      parts=[(emotion, entries)])
             vals = torch.cat([v for _, v, _ in parts])
             cells = [c for _, _, es in parts for c in (e.cell for e in es)]
             w = torch.cat([pop.layout.weights(em, [e.cell for e in es]) for em, _, es in parts], 1)
-            out[(method, col, ALL)] = _Series(MeanStat(vals), cells, w)
+            out[(method, col, ALL)] = _Series(MeanStat(vals), cells, w, parts=[(em, es) for em, _, es in parts])
 
     def _set(self, metric, pop, method, keys, make_group, ctx, out) -> None:
         groups, stats, ws, cells_all = [], [], [], []
@@ -480,21 +521,40 @@ class RunScorer:
                 self.problems.append(f"{metric.name}: {method} / {emotion}: {err}")
                 continue
             w = pop.layout.weights(emotion, cells)
-            out[(method, metric.name, emotion)] = _Series(stat, cells, w)
+            out[(method, metric.name, emotion)] = _Series(stat, cells, w, parts=[(emotion, entries)])
             groups.append(g)
             stats.append(stat)
             ws.append(w)
             cells_all.extend(f"{emotion}|{c}" for c in cells)
         if stats and len(stats) == len(keys):
             pooled = metric.pooled_stat(groups, stats, ctx, self.zoo)
-            out[(method, metric.name, ALL)] = _Series(pooled, cells_all, torch.cat(ws, 1))
+            out[(method, metric.name, ALL)] = _Series(pooled, cells_all, torch.cat(ws, 1),
+                                                      parts=[(g.emotion, pop.groups[(method, g.emotion)])
+                                                             for g in groups])
 
     # ---- estimates
+    def prefetch(self, series: Sequence[_Series]) -> None:
+        """Load cached bootstrap results of unchanged series (a warm re-score skips every resample)."""
+        keys = [x.key for x in series if x.key is not None and x.key not in self.boot_memo]
+        if keys:
+            self.boot_memo.update(self.boot.get_many(keys))
+
     def estimate(self, s: _Series) -> Estimate:
         if s.est is None:
-            point = float(s.stat.evaluate(torch.ones(1, s.stat.n, dtype=torch.float64))[0])
-            s.est = estimate(point, _chunked_eval(s.stat, s.weights), self.cfg)
+            cached = self.boot_memo.get(s.key) if s.key is not None else None
+            if cached is not None and cached.numel() == self.cfg.n_resamples + 1:
+                values = cached.double()
+            else:
+                point = s.stat.evaluate(torch.ones(1, s.stat.n, dtype=torch.float64))
+                values = torch.cat([point, _chunked_eval(s.stat, s.weights)])
+                if s.key is not None:
+                    self.boot_new[s.key] = values
+            s.est = estimate(float(values[0]), values[1:], self.cfg)
         return s.est
+
+    def flush(self) -> None:
+        self.boot.put_many(self.boot_new)
+        self.boot_new = {}
 
     def paired(self, a: _Series, b: _Series):
         if a.cells == b.cells:
@@ -582,6 +642,7 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
     for metric in metric_objs:
         try:
             series = scorer.score_metric(metric, pops, reference, score_rows)
+            scorer.prefetch(list(series.values()))
         except EmobenchError as err:
             problems.append(f"metric {metric.name}: {err}")
             rows.extend(Row(m, kinds.get(m, "method"), "failed", metric.name, ALL, reason=str(err))
@@ -602,6 +663,7 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
             rows = [r for r in rows if r.method != name]
             rows.extend(Row(name, "method", "failed", m.name, ALL, reason=reason) for m in metric_objs)
     _apply_holm(rows)
+    scorer.flush()
     _write_outputs(run_dir, rows, score_rows, scorer, problems, baseline, bootstrap, zoo, metric_objs)
     for p in problems:
         scorer.log(f"emobench score: {p}")

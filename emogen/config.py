@@ -13,10 +13,11 @@ from typing import Any
 
 from emobench.errors import EmobenchError
 
-# Defaults measured on the 2-core machine at mini scale (see docs/emogen.md, "Training length"):
-# stage 1 ≈ 0.06 s/step at batch 64 on 32 px, stage 2 ≈ 0.2 s/step at batch 8 on the mini UNet.
-MINI_STAGE1_STEPS = 500
-MINI_STAGE2_STEPS = 800
+# Defaults chosen from measured per-step costs at mini scale (benchmarks/test_emogen_fit_speed.py, 1 thread,
+# CPU seconds): stage 1 ≈ 0.12 s/step at batch 64, stage 2 ≈ 0.24 s/step at batch 8 → ≈ 60 s + 290 s, plus
+# ≈ 20 s of loading and embedding: ≈ 6 min on one core, inside the 10-minute bar on 2 cores with margin.
+MINI_STAGE1_STEPS = 500     # ≈ 1.6 epochs of EmoSet-mini's 20k training images; held-out accuracy 0.79
+MINI_STAGE2_STEPS = 1200    # 9,600 samples ≈ 0.2 epoch of the ≥ 40k-item attribute lists (faithful: 1 epoch)
 PAPER_STAGE1_EPOCHS = 3.0   # unreleased recipe: a plain fine-tune length, documented as our choice
 
 
@@ -84,6 +85,7 @@ class EmoGenConfig:
                 raise EmobenchError(f"emogen:{name} must be at least 1", f"pass e.g. emogen:{name}=8")
         if self.attr_temperature <= 0:
             raise EmobenchError("emogen:attr_temperature must be positive", "use 1 (faithful) or 0.01 (CLIP's scale)")
+        self.fusion  # validates a fusion spec (unknown emotion → EmobenchError) when the config is built
         if self.fuse and self.placement == "eos":
             raise EmobenchError("emogen:fuse cannot be combined with placement=eos (one vector fills every "
                                 "padding slot there)", "use placement=token for fusion")

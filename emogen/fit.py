@@ -24,7 +24,7 @@ from emogen.config import PAPER_STAGE1_EPOCHS, EmoGenConfig, resolve
 from emogen.data import ImageBank, split_samples
 from emogen.emotion_space import EmotionSpace, build_encoder, embed_all, train_encoder
 from emogen.mapper import n_parameters
-from emogen.stage2 import Stage2Trainer
+from emogen.stage2 import Stage2Trainer, clip_text_projection
 
 FORMAT = "emogen-artifacts"
 VERSION = 1
@@ -56,6 +56,8 @@ def _fit(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:
             f"the emotion dataset at {getattr(dataset, 'root', '?')} has no object/scene annotations, so the "
             "attribute loss is impossible",
             "train without it: emogen:attr_weight=0 (the paper's 'without attribute loss' ablation)")
+    if config.attr_weight > 0 or config.emo_weight > 0:
+        clip_text_projection(zoo)   # fails now (no CLIP, widths differ), not after stage 1 has trained
     res = resolve(config, zoo)
     out = Path(ctx.artifact_dir)
     out.mkdir(parents=True, exist_ok=True)

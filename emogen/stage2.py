@@ -46,6 +46,9 @@ def clip_text_projection(zoo: Any) -> torch.nn.Module:
     """The ``text_projection`` of the zoo CLIP's underlying transformers ``CLIPModel`` (SD-1.5's text encoder
     is CLIP ViT-L/14's text tower, so its pooled output lives where this projection expects)."""
     clip = zoo.clip
+    if clip is None:
+        raise EmobenchError(f"zoo {zoo.name!r} has no CLIP, which the attribute loss needs",
+                            "use a zoo with a CLIP, or train without it: emogen:attr_weight=0")
     for candidate in (clip, getattr(clip, "model", None), getattr(clip, "clip", None),
                       getattr(clip, "clip_model", None)):
         proj = getattr(candidate, "text_projection", None)
@@ -143,9 +146,6 @@ class Stage2Trainer:
         targets = torch.tensor([vocab.index(it.attribute) if it.attribute else -1 for it in items])
         proj = bank_feats = probe = None
         if need_attr or config.emo_weight > 0:
-            if zoo.clip is None:
-                raise EmobenchError(f"zoo {zoo.name!r} has no CLIP, which the attribute loss needs",
-                                    "use a zoo with a CLIP, or train without it: emogen:attr_weight=0")
             proj = clip_text_projection(zoo)
         if need_attr:
             with torch.no_grad():

@@ -152,6 +152,8 @@ def test_ablations_fit_and_differ(zoo, fitted, tmp_path):
         zoo.pipeline.text_encoder.config.hidden_size
     _, no_attr = fit(zoo, tmp_path / "noattr", attr_weight=0)
     assert no_attr["stage2"]["attr_last"] is None
+    fit(zoo, tmp_path / "emo", emo_weight=0.1)                                 # L_emo on: its own probe
+    assert (tmp_path / "emo" / "emo_probe.safetensors").is_file()
     _, no_conf = fit(zoo, tmp_path / "noconf", confidence=False)
     other = load_file(str(tmp_path / "noconf" / "mapper.safetensors"))
     assert any(not torch.equal(base[k], other[k]) for k in base)
@@ -218,3 +220,10 @@ def test_dataset_without_annotations(zoo, tmp_path):
         fit(zoo, tmp_path / "a", dataset=bare)
     _, facts = fit(zoo, tmp_path / "b", dataset=bare, attr_weight=0)
     assert facts["stage2"]["steps"] == 3
+
+
+def test_attribute_loss_needs_a_clip(zoo, tmp_path):
+    no_clip = dataclasses.replace(zoo, clip=None)
+    with pytest.raises(EmobenchError, match="attr_weight=0"):
+        fit(no_clip, tmp_path / "a")
+    assert not (tmp_path / "a" / "encoder.safetensors").exists()        # refused before stage 1 trained

@@ -210,3 +210,25 @@ def make_run(run_dir: Path, methods: Sequence[str] = ("sd", "good"), emotions: S
 
 def hash_seed(method: str, cell: Cell) -> int:
     return int(stable_hash([method, cell.cell_id])[:8], 16)
+
+
+def run_from_dataset(run_dir: Path, zoo, methods: Sequence[str] = ("sd", "other"), n_per_emotion: int = 3,
+                     template: str = "an image of {emotion}") -> list[ImageRecord]:
+    """A run directory whose images are the zoo's own held-out images plus per-method seeded noise."""
+    size = int(zoo.sampling.height)
+    records = []
+    for m, method in enumerate(methods):
+        for emotion in EMOTIONS:
+            samples = zoo.dataset.by_emotion("test", emotion) or zoo.dataset.split("test")
+            for seed in range(n_per_emotion):
+                cell = Cell(emotion, template, seed)
+                base = zoo.dataset.load_images([samples[seed % len(samples)]], size=size)[0]
+                g = torch.Generator().manual_seed(hash_seed(method, cell))
+                img = (base + 0.05 * (m + 1) * torch.randn(base.shape, generator=g)).clamp(0, 1)
+                key = stable_hash([method, cell.cell_id])
+                rel = f"images/{key}.png"
+                sha = write_png(img, run_dir / rel)
+                records.append(ImageRecord(method, emotion, template, seed, cell.prompt(), key, sha, rel))
+    (run_dir / "manifest.jsonl").write_text("".join(r.to_json() + "\n" for r in records))
+    (run_dir / "methods.json").write_text(json.dumps({m: {"status": "ok"} for m in methods}))
+    return records

@@ -57,8 +57,14 @@ def test_small_images_are_upscaled_nearest_neighbour(tmp_path):
 
 
 def test_no_transfer_or_fusion_figure_without_such_runs(tmp_path):
-    run = make_run(tmp_path / "run", methods=("sd", "emogen"), emotions=EMOTIONS[:2], n_per_emotion=2)
-    res = build_figures([run])
-    names = {f.split("/")[1].rsplit(".", 1)[0] for f in res.files}
-    assert "emotion_transfer" not in names and "emotion_fusion" not in names
-    assert (run / "figures" / "comparison_grid.png").is_file()
+    from emobench.report.colors import method_colours
+    from emobench.report.figures import fusion_grid, transfer_grid
+    from emobench.report.output import AtomicOutput
+    from emobench.report.rundata import load_run
+
+    data = load_run(make_run(tmp_path / "run", methods=("sd", "emogen"), emotions=EMOTIONS[:2], n_per_emotion=2))
+    colours = method_colours(["sd", "emogen"])
+    with AtomicOutput(tmp_path / "out") as out:
+        assert not transfer_grid(data, ["sd", "emogen"], colours, out)
+        assert not fusion_grid(data, ["sd", "emogen"], colours, out)
+    assert not (tmp_path / "out" / "figures").exists()

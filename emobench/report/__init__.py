@@ -6,6 +6,7 @@ through ``AtomicOutput``, so a failure never leaves a half-written file.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -27,15 +28,32 @@ def _out_dir(run_dirs: Sequence[str | Path], out: str | Path | None) -> Path:
     return Path(out) if out is not None else Path(run_dirs[0])
 
 
+def provenance(run: RunData) -> str:
+    """What the report was made from (config, zoo hashes, plan hash, scoring settings), deterministic JSON.
+
+    Written beside the leaderboard, so a leaderboard copied out of its run (``--out``) keeps its run config
+    and hashes. Run folder names and machine facts (env.json) are left out: they differ between reruns.
+    """
+    doc = {
+        "format": "emobench-report-provenance", "version": 1,
+        "config": run.config, "zoo": run.zoo, "plan_hash": run.plan_hash, "judges_hash": run.judges_hash,
+        "baseline": run.baseline, "scoring": {k: v for k, v in run.scoring.items() if k != "problems"},
+        "methods": {m: {k: v for k, v in info.items() if k in ("status", "reason", "config", "artifact_key")}
+                    for m, info in sorted(run.methods.items())},
+    }
+    return json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
+
+
 def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, *,
                  figures: bool = True, html: bool = True, grid_cells: int | None = 24) -> ReportResult:
     run: RunData = load_runs(list(run_dirs))
     lb = _leaderboard.build(run)
     dest = _out_dir(run_dirs, out)
-    files = ["leaderboard.md", "leaderboard.csv"]
+    files = ["leaderboard.md", "leaderboard.csv", "provenance.json"]
     with AtomicOutput(dest) as w:
         w.write_text("leaderboard.md", _leaderboard.to_markdown(lb))
         w.write_text("leaderboard.csv", _leaderboard.to_csv(lb))
+        w.write_text("provenance.json", provenance(run))
         if html:
             w.write_text("index.html", _html.render(run, lb, max_cells=grid_cells))
             files.append("index.html")

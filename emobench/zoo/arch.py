@@ -31,22 +31,24 @@ class MiniArch:
     image_size: int = 32
     vae_factor: int = 2                       # pixel-unshuffle factor: 3×32×32 ↔ 12×16×16
     max_text_len: int = 16                    # tokenizer model_max_length and text position embeddings
-    # tiny CLIP
-    text_hidden: int = 128
+    # tiny CLIP. The text tower is stored twice (clip/ and pipeline/text_encoder/) and its 49 408-row BPE
+    # embedding dominates it, so its width is what the 40 MB shipping budget pays for: 64.
+    text_hidden: int = 64
     text_layers: int = 3
     text_heads: int = 4
-    vision_hidden: int = 128
-    vision_layers: int = 4
-    vision_heads: int = 4
+    vision_hidden: int = 64
+    vision_layers: int = 3
+    vision_heads: int = 2
     vision_patch: int = 4
-    projection_dim: int = 128
-    # UNet: attention only at the two coarsest levels (≤ 8×8): 16×16 self-attention doubles the step cost
-    unet_channels: tuple[int, ...] = (64, 128, 128)
+    projection_dim: int = 64
+    # UNet on the 12×16×16 latent: attention only at 8×8 and 4×4 (16×16 self-attention doubles the step
+    # cost). Sized for a 2-core AVX2 CPU: ~260 MFLOP per forward pass.
+    unet_channels: tuple[int, ...] = (32, 64, 128)
     unet_layers_per_block: int = 1
     unet_head_dim: int = 32
     unet_norm_groups: int = 16
-    # judges
-    judge_widths: tuple[int, ...] = (32, 64, 128)
+    # judges: 4 stages (32², 16², 8², 4²), ~27 MFLOP per image
+    judge_widths: tuple[int, ...] = (16, 32, 64, 128)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

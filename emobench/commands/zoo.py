@@ -1,0 +1,98 @@
+"""``emobench zoo build|check|world``: build the mini zoo, recompute its quality figures, write EmoSet-mini."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from emobench.errors import EmobenchError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("zoo", help="build / check the mini zoo, write the EmoSet-mini dataset")
+    zsub = p.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND")
+    zsub.required = True
+
+    b = zsub.add_parser("build", help="train the mini zoo from a fixed seed (CPU, up to about an hour)")
+    b.add_argument("scale", choices=["mini"], help="which zoo to build (only 'mini' is built here)")
+    b.add_argument("--out", required=True, type=Path, help="new or empty output folder")
+    b.add_argument("--seed", type=int, default=None, help="data and init seed (default 0)")
+    b.add_argument("--minutes", type=float, default=None,
+                   help="fit the whole build into about this many minutes (chooses the UNet step count from the "
+                        "measured step time and records it; --unet-steps reproduces the run)")
+    b.add_argument("--unet-steps", type=int, default=None)
+    b.add_argument("--clip-steps", type=int, default=None)
+    b.add_argument("--judge-steps", type=int, default=None)
+    b.add_argument("--unet-batch", type=int, default=None)
+    b.add_argument("--n-train", type=int, default=None, help="EmoSet-mini training images (default 20000)")
+    b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    b.add_argument("--no-check", action="store_true", help="skip the quality check and model card")
+    b.set_defaults(func=main_build)
+
+    c = zsub.add_parser("check", help="recompute a zoo's quality figures")
+    c.add_argument("zoo", nargs="?", default="mini", help="'mini' (shipped) or a zoo folder")
+    c.add_argument("--json", action="store_true", help="print the figures as JSON")
+    c.add_argument("--seeds", type=int, default=16, help="seeds per content / emotion prompt (default 16)")
+    c.add_argument("--scenes", type=int, default=2, help="scenes per object (default 2)")
+    c.add_argument("--n-real", type=int, default=None, help="held-out real images to judge (default: all)")
+    c.add_argument("--card", action="store_true", help="also rewrite card.json/card.md/samples.png in DIR")
+    c.set_defaults(func=main_check)
+
+    w = zsub.add_parser("world", help="write EmoSet-mini (EmoSet layout) into a folder")
+    w.add_argument("--out", required=True, type=Path)
+    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--n-train", type=int, default=20000)
+    w.add_argument("--n-val", type=int, default=2000)
+    w.add_argument("--n-test", type=int, default=2000)
+    w.add_argument("--workers", type=int, default=1)
+    w.set_defaults(func=main_world)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def main_build(args: argparse.Namespace) -> int:
+    from emobench.zoo.mini_build import build_config_from_args, build_mini
+
+    build_mini(args.out, build_config_from_args(args), log=_log, run_check=not args.no_check)
+    print(args.out)
+    return 0
+
+
+def main_check(args: argparse.Namespace) -> int:
+    from emobench.zoo.check import check_zoo
+    from emobench.zoo.load import load_zoo
+
+    zoo = load_zoo(args.zoo)
+    if zoo.scale == "custom":
+        raise EmobenchError(f"{args.zoo} is a bare pipeline folder without judges or dataset",
+                            "zoo check needs a zoo folder (zoo.json, judges/, dataset) such as 'mini'")
+    result = check_zoo(zoo, n_seeds=args.seeds, scenes_per_object=args.scenes, n_real=args.n_real, log=_log)
+    if args.card:
+        if zoo.root is None or args.zoo == "mini":
+            raise EmobenchError("--card rewrites a zoo folder's card", "pass a zoo folder you built, not 'mini'")
+        from emobench.zoo.card import write_card
+
+        card = json.loads((zoo.root / "card.json").read_text()) if (zoo.root / "card.json").is_file() else {}
+        write_card(zoo.root, result, card.get("build", {}), card.get("build_total_wall_s", 0.0))
+    if args.json:
+        print(json.dumps(result.to_json(), indent=1, sort_keys=True))
+    else:
+        for k, v in result.figures.items():
+            if not isinstance(v, dict):
+                ok = result.bars.get(k)
+                mark = "" if ok is None else ("  [bar met]" if ok else "  [bar NOT met]")
+                print(f"{k:32s} {v:.4f}{mark}" if isinstance(v, float) else f"{k:32s} {v}{mark}")
+    return 0
+
+
+def main_world(args: argparse.Namespace) -> int:
+    from emobench.world import write_emoset_mini
+
+    out = write_emoset_mini(args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test,
+                            workers=args.workers)
+    print(out)
+    return 0

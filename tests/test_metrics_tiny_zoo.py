@@ -1,0 +1,61 @@
+"""Every metric on the tiny test zoo (real judge / CLIP / dataset classes), and the controls' bars:
+the real control's Emo-A is the judge's held-out accuracy, the shuffled control sits at chance."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from emobench.emotions import EMOTIONS
+from emobench.scoring import CONTROL_REAL, CONTROL_SHUFFLED, score_run
+from emobench.stats import BootstrapConfig
+
+from test_metrics_fakes import run_from_dataset
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    from emobench.testing.tiny import tiny_zoo
+    from emobench.zoo.load import load_zoo
+
+    return load_zoo(tiny_zoo(tmp_path_factory))
+
+
+def _row(rows, method, metric, emotion="all"):
+    found = [r for r in rows if r["method"] == method and r["metric"] == metric and r["emotion"] == emotion]
+    assert len(found) == 1, (method, metric, emotion)
+    return found[0]
+
+
+def test_all_metrics_on_tiny_zoo_and_controls(tmp_path, zoo):
+    run = tmp_path / "run"
+    run_from_dataset(run, zoo, n_per_emotion=3)
+    test_split = zoo.dataset.split("test")
+    score_run(run, zoo, None, "sd", bootstrap=BootstrapConfig(n_resamples=300), cache_dir=tmp_path / "cache",
+              control_per_emotion=len(test_split))          # controls = the whole held-out split
+    summary = json.loads((run / "summary.json").read_text())
+    rows = summary["rows"]
+    covered = [e for e in EMOTIONS if zoo.dataset.by_emotion("test", e)]
+    for metric in ["emo-a", "sem-c", "sem-d", "sem-d-cos", "fid", "kid", "lpips", "clip-score"]:
+        for emotion in covered:
+            r = _row(rows, "other", metric, emotion)
+            assert r["status"] == "ok" and math.isfinite(r["value"]), r
+            assert math.isfinite(r["diff"]) and math.isfinite(r["p_holm"])
+    # Problems are only about emotions the tiny test split lacks.
+    missing = set(EMOTIONS) - set(covered)
+    assert all(any(e in p for e in missing) for p in summary["problems"]), summary["problems"]
+
+    # Real control = the judge's accuracy on the held-out split, computed directly.
+    images = zoo.dataset.load_images(test_split, size=zoo.sampling.height)
+    with torch.no_grad():
+        judged = zoo.judges.emotion(images).argmax(1)
+    labels = list(zoo.judges.emotion.labels)
+    accuracy = sum(labels[j] == s.emotion for j, s in zip(judged.tolist(), test_split)) / len(test_split)
+    real = _row(rows, CONTROL_REAL, "emo-a")
+    assert real["n"] == len(test_split) and real["value"] == pytest.approx(accuracy)
+    shuffled = _row(rows, CONTROL_SHUFFLED, "emo-a")
+    assert shuffled["n"] == len(test_split) and shuffled["ci_low"] <= 1 / 8 <= shuffled["ci_high"]
+    conf = json.loads((run / "confusion.json").read_text())
+    assert sum(map(sum, conf[CONTROL_REAL]["counts"])) == len(test_split)
