@@ -9,12 +9,13 @@ The training procedure follows diffusers' ``examples/textual_inversion/textual_i
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import shutil
 import tempfile
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -341,16 +342,24 @@ def missing_artifact(method: str, emotion: str, artifact_dir: Path | None) -> Em
     )
 
 
-def sample_images(pipe: "StableDiffusionPipeline", zoo: "Zoo", prompts: Sequence[str],
-                  latents: torch.Tensor) -> torch.Tensor:
-    """Images ``[N,3,H,W]`` in ``[0,1]`` on CPU from ``pipe`` with the zoo's sampling defaults, starting from
-    the plan's per-cell ``latents`` (stacked), never from a shared generator."""
-    s = zoo.sampling
-    device = torch.device(zoo.device)
-    cast = (torch.autocast(device.type, dtype=getattr(torch, s.autocast_dtype))
-            if s.autocast_dtype else nullcontext())
-    pipe.set_progress_bar_config(disable=True)
-    with torch.no_grad(), cast:
-        out = pipe(prompt=list(prompts), latents=latents.to(device), num_inference_steps=s.num_inference_steps,
-                   guidance_scale=s.guidance_scale, height=s.height, width=s.width, output_type="pt")
-    return out.images.float().clamp(0, 1).cpu()
+def rendered(request: GenerationRequest, emotion_text: str) -> GenerationRequest:
+    """The request with its template already rendered with ``emotion_text``, for the ``sd`` sampler (which
+    renders ``{emotion}`` with the plain word); braces are escaped so the rendered text survives ``format``."""
+    text = request.cell.prompt(emotion_text).replace("{", "{{").replace("}", "}}")
+    return GenerationRequest(dataclasses.replace(request.cell, template=text), request.latents)
+
+
+class Sampler:
+    """Sampling shared with the ``sd`` baseline: its per-cell pipeline calls (batch-invariant images, the plan's
+    latents, the zoo's sampling defaults), run on a private pipeline."""
+
+    def __init__(self, zoo: "Zoo", pipe: "StableDiffusionPipeline"):
+        from baselines.stable_diffusion import StableDiffusionMethod
+
+        self.pipe = pipe
+        self._sd = StableDiffusionMethod()
+        self._sd.load(dataclasses.replace(zoo, pipeline=pipe), None)
+
+    def __call__(self, requests: Sequence[GenerationRequest], emotion_text: str) -> tuple[torch.Tensor, list[str]]:
+        out = self._sd.generate([rendered(r, emotion_text) for r in requests])
+        return out.images.float().clamp(0, 1), out.prompts

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Sequence
 
 import torch
 
@@ -37,7 +38,7 @@ from baselines._training import (
     missing_artifact,
     private_pipeline,
     quiet_loading,
-    sample_images,
+    Sampler,
     training_latents,
     training_scheduler,
 )
@@ -52,7 +53,7 @@ LORA_TARGETS: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")  # attentio
 
 @dataclass(frozen=True)
 class DreamBoothConfig:
-    steps: int = 120                # optimisation steps per emotion (mini-zoo budget: see docs/baselines.md)
+    steps: int = 100                # optimisation steps per emotion (mini-zoo budget: see docs/baselines.md)
     batch_size: int = 8
     lora: bool = True               # False: fine-tune every UNet weight
     rank: int = 4                   # LoRA rank (alpha = rank, so the LoRA scale is 1; diffusers' default)
@@ -84,7 +85,7 @@ class DreamBoothMethod(Method):
         if "{}" not in c.instance_template:
             raise EmobenchError(f"dreambooth instance_template {c.instance_template!r} has no {{}} slot",
                                 "use a template such as 'an image of {}'")
-        self._pipe = None
+        self._sampler: Sampler | None = None
         self._zoo: "Zoo | None" = None
         self._artifact_dir: Path | None = None
 
@@ -206,11 +207,11 @@ class DreamBoothMethod(Method):
                                 "run `emobench fit dreambooth` first")
         # a private UNet: loading a LoRA rewrites the module tree, and other methods sample from the zoo's
         unet = copy.deepcopy(zoo.pipeline.unet) if self.config.lora else zoo.pipeline.unet
-        self._pipe = private_pipeline(zoo.pipeline, unet=unet)
+        self._sampler = Sampler(zoo, private_pipeline(zoo.pipeline, unet=unet))
         self._zoo, self._artifact_dir = zoo, Path(artifact_dir)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> GenerationResult:
-        if self._pipe is None or self._zoo is None or self._artifact_dir is None:
+        if self._sampler is None or self._zoo is None or self._artifact_dir is None:
             raise RuntimeError("dreambooth: call load() before generate()")
         images: list[torch.Tensor | None] = [None] * len(requests)
         prompts = [""] * len(requests)
@@ -218,32 +219,33 @@ class DreamBoothMethod(Method):
             path = self._artifact_dir / self.slot_name(emotion)
             if not path.exists():
                 raise missing_artifact(self.name, emotion, self._artifact_dir)
-            batch_prompts = [requests[i].cell.prompt(self.subject(emotion)) for i in idx]
-            latents = torch.stack([requests[i].latents for i in idx])
-            out = self._with_emotion(emotion, path, lambda: sample_images(self._pipe, self._zoo, batch_prompts,
-                                                                          latents))
+            with self._weights_of(emotion, path):
+                out, texts = self._sampler([requests[i] for i in idx], self.subject(emotion))
             for j, i in enumerate(idx):
-                images[i], prompts[i] = out[j], batch_prompts[j]
+                images[i], prompts[i] = out[j], texts[j]
         return GenerationResult(images=torch.stack(images), prompts=prompts)
 
-    def _with_emotion(self, emotion: str, path: Path, run: Callable[[], torch.Tensor]) -> torch.Tensor:
-        pipe = self._pipe
-        zoo = self._zoo
-        assert pipe is not None and zoo is not None
+    @contextmanager
+    def _weights_of(self, emotion: str, path: Path) -> Iterator[None]:
+        """The private pipeline with this emotion's weights: its LoRA loaded (and unloaded after), or its
+        fine-tuned UNet swapped in."""
+        assert self._sampler is not None and self._zoo is not None
+        pipe = self._sampler.pipe
         if not self.config.lora:
             from diffusers import UNet2DConditionModel
 
             base = pipe.unet
             with quiet_loading():
-                pipe.unet = UNet2DConditionModel.from_pretrained(path, torch_dtype=base.dtype).to(zoo.device).eval()
+                pipe.unet = UNet2DConditionModel.from_pretrained(path, torch_dtype=base.dtype).to(self._zoo.device)
             try:
-                return run()
+                yield
             finally:
                 pipe.unet = base
+            return
         with quiet_loading():  # "no LoRA keys for the text encoder": expected, only the UNet is adapted
             pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=emotion)
         try:
-            return run()
+            yield
         finally:
             pipe.unload_lora_weights()
 

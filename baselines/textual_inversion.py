@@ -38,7 +38,7 @@ from baselines._training import (
     missing_artifact,
     private_pipeline,
     quiet_loading,
-    sample_images,
+    Sampler,
     training_latents,
     training_scheduler,
 )
@@ -89,8 +89,7 @@ class TextualInversionMethod(Method):
         if "{emotion}" not in c.token:
             raise EmobenchError(f"textual-inversion token {c.token!r} has no {{emotion}} placeholder",
                                 "use a pattern such as '<{emotion}>' so each emotion gets its own token")
-        self._pipe = None
-        self._zoo: "Zoo | None" = None
+        self._sampler: Sampler | None = None
         self._loaded: set[str] = set()
         self._artifact_dir: Path | None = None
 
@@ -204,22 +203,19 @@ class TextualInversionMethod(Method):
                 raise EmobenchError(f"cannot load the textual-inversion embedding {path}: {err}",
                                     "refit with --refit, or pick another token pattern") from err
             loaded.add(emotion)
-        self._pipe, self._zoo, self._loaded, self._artifact_dir = pipe, zoo, loaded, artifact_dir
+        self._sampler, self._loaded, self._artifact_dir = Sampler(zoo, pipe), loaded, artifact_dir
 
     def generate(self, requests: Sequence[GenerationRequest]) -> GenerationResult:
-        if self._pipe is None or self._zoo is None:
+        if self._sampler is None:
             raise RuntimeError("textual-inversion: call load() before generate()")
         images: list[torch.Tensor | None] = [None] * len(requests)
         prompts = [""] * len(requests)
         for emotion, idx in group_by_emotion(requests):
             if emotion not in self._loaded:
                 raise missing_artifact(self.name, emotion, self._artifact_dir)
-            token = self.token_for(emotion)
-            batch_prompts = [requests[i].cell.prompt(token) for i in idx]
-            out = sample_images(self._pipe, self._zoo, batch_prompts,
-                                torch.stack([requests[i].latents for i in idx]))
+            out, texts = self._sampler([requests[i] for i in idx], self.token_for(emotion))
             for j, i in enumerate(idx):
-                images[i], prompts[i] = out[j], batch_prompts[j]
+                images[i], prompts[i] = out[j], texts[j]
         return GenerationResult(images=torch.stack(images), prompts=prompts,
                                 extras=[{"token": self.token_for(r.cell.emotion)} for r in requests])
 

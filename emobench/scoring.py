@@ -612,8 +612,11 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
     methods_info = read_methods(run_dir)
     run_methods = sorted({r.method for r in records})
     if baseline is not None and baseline not in run_methods:
-        raise EmobenchError(f"baseline {baseline!r} is not a method of this run",
-                            f"pick one of: {', '.join(run_methods) or '(no images)'}")
+        if baseline not in methods_info:
+            raise EmobenchError(f"baseline {baseline!r} is not a method of this run",
+                                f"pick one of: {', '.join(run_methods) or '(no images)'}")
+        problems.append(f"baseline {baseline!r} has no images (it failed): no paired differences")
+        baseline = None
     scorer = RunScorer(zoo, bootstrap, Path(cache_dir) if cache_dir is not None else None)
     entries = verified_entries(run_dir, records, problems)
     metric_objs = resolve_metrics(metrics, problems)

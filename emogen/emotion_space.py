@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -99,20 +98,6 @@ def build_encoder(kind: str, width: int, n_classes: int, image_size: int, init: 
     else:
         trunk, pretrained = SmallTrunk(), False
     return EmotionEncoder(trunk, width, n_classes, kind, image_size), pretrained
-
-
-@dataclass
-class Stage1Result:
-    steps: int
-    seconds: float
-    seconds_per_step: float
-    loss_first: float
-    loss_last: float
-    train_accuracy: float
-    test_accuracy: float | None
-    n_train: int
-    n_test: int
-    imagenet_init: bool
 
 
 def train_encoder(encoder: EmotionEncoder, images: "ImageBank", labels: torch.Tensor, steps: int,

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from emobench.api import FitContext, stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
-from emogen.config import PAPER_STAGE1_EPOCHS, EmoGenConfig, resolve
+from emogen.config import PAPER_STAGE1_EPOCHS, EmoGenConfig, Resolved, resolve
 from emogen.data import ImageBank, split_samples
-from emogen.emotion_space import EmotionSpace, build_encoder, embed_all, train_encoder
+from emogen.emotion_space import EmotionEncoder, EmotionSpace, build_encoder, embed_all, train_encoder
 from emogen.mapper import n_parameters
 from emogen.stage2 import Stage2Trainer, clip_text_projection
 
@@ -72,36 +72,22 @@ def _fit(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:
     if not train:
         raise EmobenchError(f"the dataset at {getattr(dataset, 'root', '?')} has no training images of "
                             f"{', '.join(emotions)}", "check its train split, or choose other --emotions")
-    device = zoo.device
     enc_bank = ImageBank(dataset, train, res.image_size)
-    encoder, imagenet = build_encoder(res.encoder, res.width, len(emotions), res.image_size, config.encoder_init,
-                                      seed_of("encoder", ctx.seed))
-    encoder.to(device)
-    steps1 = res.stage1_steps or math.ceil(PAPER_STAGE1_EPOCHS * len(train) / config.stage1_batch)
-    g1 = torch.Generator().manual_seed(seed_of("stage1", ctx.seed))
-    loss1, secs1 = train_encoder(encoder, enc_bank, train_labels, steps1, config.stage1_batch, config.stage1_lr,
-                                 g1, config.flip, progress("emogen stage 1 (emotion encoder)"))
-    vectors, train_logits = embed_all(encoder, enc_bank)
-    test_bank = ImageBank(dataset, test, res.image_size)
-    _, test_logits = embed_all(encoder, test_bank)
-    space = EmotionSpace.fit(emotions, vectors, train_labels, config.covariance)
-    stage1 = {
-        "encoder": res.encoder, "imagenet_init": imagenet, "image_size": res.image_size, "steps": steps1,
-        "batch": config.stage1_batch, "seconds": round(secs1, 2), "seconds_per_step": round(secs1 / steps1, 4),
-        "loss_first": _mean(loss1[:20]), "loss_last": _mean(loss1[-20:]), "n_train": len(train),
-        "n_test": len(test), "train_accuracy": _acc(train_logits, train_labels),
-        "test_accuracy": _acc(test_logits, test_labels) if len(test) else None,
-        "test_accuracy_chance": _majority(test_labels, len(emotions)) if len(test) else None,
-        "vector_norm_mean": round(float(space.mean.norm(dim=1).mean()), 4),
-        "vector_std_mean": round(float(space.std.mean()), 4),
-    }
-    if res.encoder == "resnet50" and config.encoder_init == "imagenet" and not imagenet:
-        stage1["note"] = ("ImageNet ResNet-50 weights were not found under torch.hub's checkpoint folder; "
-                          "the encoder was trained from random initialisation")
-    save_file({k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()},
-              str(out / "encoder.safetensors"))
-    save_file(space.tensors(), str(out / "space.safetensors"))
-    del test_bank
+    key1 = stable_hash({"stage1": {k: getattr(config, k) for k in STAGE1_FIELDS},
+                        "resolved": [res.encoder, res.image_size, res.width, res.stage1_steps],
+                        "dataset": getattr(dataset, "content_hash", None), "emotions": emotions, "seed": ctx.seed})
+    resumed = _resume_stage1(out, key1, res, emotions, zoo.device)
+    if resumed is not None:   # a previous attempt of this very fit finished stage 1 (the core keeps partials)
+        encoder, space, stage1 = resumed
+        vectors, _ = embed_all(encoder, enc_bank)
+        stage1 = {**stage1, "resumed": True}
+    else:
+        encoder, space, vectors, stage1 = _stage1(config, res, ctx, emotions, train, train_labels, test, test_labels,
+                                                  enc_bank, progress("emogen stage 1 (emotion encoder)"))
+        save_file({k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()},
+                  str(out / "encoder.safetensors"))
+        save_file(space.tensors(), str(out / "space.safetensors"))
+        (out / "stage1.json").write_text(json.dumps({"key": key1, "facts": stage1}, indent=2, sort_keys=True))
 
     # ------------------------------------------------------------------ stage 2: mapping network
     diff_size = int(zoo.sampling.height)
@@ -137,6 +123,63 @@ def _fit(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:
     }
     (out / "emogen.json").write_text(json.dumps(facts, indent=2, sort_keys=True))
     return facts
+
+
+# options that change stage 1's outputs (a partial fit with the same ones can skip stage 1)
+STAGE1_FIELDS = ("encoder", "encoder_init", "encoder_image_size", "stage1_steps", "stage1_batch", "stage1_lr",
+                 "covariance", "flip")
+
+
+def _stage1(config: EmoGenConfig, res: Resolved, ctx: FitContext, emotions: list[str], train: list,
+            train_labels: torch.Tensor, test: list, test_labels: torch.Tensor, enc_bank: ImageBank, report
+            ) -> tuple[EmotionEncoder, EmotionSpace, torch.Tensor, dict[str, Any]]:
+    """Train the emotion encoder, embed the train split, fit the Gaussians, measure held-out accuracy."""
+    encoder, imagenet = build_encoder(res.encoder, res.width, len(emotions), res.image_size, config.encoder_init,
+                                      seed_of("encoder", ctx.seed))
+    encoder.to(ctx.zoo.device)
+    steps1 = res.stage1_steps or math.ceil(PAPER_STAGE1_EPOCHS * len(train) / config.stage1_batch)
+    g1 = torch.Generator().manual_seed(seed_of("stage1", ctx.seed))
+    loss1, secs1 = train_encoder(encoder, enc_bank, train_labels, steps1, config.stage1_batch, config.stage1_lr,
+                                 g1, config.flip, report)
+    vectors, train_logits = embed_all(encoder, enc_bank)
+    test_vectors, test_logits = embed_all(encoder, ImageBank(ctx.dataset, test, res.image_size))
+    space = EmotionSpace.fit(emotions, vectors, train_labels, config.covariance)
+    # do held-out vectors cluster by emotion? the nearest emotion mean as a classifier
+    nearest = -torch.cdist(test_vectors, space.mean) if len(test) else test_logits
+    facts = {
+        "encoder": res.encoder, "imagenet_init": imagenet, "image_size": res.image_size, "steps": steps1,
+        "batch": config.stage1_batch, "seconds": round(secs1, 2), "seconds_per_step": round(secs1 / steps1, 4),
+        "loss_first": _mean(loss1[:20]), "loss_last": _mean(loss1[-20:]), "n_train": len(train),
+        "n_test": len(test), "train_accuracy": _acc(train_logits, train_labels),
+        "test_accuracy": _acc(test_logits, test_labels) if len(test) else None,
+        "test_accuracy_chance": _majority(test_labels, len(emotions)) if len(test) else None,
+        "test_nearest_mean_accuracy": _acc(nearest, test_labels) if len(test) else None,
+        "vector_norm_mean": round(float(space.mean.norm(dim=1).mean()), 4),
+        "vector_std_mean": round(float(space.std.mean()), 4),
+    }
+    if res.encoder == "resnet50" and config.encoder_init == "imagenet" and not imagenet:
+        facts["note"] = ("ImageNet ResNet-50 weights were not found under torch.hub's checkpoint folder; "
+                         "the encoder was trained from random initialisation")
+    return encoder, space, vectors, facts
+
+
+def _resume_stage1(out: Path, key: str, res: Resolved, emotions: list[str], device: torch.device
+                   ) -> tuple[EmotionEncoder, EmotionSpace, dict[str, Any]] | None:
+    """Stage 1's outputs from an earlier attempt of the same fit (same key), else None."""
+    meta_path = out / "stage1.json"
+    if not (meta_path.is_file() and (out / "encoder.safetensors").is_file() and (out / "space.safetensors").is_file()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+    except ValueError:
+        return None
+    if meta.get("key") != key:
+        return None
+    encoder, _ = build_encoder(res.encoder, res.width, len(emotions), res.image_size, "none")
+    encoder.load_state_dict(load_file(str(out / "encoder.safetensors")))
+    encoder.to(device).eval()
+    space = EmotionSpace.from_tensors(emotions, load_file(str(out / "space.safetensors")))
+    return encoder, space, meta["facts"]
 
 
 def _mean(values: list[float]) -> float | None:

@@ -30,7 +30,8 @@ def denoising_loss(unet, scheduler, latents: torch.Tensor, cond: torch.Tensor,
     else:
         raise EmobenchError(f"unknown prediction_type {kind!r} in the zoo's scheduler config",
                             "use a zoo whose scheduler predicts epsilon, v_prediction or sample")
-    pred = unet(noisy, t, encoder_hidden_states=cond.to(noisy.dtype)).sample
+    dtype = next(unet.parameters()).dtype   # a float16 generator (paper scale on CUDA) gets float16 inputs
+    pred = unet(noisy.to(dtype), t, encoder_hidden_states=cond.to(dtype)).sample
     return F.mse_loss(pred.float(), target.float(), reduction="none").flatten(1).mean(1)
 
 

@@ -209,7 +209,8 @@ class Stage2Trainer:
         l_ldm = losses.denoising_loss(pipe.unet, self._noise_scheduler(), latents.float(), hidden, g)
         l_attr = l_emo = None
         if self.proj is not None:
-            s = as_tensor(self.proj(prompts.pooled(hidden, lays, cfg.attr_pool)))
+            pooled = prompts.pooled(hidden, lays, cfg.attr_pool)
+            s = as_tensor(self.proj(pooled.to(self.proj.weight.dtype))).float()
             if self.bank_feats is not None:
                 tgt = self.targets[batch].to(device)
                 l_attr = losses.attribute_loss(s, self.bank_feats, tgt, cfg.attr_temperature)

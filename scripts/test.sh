@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (idempotent) and run the test suite offline. Extra arguments go to pytest.
+# Set up (idempotent) and run the test suite offline. Arguments, if any, replace the default `tests`
+# (e.g. `bash scripts/test.sh tests/test_core_run.py -x`).
 #
 # Hook: every scripts/test-setup.d/*.sh runs after setup.sh and before pytest (e.g. a system package a
 # test needs: `apt-get install -y chromium`). Hooks must be idempotent and fail loudly.
@@ -13,7 +14,11 @@ for hook in scripts/test-setup.d/*.sh; do
 done
 export HF_HUB_OFFLINE=1
 set +e
-.venv/bin/python -m pytest -q tests "$@"
+if [ "$#" -gt 0 ]; then
+  .venv/bin/python -m pytest -q "$@"
+else
+  .venv/bin/python -m pytest -q tests
+fi
 code=$?
 set -e
 if [ "$code" -eq 5 ]; then

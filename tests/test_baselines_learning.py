@@ -41,6 +41,11 @@ def fit(method, zoo, out: Path, emotions, dataset=None, seed: int = 0, progress=
     return method.fit(ctx)
 
 
+@pytest.fixture(scope="module")
+def plain(zoo_dir):
+    return plain_pipeline(zoo_dir)
+
+
 def plain_pipeline(zoo_dir: Path):
     """The zoo's generator loaded with nothing but diffusers (the scheduler loaded on its own, so its config is
     exactly the saved one: StableDiffusionPipeline's constructor would force clip_sample=False)."""
@@ -56,10 +61,12 @@ def plain_pipeline(zoo_dir: Path):
 
 
 def plain_generate(pipe, zoo, prompts, latents):
+    """One pipeline call per image, as the plugins sample (GEMM blocking depends on the batch size)."""
     s = zoo.sampling
     with torch.no_grad():
-        return pipe(prompt=prompts, latents=latents, num_inference_steps=s.num_inference_steps,
-                    guidance_scale=s.guidance_scale, height=s.height, width=s.width, output_type="pt").images
+        return torch.cat([pipe(prompt=[p], latents=z[None], num_inference_steps=s.num_inference_steps,
+                               guidance_scale=s.guidance_scale, height=s.height, width=s.width,
+                               output_type="pt").images for p, z in zip(prompts, latents)])
 
 
 def sha(path: Path) -> str:
@@ -94,7 +101,7 @@ class NoImagesFor:
 # ------------------------------------------------------------------------------------ textual inversion
 
 
-def test_ti_embedding_loads_in_plain_diffusers_and_gives_the_same_images(zoo, zoo_dir, tmp_path):
+def test_ti_embedding_loads_in_plain_diffusers_and_gives_the_same_images(zoo, plain, tmp_path):
     method = TextualInversionMethod(TI_TINY)
     facts = fit(method, zoo, tmp_path, ["fear", "awe"])
     assert set(facts["emotions"]) == {"fear", "awe"} and facts["skipped"] == []
@@ -104,7 +111,6 @@ def test_ti_embedding_loads_in_plain_diffusers_and_gives_the_same_images(zoo, zo
     got = method.generate(reqs)
     assert got.prompts == ["an image of <fear>"] * 2
 
-    plain = plain_pipeline(zoo_dir)
     plain.load_textual_inversion(str(tmp_path / "fear.safetensors"))
     want = plain_generate(plain, zoo, got.prompts, torch.stack([r.latents for r in reqs]))
     torch.testing.assert_close(got.images, want, rtol=0, atol=1e-6)
@@ -116,7 +122,7 @@ def test_ti_embedding_loads_in_plain_diffusers_and_gives_the_same_images(zoo, zo
     assert "<fear>" not in zoo.pipeline.tokenizer.get_vocab()
 
 
-def test_ti_multi_vector_token_and_init_word(zoo, zoo_dir, tmp_path):
+def test_ti_multi_vector_token_and_init_word(zoo, plain, tmp_path):
     method = TextualInversionMethod(TextualInversionConfig(steps=1, batch_size=2, num_vectors=2, init_word="photo"))
     fit(method, zoo, tmp_path, ["sadness"])
     from safetensors.torch import load_file
@@ -126,10 +132,31 @@ def test_ti_multi_vector_token_and_init_word(zoo, zoo_dir, tmp_path):
     method.load(zoo, tmp_path)
     reqs = requests(zoo, ["sadness"], seeds=(3,))
     got = method.generate(reqs)
-    plain = plain_pipeline(zoo_dir)
     plain.load_textual_inversion(str(tmp_path / "sadness.safetensors"))
     want = plain_generate(plain, zoo, got.prompts, torch.stack([r.latents for r in reqs]))
     torch.testing.assert_close(got.images, want, rtol=0, atol=1e-6)
+
+
+def test_ti_training_encoding_equals_the_loaded_embedding(zoo, tmp_path):
+    """What the token contributes during training (spliced vectors) is what load_textual_inversion builds."""
+    import copy
+
+    from safetensors.torch import save_file
+
+    from baselines._training import encode_text, private_pipeline
+    from baselines.textual_inversion import _TokenSpace
+
+    dim = zoo.pipeline.text_encoder.get_input_embeddings().weight.shape[1]
+    vectors = torch.randn(2, dim, generator=torch.Generator().manual_seed(0))
+    space = _TokenSpace(zoo.pipeline)
+    with space.learning(["<x>", "<x>_1"], torch.nn.Parameter(vectors.clone())):
+        got = encode_text(zoo.pipeline, ["an image of <x> <x>_1"], space.tokenizer, space.text_encoder)
+    save_file({"<x>": vectors}, str(tmp_path / "x.safetensors"))
+    pipe = private_pipeline(zoo.pipeline, tokenizer=copy.deepcopy(zoo.pipeline.tokenizer),
+                            text_encoder=copy.deepcopy(zoo.pipeline.text_encoder))
+    pipe.load_textual_inversion(str(tmp_path / "x.safetensors"))
+    want = pipe.encode_prompt("an image of <x>", torch.device("cpu"), 1, False)[0]
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
 
 
 def test_ti_fit_is_deterministic_and_per_emotion(zoo, tmp_path):
@@ -190,7 +217,7 @@ def test_ti_broken_split_file_is_a_clear_error_and_keeps_fitted_emotions(zoo, tm
 # ------------------------------------------------------------------------------------ dreambooth
 
 
-def test_db_lora_loads_in_plain_diffusers_and_gives_the_same_images(zoo, zoo_dir, tmp_path):
+def test_db_lora_loads_in_plain_diffusers_and_gives_the_same_images(zoo, plain, tmp_path):
     method = DreamBoothMethod(DB_TINY)
     facts = fit(method, zoo, tmp_path, ["fear", "awe"])
     assert facts["emotions"]["fear"]["prompt"] == "an image of sks fear"
@@ -200,7 +227,6 @@ def test_db_lora_loads_in_plain_diffusers_and_gives_the_same_images(zoo, zoo_dir
     got = method.generate(interleaved)
     assert got.prompts == ["an image of sks awe", "an image of sks fear"]
 
-    plain = plain_pipeline(zoo_dir)
     for k, r in enumerate(interleaved):
         plain.load_lora_weights(str(tmp_path), weight_name=f"{r.cell.emotion}.safetensors")
         want = plain_generate(plain, zoo, [got.prompts[k]], r.latents[None])

@@ -68,6 +68,7 @@ def test_fit_writes_safetensors_and_facts(zoo, fitted):
     assert meta["emotions"] == list(EMOTIONS)
     s1, s2 = meta["stage1"], meta["stage2"]
     assert s1["n_test"] == len(zoo.dataset.split("test")) and 0.0 <= s1["test_accuracy"] <= 1.0
+    assert 0.0 <= s1["test_nearest_mean_accuracy"] <= 1.0
     assert s1["steps"] == 3 and s2["steps"] == 3 and s2["seconds_per_step"] > 0
     assert s2["attr_bank_size"] == len(zoo.dataset.objects) + len(zoo.dataset.scenes)
     assert facts["stage1"]["test_accuracy"] == s1["test_accuracy"]
@@ -142,6 +143,22 @@ def test_fit_is_reproducible(zoo, fitted, tmp_path):
     for name in ("space.safetensors", "mapper.safetensors"):
         a, b = load_file(str(art / name)), load_file(str(tmp_path / name))
         assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_interrupted_fit_resumes_after_stage_1(zoo, fitted, tmp_path):
+    art, _ = fitted
+    partial = tmp_path / "partial"
+    shutil.copytree(art, partial)
+    for name in ("mapper.safetensors", "emogen.json"):     # as if stage 2 had crashed
+        (partial / name).unlink()
+    _, facts = fit(zoo, partial)
+    assert facts["stage1"]["resumed"] is True
+    a, b = load_file(str(art / "mapper.safetensors")), load_file(str(partial / "mapper.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)                # same result as the uninterrupted fit
+    other = tmp_path / "other"
+    shutil.copytree(art, other)
+    _, facts = fit(zoo, other, stage1_lr=0.01)                     # other stage-1 options: no reuse
+    assert "resumed" not in facts["stage1"]
 
 
 def test_ablations_fit_and_differ(zoo, fitted, tmp_path):

@@ -11,13 +11,7 @@ import pytest
 from emobench import registry
 from emobench.testing.contract import ContractSettings, _tiny_zoo_cached, check_method
 
-# Tiny fit budgets (a few optimiser steps on a few images) per learning method; unknown learning
-# methods run with their defaults.
-TINY_OPTIONS: dict[str, dict[str, object]] = {
-    "textual-inversion": {"steps": 2, "batch_size": 2, "max_images": 4},
-    "dreambooth": {"steps": 2, "batch_size": 2, "max_images": 4},
-    "emogen": {"steps": 2, "batch_size": 2},
-}
+from kit_options import TINY_OPTIONS
 
 # Contract violations found by this kit that the owning code has not fixed yet: (method, check) → why.
 # They are reported as xfail (non-strict) so the rest of the contract is still enforced for the method.

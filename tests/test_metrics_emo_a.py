@@ -145,3 +145,15 @@ def test_unknown_baseline_is_a_clear_error(tmp_path):
     make_run(run, n_per_emotion=1)
     with pytest.raises(EmobenchError, match="baseline 'emogen' is not a method"):
         score_run(run, fake_zoo(tmp_path), ["emo-a"], baseline="emogen", cache_dir=tmp_path / "cache")
+
+
+def test_failed_baseline_scores_the_rest_without_differences(tmp_path, capsys):
+    run = tmp_path / "run"
+    make_run(run, n_per_emotion=1, methods=("good",))
+    (run / "methods.json").write_text(json.dumps({"good": {"status": "ok"}, "sd": {"status": "failed",
+                                                                                  "reason": "out of memory"}}))
+    score_run(run, fake_zoo(tmp_path), ["emo-a"], baseline="sd", bootstrap=FAST, cache_dir=tmp_path / "cache")
+    s = _summary(run)
+    assert "baseline 'sd' has no images" in capsys.readouterr().err
+    assert _row(s, "good", "emo-a")["value"] == 1.0 and _row(s, "good", "emo-a")["diff"] is None
+    assert _row(s, "sd", "emo-a")["status"] == "failed" and _row(s, "sd", "emo-a")["reason"] == "out of memory"

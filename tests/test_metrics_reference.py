@@ -45,11 +45,12 @@ def test_fid_equals_torchmetrics(n_fake, n_real):
     assert stat.extra == {"n_fake": n_fake, "n_real": n_real, "feature_dim": 12}
 
 
-def test_fid_bootstrap_weights_equal_explicit_resample():
+@pytest.mark.parametrize("n", [8, 20])   # n ≤ D (n×n eigen-problem) and n > D (D×D), D = 12
+def test_fid_bootstrap_weights_equal_explicit_resample(n):
     net = StatsFeatures()
-    f, r = net(_images(20, 3)), net(_images(30, 4))
+    f, r = net(_images(n, 3)), net(_images(30, 4))
     stat = FidStat(f, r, None)
-    counts = torch.from_numpy(np.random.default_rng(0).multinomial(20, [1 / 20] * 20, size=3)).double()
+    counts = torch.from_numpy(np.random.default_rng(0).multinomial(n, [1 / n] * n, size=3)).double()
     got = stat.evaluate(counts)
     for row, g in zip(counts, got):
         explicit = f.double().repeat_interleave(row.long(), dim=0)

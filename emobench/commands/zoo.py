@@ -27,6 +27,8 @@ def add_parser(sub) -> None:
     b.add_argument("--unet-batch", type=int, default=None)
     b.add_argument("--n-train", type=int, default=None, help="EmoSet-mini training images (default 20000)")
     b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    b.add_argument("--eval-seeds", type=int, default=None, help="seeds per prompt in the build's check (16)")
+    b.add_argument("--eval-scenes", type=int, default=None, help="scenes per object in the build's check (2)")
     b.add_argument("--no-check", action="store_true", help="skip the quality check and model card")
     b.set_defaults(func=main_build)
 
@@ -47,6 +49,10 @@ def add_parser(sub) -> None:
     w.add_argument("--n-test", type=int, default=2000)
     w.add_argument("--workers", type=int, default=1)
     w.set_defaults(func=main_world)
+
+    from emobench.zoo import fit_judges  # kit area: `zoo fit-judges --zoo paper.toml` (Emo-A probe)
+
+    fit_judges.add_parser(zsub)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
 

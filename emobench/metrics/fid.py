@@ -37,12 +37,6 @@ def mean_cov(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mu, cov
 
 
-def _nuclear_norms(z: torch.Tensor) -> torch.Tensor:
-    """Sum of singular values of each ``[B, n, d]`` matrix via the smaller Gram matrix."""
-    g = z @ z.transpose(1, 2) if z.shape[1] <= z.shape[2] else z.transpose(1, 2) @ z
-    return torch.linalg.eigvalsh(g).clamp_min(0).sqrt().sum(1)
-
-
 class FidStat(GroupStat):
     def __init__(self, fake: torch.Tensor, real: torch.Tensor, min_trusted_n: int | None):
         self.f = fake.double()
@@ -51,6 +45,9 @@ class FidStat(GroupStat):
         evals, evecs = torch.linalg.eigh((cov_r + cov_r.T) / 2)
         self.mu_r, self.tr_r = mu_r, torch.trace(cov_r)
         self.y = self.f @ (evecs * evals.clamp_min(0).sqrt())        # F L with Σ_ref = L Lᵀ
+        self.sq = (self.f ** 2).sum(1)
+        self.use_rows = self.n <= d                                  # eigen-problem on the smaller side
+        self.gram = self.y @ self.y.T if self.use_rows else None
         m = real.shape[0]
         limit = d if min_trusted_n is None else min_trusted_n
         self.extra = {"n_fake": self.n, "n_real": m, "feature_dim": d}
@@ -58,14 +55,24 @@ class FidStat(GroupStat):
                         "strongly biased at small n): compare KID" if min(self.n, m) < limit else "")
 
     def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
-        w = weights.double()
+        k = min(self.n, self.y.shape[1])
+        chunk = max(1, int(2e7 // (k * k + self.n)))                 # bounds memory at paper scale
+        return torch.cat([self._evaluate(weights[i:i + chunk].double()) for i in range(0, weights.shape[0], chunk)])
+
+    def _evaluate(self, w: torch.Tensor) -> torch.Tensor:
         sw = w.sum(1)
         mu = (w @ self.f) / sw[:, None]
         a = ((mu - self.mu_r) ** 2).sum(1)
-        fc = self.f[None] - mu[:, None, :]
-        tr_w = (w * (fc ** 2).sum(2)).sum(1) / (sw - 1)
-        yc = self.y[None] - ((w @ self.y) / sw[:, None])[:, None, :]
-        c = _nuclear_norms(yc * w.sqrt()[:, :, None]) / (sw - 1).sqrt()
+        tr_w = (w @ self.sq - sw * (mu ** 2).sum(1)) / (sw - 1)       # Σ w_i ‖f_i − μ‖² / (Σw − 1)
+        my = (w @ self.y) / sw[:, None]                              # weighted mean of Y
+        if self.use_rows:   # Z Zᵀ with Z = √w (Y − m): n × n, built from the fixed Y Yᵀ
+            ym = my @ self.y.T                                       # [B, n]: y_i · m
+            g = self.gram[None] - ym[:, :, None] - ym[:, None, :] + (my ** 2).sum(1)[:, None, None]
+            s = w.sqrt()
+            g = g * s[:, :, None] * s[:, None, :]
+        else:               # Zᵀ Z = Yᵀ diag(w) Y − Σw m mᵀ: D × D
+            g = torch.einsum("bn,nd,ne->bde", w, self.y, self.y) - sw[:, None, None] * my[:, :, None] * my[:, None, :]
+        c = torch.linalg.eigvalsh(g).clamp_min(0).sqrt().sum(1) / (sw - 1).sqrt()
         out = a + tr_w + self.tr_r - 2 * c
         return torch.where(sw > 1, out, torch.full_like(out, float("nan")))
 

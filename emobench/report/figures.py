@@ -8,10 +8,8 @@ Each figure is written as PNG (fixed dpi, no Software stamp: identical bytes on 
 """
 from __future__ import annotations
 
-import io
 import math
 import re
-from dataclasses import dataclass
 
 import matplotlib
 import numpy as np
@@ -36,11 +34,6 @@ STYLE = {
 PNG_META = {"Software": None}
 PDF_META = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}
 TRANSFER_RE = re.compile(r"^\s*\{emotion\}\s+\S.*$")   # "{emotion} bag": EmoGen's emotion transfer prompts
-
-
-@dataclass
-class FigureSet:
-    names: list[str]
 
 
 def slug(name: str) -> str:
@@ -106,16 +99,20 @@ def _image_figure(canvas, row_c, row_labels, col_c, col_labels, col_colours, tit
     # Margins sized from the labels (about 0.075 in per character at 9 pt) so nothing is clipped.
     longest_row = max((len(line) for lab in row_labels for line in str(lab).split("\n")), default=4)
     longest_col = max((len(str(c)) for c in col_labels), default=4)
+    spacing_in = (col_c[1] - col_c[0]) * scale if len(col_c) > 1 else w * scale
+    rotate = rotate or 0.085 * longest_col > spacing_in  # labels wider than their column would overlap
     left = 0.25 + 0.075 * longest_row
     top = 0.55 + (0.055 * longest_col if rotate else 0.2)
-    width = max(w * scale + left + 0.25, 0.085 * len(title) + 0.4)
+    right = 0.25 + (0.065 * longest_col if rotate else 0.0)  # room for the last slanted label
+    width = max(w * scale + left + right, 0.085 * len(title) + 0.4)
     fig = Figure(figsize=(width, h * scale + top + 0.15))
     ax = fig.add_axes((left / width, 0.15 / fig.get_figheight(),
                        w * scale / width, h * scale / fig.get_figheight()))
     ax.imshow(canvas, interpolation="none")
     ax.set_yticks(row_c, row_labels)
     ax.xaxis.tick_top()
-    ax.set_xticks(col_c, col_labels, rotation=30 if rotate else 0, ha="left" if rotate else "center")
+    ax.set_xticks(col_c, col_labels, rotation=30 if rotate else 0, ha="left" if rotate else "center",
+                  rotation_mode="anchor" if rotate else "default")
     for lab, colour in zip(ax.get_xticklabels(), col_colours):
         lab.set_color(colour)
         lab.set_fontweight("bold")
@@ -274,7 +271,7 @@ def bar_charts(run: RunData, methods: list[str], specs: list[MetricSpec], colour
         styles = {"real (control)": ("-", "#333333"), "shuffled (control)": (":", "#333333")}
         for c in controls:
             ls, col = styles.get(c, ("--", "#777777"))
-            xs, ys = [], []
+            xs = []
             for gi, e in enumerate(groups):
                 v = look.get((c, spec.key, e), (math.nan,))[0]
                 if not math.isnan(v):

@@ -10,6 +10,7 @@ import io
 import math
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 
 from emobench.report.metrics_display import MetricSpec, canonical, is_main, ordered_specs
 from emobench.report.rundata import RunData, is_control
@@ -132,7 +133,7 @@ def build(run: RunData) -> Leaderboard:
         if spec.higher_is_better is None:
             continue
         vals = [r.entries[spec.key].value for r in rows if spec.key in r.entries and r.entries[spec.key].has_value]
-        if len(vals) < 2:
+        if len(vals) < 2 or len(set(vals)) == 1:  # a column where every method ties has no best
             continue
         best = max(vals) if spec.higher_is_better else min(vals)
         for r in rows:
@@ -144,7 +145,9 @@ def build(run: RunData) -> Leaderboard:
     references = paper_reference_rows() if run.scale == "paper" else []
     facts: dict[str, str] = {}
     if run.zoo:
-        facts["zoo"] = f"{run.zoo.get('name', '?')} (scale {run.scale})"
+        name = str(run.zoo.get("name", "?"))
+        # A zoo given as a folder is shown by its folder name: a machine's paths never enter the leaderboard.
+        facts["zoo"] = f"{Path(name).name if '/' in name else name} (scale {run.scale})"
     for key, val in (("plan_hash", run.plan_hash), ("judges_hash", run.judges_hash),
                      ("weights_hash", run.zoo.get("weights_hash")), ("config_hash", run.config.get("config_hash"))):
         if val:  # only what the run recorded; never a placeholder

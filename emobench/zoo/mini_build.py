@@ -147,7 +147,7 @@ def train_clip(cfg: BuildConfig, data: WorldData, tokenizer, log: Log) -> tuple[
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if step % 50 == 0 or step == cfg.clip_steps - 1:
             log(f"clip step {step}/{cfg.clip_steps} loss {np.mean(losses[-20:]):.3f}")
     clip.eval()
@@ -209,7 +209,7 @@ def train_unet(cfg: BuildConfig, data: WorldData, text_encoder, tokenizer, log: 
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         step += 1
         if choose_steps is not None and step == calib_at:
             # decided before the cosine part of the schedule starts, so the run equals one started with
@@ -280,7 +280,7 @@ def train_judges(cfg: BuildConfig, data: WorldData, log: Log) -> tuple[JudgeNet,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if step % 50 == 0 or step == cfg.judge_steps - 1:
             log(f"judge step {step}/{cfg.judge_steps} loss {np.mean(losses[-20:]):.3f}")
     net.eval()
@@ -374,6 +374,10 @@ def build_mini(out: str | Path, cfg: BuildConfig = BuildConfig(), log: Log = pri
 def build_config_from_args(args) -> BuildConfig:
     kw = {k: getattr(args, k) for k in ("seed", "minutes", "threads", "n_train", "unet_steps", "clip_steps",
                                         "judge_steps", "unet_batch") if getattr(args, k, None) is not None}
+    if getattr(args, "eval_seeds", None) is not None:
+        kw["eval_seeds"] = args.eval_seeds
+    if getattr(args, "eval_scenes", None) is not None:
+        kw["eval_scenes_per_object"] = args.eval_scenes
     return BuildConfig(**kw)
 
 
