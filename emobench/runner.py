@@ -164,6 +164,7 @@ class MethodOutcome:
     wall_s: float = 0.0
     n_images: int = 0
     n_generated: int = 0
+    warning: str | None = None
 
 
 @dataclass
@@ -260,6 +261,35 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
     return outcome, list(records.values())
 
 
+def pipeline_fingerprint(pipe) -> int:
+    """Cheap identity of the shared pipeline's state: parameters (storage, in-place version counter, shape),
+    train/eval mode, attention processors, tokenizer size and scheduler. A method that changes any of them
+    (a LoRA left loaded, a token added, weights edited in place) would make later methods' images depend on
+    the order methods run in."""
+    parts: list[Any] = []
+    for name in ("unet", "vae", "text_encoder"):
+        module = getattr(pipe, name, None)
+        if module is None:
+            continue
+        parts.append((name, type(module).__name__, module.training,
+                      tuple((n, p.data_ptr(), p._version, tuple(p.shape), str(p.dtype), str(p.device))
+                            for n, p in module.named_parameters())))
+    unet = getattr(pipe, "unet", None)
+    if unet is not None and hasattr(unet, "attn_processors"):
+        parts.append(tuple(sorted((k, type(v).__name__) for k, v in unet.attn_processors.items())))
+    tok = getattr(pipe, "tokenizer", None)
+    parts.append(len(tok) if tok is not None else None)
+    sched = getattr(pipe, "scheduler", None)
+    parts.append((id(sched), type(sched).__name__, json_dumps(dict(getattr(sched, "config", {}) or {}))))
+    return hash(tuple(parts))
+
+
+def json_dumps(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
 def _bar(label: str, total: int, initial: int, enabled: bool):
     from tqdm.auto import tqdm
 
@@ -281,7 +311,13 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
     outcomes: list[MethodOutcome] = []
     records: list[ImageRecord] = []
     for ms in methods:
+        before = pipeline_fingerprint(zoo.pipeline)
         outcome, recs = run_method(ms, zoo, plan, store, cfg, progress)
+        if pipeline_fingerprint(zoo.pipeline) != before:
+            # keep later methods independent of this one: give them a freshly loaded zoo
+            outcome.warning = "modified the shared zoo pipeline (plugin bug); the zoo was reloaded for the others"
+            print(f"emobench: method {ms.label!r} {outcome.warning}", file=sys.stderr)
+            zoo = load_zoo(cfg.zoo)
         outcomes.append(outcome)
         if outcome.status == "ok":
             records.extend(recs)
@@ -312,7 +348,7 @@ def score_run(run_dir: Path, zoo, metric_names: list[str], baseline: str | None)
     return True
 
 
-def emo_a_table(run_dir: Path, metric: str = "emo-a") -> str | None:
+def emo_a_table(run_dir: Path, metric: str = "emo-a", methods: Sequence[str] = ()) -> str | None:
     """Emo-A per emotion (rows) × method (columns) from ``summary.csv``, as text; None if not scored."""
     path = run_dir / "summary.csv"
     if not path.is_file():
@@ -325,4 +361,5 @@ def emo_a_table(run_dir: Path, metric: str = "emo-a") -> str | None:
         return None
     table = df.pivot_table(index="emotion", columns="method", values="value", aggfunc="first")
     order = [e for e in (*[e for e in df["emotion"].unique() if e != "all"], "all") if e in table.index]
-    return table.loc[order].to_string(float_format=lambda v: f"{v:.3f}")
+    cols = [m for m in methods if m in table.columns] + [c for c in table.columns if c not in methods]
+    return table.loc[order, cols].to_string(float_format=lambda v: f"{v:.3f}")

@@ -4,13 +4,15 @@
 re-run at any time without regenerating images. Each image is checked against its sha256; each metric
 computes its per-image features once per image and caches them under ``$EMOBENCH_CACHE/scores/`` keyed by
 (image content id, judges hash, metric name + config). A problem with one image or one metric is reported and
-skipped; everything else completes. Outputs (see docs/ARCHITECTURE.md "Run directory"): ``scores.csv``,
-``summary.csv``, ``summary.json``, ``confusion.json``.
+skipped; everything else completes. Outputs (see docs/ARCHITECTURE.md "Run directory" and docs/metrics.md):
+``scores.csv``, ``summary.csv``, ``summary.json``, ``confusion.json``.
+
+Inputs live in ``emobench.metrics.inputs``, the cache in ``emobench.metrics.cache``, the statistics in
+``emobench.stats``.
 """
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -20,318 +22,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
 from emobench.api import ImageRecord, config_to_dict, stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
 from emobench.metrics import load_metric, metric_names
-from emobench.metrics.base import Group, GroupStat, MeanStat, Metric, ScoreItem, ScoringContext
-from emobench.stats import BootstrapConfig, Estimate, draw_weights, estimate, holm, paired_difference
+from emobench.metrics.base import Group, GroupStat, MeanStat, Metric, ScoringContext
+from emobench.metrics.cache import FeatureStore, GroupCache, PackCache, cache_root
+from emobench.metrics.inputs import (ALL, CONTROL_REAL, CONTROL_SHUFFLED, Entry, Reference, read_manifest,
+                                     read_methods, real_entries, shuffled_entries, verified_entries)
+from emobench.stats import BootstrapConfig, Estimate, estimate, holm, paired_difference, draw_weights
 
-CONTROL_REAL = "real (control)"
-CONTROL_SHUFFLED = "shuffled (control)"
-ALL = "all"
+__all__ = ["score_run", "RunScorer", "CONTROL_REAL", "CONTROL_SHUFFLED", "ALL"]
+
 SUMMARY_COLUMNS = ["method", "kind", "status", "metric", "emotion", "value", "ci_low", "ci_high", "n",
                    "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "warning", "reason"]
 SCORE_COLUMNS = ["method", "emotion", "template", "seed", "key", "metric", "value"]
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("EMOBENCH_CACHE", Path.home() / ".cache" / "emobench")).expanduser()
-
-
-# ------------------------------------------------------------------------------------------------ entries
-
-@dataclass
-class Entry:
-    """One image to score: a generated image of the run, or a real held-out image (controls, references)."""
-
-    method: str
-    cell: str                      # alignment key across methods (cell id); sample id for real images
-    item: ScoreItem
-    loader: Callable[[], torch.Tensor]   # → [3, H, W] float in [0, 1]
-    record: ImageRecord | None = None
-
-
-def _decode_png(data: bytes) -> torch.Tensor:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
-        arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255.0
-
-
-def read_manifest(run_dir: Path) -> list[ImageRecord]:
-    path = run_dir / "manifest.jsonl"
-    if not path.is_file():
-        raise EmobenchError(f"{run_dir} has no manifest.jsonl",
-                            "pass a run directory written by `emobench run` (it holds manifest.jsonl and images/)")
-    records = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(ImageRecord.from_json(line))
-        except (json.JSONDecodeError, TypeError) as err:
-            raise EmobenchError(f"{path}:{i} is not a valid manifest line ({err})",
-                                "restore manifest.jsonl or re-run `emobench run --resume RUN_DIR`") from err
-    return records
-
-
-def read_methods(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """methods.json → {method: {"status": ..., "reason": ...}}; accepts a dict or a list of dicts."""
-    path = run_dir / "methods.json"
-    if not path.is_file():
-        return {}
-    data = json.loads(path.read_text())
-    if isinstance(data, list):
-        return {d["name"]: d for d in data if isinstance(d, dict) and "name" in d}
-    if isinstance(data, dict) and isinstance(data.get("methods"), (dict, list)):
-        inner = data["methods"]
-        return inner if isinstance(inner, dict) else {d["name"]: d for d in inner}
-    return {k: v for k, v in data.items() if isinstance(v, dict)}
-
-
-def verified_entries(run_dir: Path, records: Sequence[ImageRecord], problems: list[str]) -> list[Entry]:
-    """Entries for records whose PNG exists and matches its sha256; one problem line per bad image."""
-    entries = []
-    for rec in records:
-        path = run_dir / rec.path
-        where = f"{rec.method} / {rec.cell.cell_id}"
-        if not path.is_file():
-            problems.append(f"missing image {rec.path} ({where}): skipped")
-            continue
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != rec.sha256:
-            problems.append(f"corrupt image {rec.path} ({where}): sha256 does not match the manifest; skipped "
-                            "(re-run `emobench run --resume RUN_DIR` to regenerate it)")
-            continue
-        item = ScoreItem(emotion=rec.emotion, prompt=rec.prompt, image_id=rec.sha256)
-        entries.append(Entry(rec.method, rec.cell.cell_id, item, lambda p=path: _decode_png(p.read_bytes()), rec))
-    return entries
-
-
-def real_entries(dataset, emotions: Sequence[str], per_emotion: int | None, size: int, template: str,
-                 method: str = CONTROL_REAL) -> list[Entry]:
-    """Held-out **test** images of each emotion (the first ``per_emotion`` in split order, or all)."""
-    entries = []
-    for emotion in emotions:
-        samples = dataset.by_emotion("test", emotion)
-        if per_emotion is not None:
-            samples = samples[:per_emotion]
-        for s in samples:
-            sha = hashlib.sha256(Path(s.image_path).read_bytes()).hexdigest()
-            item = ScoreItem(emotion=emotion, prompt=template.format(emotion=emotion), image_id=f"{sha}@{size}")
-            entries.append(Entry(method, s.id, item,
-                                 lambda s=s: dataset.load_images([s], size=size)[0]))
-    return entries
-
-
-def shuffled_entries(real: Sequence[Entry], template: str, seed: int) -> list[Entry]:
-    """The same real images with their emotion labels shuffled (seeded): the chance-level control.
-
-    The shuffle is *balanced*: images are dealt the labels round-robin, true emotion by true emotion (both the
-    emotion order and the image order within an emotion seeded-random, from a random starting label). Each
-    label then gets as many images as in the real set (±1), each true emotion's images are spread over the
-    labels as evenly as possible, and the expected Emo-A over seeds is exactly 1/8 whatever the judge (a plain
-    permutation has the same expectation but more spread).
-    """
-    rng = np.random.default_rng(seed)
-    labels = [e for e in EMOTIONS if any(x.item.emotion == e for x in real)]
-    out: list[Entry] = []
-    j = int(rng.integers(len(labels))) if labels else 0
-    for t in rng.permutation(len(labels)):
-        group = [e for e in real if e.item.emotion == labels[t]]
-        for i in rng.permutation(len(group)):
-            e = group[i]
-            emotion = labels[j % len(labels)]
-            j += 1
-            item = ScoreItem(emotion=emotion, prompt=template.format(emotion=emotion), image_id=e.item.image_id)
-            out.append(Entry(CONTROL_SHUFFLED, e.cell, item, e.loader))
-    return out
-
-
-# -------------------------------------------------------------------------------------------------- cache
-
-class PackCache:
-    """Tensors cached by key in a folder of safetensors *packs* (tensor name = key).
-
-    Things computed together are written as one pack, so a cold run writes a few files rather than one per
-    image, and a warm run reads pack headers to find its keys. Packs are content-keyed and never modified;
-    concurrent writers only add packs; a torn pack is ignored (recomputed), never trusted.
-    """
-
-    def __init__(self, folder: Path):
-        self.dir = folder
-        self._index: dict[str, Path] | None = None
-
-    def _scan(self) -> dict[str, Path]:
-        if self._index is None:
-            from safetensors import safe_open
-
-            self._index = {}
-            for pack in sorted(self.dir.glob("*.safetensors")) if self.dir.is_dir() else []:
-                try:
-                    with safe_open(str(pack), "pt") as f:
-                        self._index.update({k: pack for k in f.keys()})
-                except Exception:
-                    continue
-        return self._index
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, torch.Tensor]:
-        from safetensors import safe_open
-
-        by_pack: dict[Path, list[str]] = {}
-        index = self._scan()
-        for k in keys:
-            if k in index:
-                by_pack.setdefault(index[k], []).append(k)
-        out: dict[str, torch.Tensor] = {}
-        for pack, ks in by_pack.items():
-            try:
-                with safe_open(str(pack), "pt") as f:
-                    for k in ks:
-                        out[k] = f.get_tensor(k)
-            except Exception:
-                continue
-        return out
-
-    def put_many(self, tensors: dict[str, torch.Tensor]) -> None:
-        if not tensors:
-            return
-        path = self.dir / f"{stable_hash(sorted(tensors), n=32)}.safetensors"
-        _atomic_save({k: v.detach().contiguous() for k, v in tensors.items()}, path)
-        if self._index is not None:
-            self._index.update({k: path for k in tensors})
-
-
-class FeatureStore:
-    """Per-image features of one feature network, cached by (image id, judges hash, metric feature id, item key)."""
-
-    def __init__(self, metric: Metric, zoo, root: Path):
-        self.metric, self.zoo = metric, zoo
-        fid = metric.feature_id()
-        self.prefix = stable_hash(list(fid) + [zoo.judges_hash])
-        self.packs = PackCache(root / "scores" / str(fid[0]) / self.prefix)
-        self.memo: dict[str, torch.Tensor] = {}
-        self.forwards = 0   # images sent through the metric's network (cache misses)
-        self._keys: dict[ScoreItem, str] = {}
-
-    def key(self, item: ScoreItem) -> str:
-        k = self._keys.get(item)
-        if k is None:
-            k = self._keys[item] = stable_hash([item.image_id, self.metric.item_key(item)], n=32)
-        return k
-
-    def get(self, entries: Sequence[Entry]) -> torch.Tensor:
-        keys = [self.key(e.item) for e in entries]
-        need = [k for k in dict.fromkeys(keys) if k not in self.memo]
-        if need:
-            self.memo.update(self.packs.get_many(need))
-        missing = {k: e for k, e in zip(keys, entries) if k not in self.memo}
-        if missing:
-            self._compute(missing)
-        if not keys:
-            return torch.zeros(0, 0)
-        return torch.stack([self.memo[k] for k in keys])
-
-    def _compute(self, missing: dict[str, Entry]) -> None:
-        todo = list(missing.items())
-        bs = max(1, self.metric.batch_size)
-        for start in range(0, len(todo), bs):
-            chunk = todo[start:start + bs]
-            images = torch.stack([e.loader() for _, e in chunk])
-            feats = self.metric.features(images, [e.item for _, e in chunk], self.zoo)
-            self.forwards += len(chunk)
-            pack = {k: f.detach().float().contiguous().clone() for (k, _), f in zip(chunk, feats)}
-            self.memo.update(pack)
-            self.packs.put_many(pack)
-
-
-class GroupCache:
-    """Whole-group results (LPIPS distance matrices) keyed by the group's image ids in order."""
-
-    def __init__(self, metric: Metric, zoo, root: Path):
-        self.dir = root / "scores" / metric.name / "groups"
-        self.prefix = [metric.name, config_to_dict(metric.config), zoo.judges_hash]
-
-    def path(self, key: str) -> Path:
-        return self.dir / f"{stable_hash(self.prefix + [key], n=32)}.safetensors"
-
-    def get(self, key: str) -> dict[str, torch.Tensor] | None:
-        p = self.path(key)
-        if p.is_file():
-            try:
-                return load_file(p)
-            except Exception:
-                return None
-        return None
-
-    def put(self, key: str, value: dict[str, torch.Tensor]) -> None:
-        _atomic_save({k: v.contiguous() for k, v in value.items()}, self.path(key))
-
-
-def _atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, path)
-
-
-class Reference:
-    """The dataset's held-out test images per emotion, as the FID/KID reference.
-
-    Its features are cached per emotion by (dataset content hash, size, metric feature id + judges hash), so a
-    warm scoring run neither hashes nor decodes the reference images.
-    """
-
-    def __init__(self, dataset, emotions: Sequence[str], size: int, template: str, root: Path,
-                 per_emotion: int | None = None):
-        self.dataset, self.emotions, self.size, self.template = dataset, list(emotions), size, template
-        self.per_emotion = per_emotion
-        self.dir = root / "reference"
-        self.memo: dict[tuple[str, str], torch.Tensor] = {}
-
-    def identity(self) -> list:
-        return [getattr(self.dataset, "content_hash", None), self.size, self.per_emotion, "test"]
-
-    def _key(self, store: FeatureStore, emotion: str) -> str:
-        return stable_hash([getattr(self.dataset, "content_hash", None), self.size, self.per_emotion, "test",
-                            emotion, store.prefix], n=32)
-
-    def features(self, store: FeatureStore, emotion: str) -> torch.Tensor:
-        if emotion == ALL:   # the emotions that have test images (a method lacking one has no pooled row)
-            parts = []
-            for e in self.emotions:
-                try:
-                    parts.append(self.features(store, e))
-                except EmobenchError:
-                    continue
-            if not parts:
-                raise EmobenchError("the dataset has no held-out test images", "use a dataset with a test split")
-            return torch.cat(parts)
-        memo_key = (store.prefix, emotion)
-        if memo_key in self.memo:
-            return self.memo[memo_key]
-        path = self.dir / f"{self._key(store, emotion)}.safetensors"
-        feats = None
-        if path.is_file():
-            try:
-                feats = load_file(path)["f"]
-            except Exception:
-                feats = None
-        if feats is None:
-            entries = real_entries(self.dataset, [emotion], self.per_emotion, self.size, self.template)
-            if not entries:
-                raise EmobenchError(f"the dataset has no held-out test images of {emotion!r}",
-                                    "use a dataset whose test split covers every emotion of the run")
-            feats = store.get(entries)
-            _atomic_save({"f": feats.contiguous()}, path)
-        self.memo[memo_key] = feats
-        return feats
 
 
 # ------------------------------------------------------------------------------------------------ results

@@ -21,6 +21,7 @@ PLUGINS = ",".join([
     "method:nan=test_core_plugins:NaNMethod",
     "method:short=test_core_plugins:ShortMethod",
     "method:learner=test_core_plugins:Learner",
+    "method:mutator=test_core_plugins:Mutator",
     "method:missing=test_core_plugins_nonexistent:Nope",
 ])
 
@@ -83,6 +84,17 @@ class ShortMethod(NoiseMethod):
     def generate(self, requests):
         res = super().generate(requests)
         return GenerationResult(images=res.images[:-1], prompts=res.prompts[:-1])
+
+
+class Mutator(NoiseMethod):
+    """Breaks the rule that methods leave the shared pipeline as they found it."""
+
+    name = "mutator"
+
+    def load(self, zoo, artifact_dir):
+        super().load(zoo, artifact_dir)
+        with torch.no_grad():
+            zoo.pipeline.unet.conv_in.bias.add_(0.5)
 
 
 @dataclass(frozen=True)

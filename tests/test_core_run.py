@@ -122,6 +122,16 @@ def test_failed_method_isolated(zoo, zoo_dir, tmp_path):
     assert len(res.failed) == 4
 
 
+def test_pipeline_mutation_cannot_leak_into_other_methods(reference, zoo_dir, tmp_path):
+    fresh = load_zoo(zoo_dir)  # this test's zoo gets modified; keep the shared one clean
+    run(fresh, zoo_dir, tmp_path / "m", score=False, methods="sd,mutator", n_per_emotion=1)
+    info = json.loads((tmp_path / "m" / "methods.json").read_text())
+    assert "modified the shared zoo pipeline" in info["mutator"]["warning"] and info["sd"]["warning"] is None
+    ref = {r["key"]: r["sha256"] for r in map(json.loads, (reference / "manifest.jsonl").read_text().splitlines())}
+    sd = [json.loads(x) for x in (tmp_path / "m" / "manifest.jsonl").read_text().splitlines() if '"sd"' in x]
+    assert len(sd) == 2 and all(ref[r["key"]] == r["sha256"] for r in sd)
+
+
 def test_resume_after_sigkill_matches_uninterrupted(zoo, zoo_dir, tmp_path):
     args = ["--zoo", str(zoo_dir), "--methods", "noise", "--emotions", "awe,fear", "--n-per-emotion", "4",
             "--batch-size", "1", "--no-score", "--no-progress"]

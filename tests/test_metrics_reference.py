@@ -10,7 +10,7 @@ import torch
 
 from emobench.metrics.base import Group, PairwiseMeanStat, ScoreItem, ScoringContext
 from emobench.metrics.clip_score import ClipScore
-from emobench.metrics.fid import FID, KID, FidStat, KidStat, fid_reference_value
+from emobench.metrics.fid import FidStat, KidStat, fid_reference_value
 from emobench.metrics.lpips_diversity import LpipsConfig, LpipsDiversity
 from emobench.metrics.pairs import pair_mask
 from emobench.metrics.semantic_clarity import SemanticClarity

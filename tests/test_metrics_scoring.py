@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
 
 from emobench.emotions import EMOTIONS
 from emobench.scoring import CONTROL_REAL, CONTROL_SHUFFLED, score_run

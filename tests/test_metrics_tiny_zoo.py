@@ -16,11 +16,17 @@ from test_metrics_fakes import run_from_dataset
 
 
 @pytest.fixture(scope="module")
-def zoo(tmp_path_factory):
+def zoo_dir(tmp_path_factory):
     from emobench.testing.tiny import tiny_zoo
+
+    return tiny_zoo(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def zoo(zoo_dir):
     from emobench.zoo.load import load_zoo
 
-    return load_zoo(tiny_zoo(tmp_path_factory))
+    return load_zoo(zoo_dir)
 
 
 def _row(rows, method, metric, emotion="all"):
@@ -59,3 +65,20 @@ def test_all_metrics_on_tiny_zoo_and_controls(tmp_path, zoo):
     assert shuffled["n"] == len(test_split) and shuffled["ci_low"] <= 1 / 8 <= shuffled["ci_high"]
     conf = json.loads((run / "confusion.json").read_text())
     assert sum(map(sum, conf[CONTROL_REAL]["counts"])) == len(test_split)
+
+
+def test_score_command(tmp_path, zoo, zoo_dir, monkeypatch, capsys):
+    from emobench.cli import main
+
+    monkeypatch.setenv("EMOBENCH_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    run_from_dataset(run, zoo, n_per_emotion=2)
+    (run / "zoo.json").write_text(json.dumps({"name": str(zoo_dir), "judges_hash": zoo.judges_hash}))
+    assert main(["score", str(run), "--metrics", "emo-a,sem-c", "--baseline", "sd", "--resamples", "50"]) == 0
+    rows = json.loads((run / "summary.json").read_text())["rows"]
+    assert _row(rows, "other", "sem-c")["status"] == "ok" and {r["metric"] for r in rows} == {
+        "emo-a", "emo-a.p_target", "sem-c"}
+    assert main(["score", str(tmp_path / "nope")]) == 2
+    assert "run directory" in capsys.readouterr().err
+    assert main(["score", str(run), "--baseline", "emogen", "--resamples", "50"]) == 2
+    assert "baseline 'emogen' is not a method of this run" in capsys.readouterr().err

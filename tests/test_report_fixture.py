@@ -113,6 +113,9 @@ def make_run(root: Path, methods: tuple[str, ...] = ("sd", "emogen", "textual-in
                                p_value=float(min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()) + 1e-3)))
                 summary.append(row)
     sdf = pd.DataFrame(summary)
+    for col in ("diff", "diff_ci_low", "diff_ci_high", "p_value"):
+        if col not in sdf:  # a run with the baseline only has no differences
+            sdf[col] = np.nan
     mask = sdf["p_value"].notna() & (sdf["emotion"] == "all")
     order = sdf[mask].sort_values("p_value").index
     k, running = len(order), 0.0

@@ -171,3 +171,18 @@ def test_cli_report_writes_into_the_run(tmp_path, capsys):
     assert cli_main(["report", str(run), "--no-figures"]) == 0
     assert (run / "leaderboard.md").is_file() and (run / "index.html").is_file()
     assert "leaderboard.md" in capsys.readouterr().out
+
+
+def test_large_images_are_embedded_as_thumbnails(tmp_path):
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    run = make_run(tmp_path / "run", methods=("sd",), emotions=("awe",), n_per_emotion=2, size=300)
+    build_report([run], figures=False)
+    uris = re.findall(r'src="data:image/png;base64,([^"]+)"', (run / "index.html").read_text())
+    assert len(uris) == 2
+    with Image.open(io.BytesIO(base64.b64decode(uris[0]))) as im:
+        assert max(im.size) == 128  # a 512-px paper-scale page stays a few MB, not hundreds

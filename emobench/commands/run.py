@@ -48,10 +48,11 @@ def main(args: argparse.Namespace) -> int:
     cfg = merge(*layers)
     result = runner.execute(cfg, resume=args.resume, score=args.score, progress=args.progress)
     print(f"run directory: {result.run_dir}")
+    width = max((len(o.label) for o in result.outcomes), default=0)
     for o in result.outcomes:
-        extra = f" ({o.reason})" if o.reason else ""
-        print(f"  {o.label:<24} {o.status:<6} {o.n_images} images, {o.wall_s:.1f} s{extra}")
-    table = runner.emo_a_table(result.run_dir)
+        extra = f" ({o.reason or o.warning})" if (o.reason or o.warning) else ""
+        print(f"  {o.label:<{width}}  {o.status:<6} {o.n_images} images, {o.wall_s:.1f} s{extra}")
+    table = runner.emo_a_table(result.run_dir, methods=[o.label for o in result.outcomes])
     if table:
         print("\nEmo-A per emotion (emotion-judge accuracy; higher is better):")
         print(table)

@@ -137,7 +137,8 @@ def read_paper_toml(path: str | Path) -> PaperSpec:
         else:
             where = Path(os.path.expandvars(str(raw))).expanduser()
             where = where if where.is_absolute() else path.parent / where
-        parts[key] = Part(key, where, expected, {k: v for k, v in sec.items() if k != "path"})
+        parts[key] = Part(key, where, expected.replace("{toml}", str(path)),
+                          {k: v for k, v in sec.items() if k != "path"})
     runtime = _section(doc, "runtime")
     sampling = {**PAPER_SAMPLING, **_section(doc, "sampling")}
     return PaperSpec(toml=path, name=str(doc.get("name", path.stem)), parts=parts, sampling=sampling,

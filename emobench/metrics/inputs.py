@@ -1,0 +1,188 @@
+"""What the scorer scores: the run's images (checked against the manifest's sha256) and the dataset's
+held-out real images (controls and the FID/KID reference), as ``Entry`` objects with lazy image loaders."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from emobench.api import ImageRecord, stable_hash
+from emobench.emotions import EMOTIONS
+from emobench.errors import EmobenchError
+from emobench.metrics.base import ScoreItem
+from emobench.metrics.cache import FeatureStore, atomic_save
+
+CONTROL_REAL = "real (control)"
+CONTROL_SHUFFLED = "shuffled (control)"
+ALL = "all"
+
+
+@dataclass
+class Entry:
+    """One image to score: a generated image of the run, or a real held-out image (controls, references)."""
+
+    method: str
+    cell: str                      # alignment key across methods (cell id); sample id for real images
+    item: ScoreItem
+    loader: Callable[[], torch.Tensor]   # → [3, H, W] float in [0, 1]
+    record: ImageRecord | None = None
+
+
+def _decode_png(data: bytes) -> torch.Tensor:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255.0
+
+
+def read_manifest(run_dir: Path) -> list[ImageRecord]:
+    path = run_dir / "manifest.jsonl"
+    if not path.is_file():
+        raise EmobenchError(f"{run_dir} has no manifest.jsonl",
+                            "pass a run directory written by `emobench run` (it holds manifest.jsonl and images/)")
+    records = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(ImageRecord.from_json(line))
+        except (json.JSONDecodeError, TypeError) as err:
+            raise EmobenchError(f"{path}:{i} is not a valid manifest line ({err})",
+                                "restore manifest.jsonl or re-run `emobench run --resume RUN_DIR`") from err
+    return records
+
+
+def read_methods(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """methods.json → {method: {"status": ..., "reason": ...}}; accepts a dict or a list of dicts."""
+    path = run_dir / "methods.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    if isinstance(data, list):
+        return {d["name"]: d for d in data if isinstance(d, dict) and "name" in d}
+    if isinstance(data, dict) and isinstance(data.get("methods"), (dict, list)):
+        inner = data["methods"]
+        return inner if isinstance(inner, dict) else {d["name"]: d for d in inner}
+    return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+
+def verified_entries(run_dir: Path, records: Sequence[ImageRecord], problems: list[str]) -> list[Entry]:
+    """Entries for records whose PNG exists and matches its sha256; one problem line per bad image."""
+    entries = []
+    for rec in records:
+        path = run_dir / rec.path
+        where = f"{rec.method} / {rec.cell.cell_id}"
+        if not path.is_file():
+            problems.append(f"missing image {rec.path} ({where}): skipped")
+            continue
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != rec.sha256:
+            problems.append(f"corrupt image {rec.path} ({where}): sha256 does not match the manifest; skipped "
+                            "(re-run `emobench run --resume RUN_DIR` to regenerate it)")
+            continue
+        item = ScoreItem(emotion=rec.emotion, prompt=rec.prompt, image_id=rec.sha256)
+        entries.append(Entry(rec.method, rec.cell.cell_id, item, lambda p=path: _decode_png(p.read_bytes()), rec))
+    return entries
+
+
+def real_entries(dataset, emotions: Sequence[str], per_emotion: int | None, size: int, template: str,
+                 method: str = CONTROL_REAL) -> list[Entry]:
+    """Held-out **test** images of each emotion (the first ``per_emotion`` in split order, or all)."""
+    entries = []
+    for emotion in emotions:
+        samples = dataset.by_emotion("test", emotion)
+        if per_emotion is not None:
+            samples = samples[:per_emotion]
+        for s in samples:
+            sha = hashlib.sha256(Path(s.image_path).read_bytes()).hexdigest()
+            item = ScoreItem(emotion=emotion, prompt=template.format(emotion=emotion), image_id=f"{sha}@{size}")
+            entries.append(Entry(method, s.id, item,
+                                 lambda s=s: dataset.load_images([s], size=size)[0]))
+    return entries
+
+
+def shuffled_entries(real: Sequence[Entry], template: str, seed: int) -> list[Entry]:
+    """The same real images with their emotion labels shuffled (seeded): the chance-level control.
+
+    The shuffle is *balanced*: images are dealt the labels round-robin, true emotion by true emotion (both the
+    emotion order and the image order within an emotion seeded-random, from a random starting label). Each
+    label then gets as many images as in the real set (±1), each true emotion's images are spread over the
+    labels as evenly as possible, and the expected Emo-A over seeds is exactly 1/8 whatever the judge (a plain
+    permutation has the same expectation but more spread).
+    """
+    rng = np.random.default_rng(seed)
+    labels = [e for e in EMOTIONS if any(x.item.emotion == e for x in real)]
+    out: list[Entry] = []
+    j = int(rng.integers(len(labels))) if labels else 0
+    for t in rng.permutation(len(labels)):
+        group = [e for e in real if e.item.emotion == labels[t]]
+        for i in rng.permutation(len(group)):
+            e = group[i]
+            emotion = labels[j % len(labels)]
+            j += 1
+            item = ScoreItem(emotion=emotion, prompt=template.format(emotion=emotion), image_id=e.item.image_id)
+            out.append(Entry(CONTROL_SHUFFLED, e.cell, item, e.loader))
+    return out
+
+
+class Reference:
+    """The dataset's held-out test images per emotion, as the FID/KID reference.
+
+    Its features are cached per emotion by (dataset content hash, size, metric feature id + judges hash), so a
+    warm scoring run neither hashes nor decodes the reference images.
+    """
+
+    def __init__(self, dataset, emotions: Sequence[str], size: int, template: str, root: Path,
+                 per_emotion: int | None = None):
+        self.dataset, self.emotions, self.size, self.template = dataset, list(emotions), size, template
+        self.per_emotion = per_emotion
+        self.dir = root / "reference"
+        self.memo: dict[tuple[str, str], torch.Tensor] = {}
+
+    def identity(self) -> list:
+        return [getattr(self.dataset, "content_hash", None), self.size, self.per_emotion, "test"]
+
+    def _key(self, store: FeatureStore, emotion: str) -> str:
+        return stable_hash([getattr(self.dataset, "content_hash", None), self.size, self.per_emotion, "test",
+                            emotion, store.prefix], n=32)
+
+    def features(self, store: FeatureStore, emotion: str) -> torch.Tensor:
+        if emotion == ALL:   # the emotions that have test images (a method lacking one has no pooled row)
+            parts = []
+            for e in self.emotions:
+                try:
+                    parts.append(self.features(store, e))
+                except EmobenchError:
+                    continue
+            if not parts:
+                raise EmobenchError("the dataset has no held-out test images", "use a dataset with a test split")
+            return torch.cat(parts)
+        memo_key = (store.prefix, emotion)
+        if memo_key in self.memo:
+            return self.memo[memo_key]
+        path = self.dir / f"{self._key(store, emotion)}.safetensors"
+        feats = None
+        if path.is_file():
+            try:
+                feats = load_file(path)["f"]
+            except Exception:
+                feats = None
+        if feats is None:
+            entries = real_entries(self.dataset, [emotion], self.per_emotion, self.size, self.template)
+            if not entries:
+                raise EmobenchError(f"the dataset has no held-out test images of {emotion!r}",
+                                    "use a dataset whose test split covers every emotion of the run")
+            feats = store.get(entries)
+            atomic_save({"f": feats.contiguous()}, path)
+        self.memo[memo_key] = feats
+        return feats
+
+

@@ -1,0 +1,62 @@
+"""The mini-zoo build runs end to end at toy size (few steps, tiny networks) and writes a loadable, carded zoo."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from emobench.errors import EmobenchError
+from emobench.zoo.arch import TINY
+from emobench.zoo.check import content_prompts, evaluate_bars
+from emobench.zoo.load import load_zoo
+from emobench.zoo.mini_build import BuildConfig, augment_like_generator, build_mini
+
+TOY = BuildConfig(seed=3, n_train=64, n_val=16, n_test=24, clip_steps=2, clip_batch=16, unet_steps=2,
+                  unet_batch=4, unet_warmup=1, judge_steps=2, judge_batch=8, eval_seeds=1,
+                  eval_scenes_per_object=1, storage_dtype="float16", arch=TINY)
+
+
+def test_toy_build_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOBENCH_CACHE", str(tmp_path / "cache"))
+    out = build_mini(tmp_path / "zoo", TOY, log=lambda s: None)
+    meta = json.loads((out / "zoo.json").read_text())
+    assert meta["storage_dtype"] == "float16" and meta["dataset"]["seed"] == 3
+    card = json.loads((out / "card.json").read_text())
+    for key in ("object_judge_acc", "scene_judge_acc", "emotion_judge_acc", "emotion_bayes_acc", "gen_object_acc",
+                "gen_scene_acc", "gen_emotion_prompt_acc", "real_emotion_acc", "sampling_img_per_s"):
+        assert 0 <= card["figures"][key] and (key == "sampling_img_per_s" or card["figures"][key] <= 1)
+    assert [s["steps"] for s in card["build"]["stages"]] == [2, 2, 2]
+    assert (out / "samples.png").stat().st_size > 0 and "## samples.png" in (out / "card.md").read_text()
+    zoo = load_zoo(out)                        # fp16 on disk, fp32 in memory
+    assert zoo.pipeline.unet.dtype == torch.float32
+    assert zoo.dataset is not None and len(zoo.dataset.split("test")) == 24
+    with pytest.raises(EmobenchError, match="not empty"):
+        build_mini(out, TOY, log=lambda s: None)
+
+
+def test_augment_keeps_range_and_is_seeded():
+    x = torch.rand(16, 3, 32, 32)
+    a = augment_like_generator(x, torch.Generator().manual_seed(0))
+    b = augment_like_generator(x, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and a.shape == x.shape and 0 <= a.min() and a.max() <= 1
+    assert not torch.equal(a, x)
+
+
+def test_content_prompts_cover_every_scene():
+    from emobench.world import OBJECTS, SCENES
+
+    triples = content_prompts(list(OBJECTS), list(SCENES), 2)
+    assert len(triples) == 2 * len(OBJECTS)
+    assert {s for _, s, _ in triples} == set(SCENES)
+    assert {o for o, _, _ in triples} == set(OBJECTS)
+
+
+def test_bars():
+    f = dict(object_judge_acc=0.97, scene_judge_acc=0.99, emotion_judge_acc=0.73, emotion_bayes_acc=0.76,
+             gen_object_acc=0.5, gen_scene_acc=0.9, gen_emotion_prompt_acc=0.3, real_emotion_acc=0.73,
+             sampling_img_per_s=1.0)
+    bars = evaluate_bars(f)
+    assert bars["object_judge_acc"] and bars["emotion_judge_acc"] and bars["gen_scene_acc"]
+    assert not bars["gen_object_acc"] and not bars["sampling_img_per_s"]
+    assert bars["gen_emotion_prompt_acc"] and not evaluate_bars({**f, "gen_emotion_prompt_acc": 0.7})["gen_emotion_prompt_acc"]
