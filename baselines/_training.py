@@ -294,7 +294,7 @@ def fit_emotions(
 
         def tick(done: int, total: int, _e: str = emotion) -> None:
             if ctx.progress is not None:
-                ctx.progress(f"{method} {_e}", done, total)
+                ctx.progress(_e, done, total)  # the core's bar already names the method
 
         writer, facts = fit_one(emotion, tick)
         slot.commit(writer, facts)
@@ -307,7 +307,7 @@ def fit_emotions(
         "emotions": per_emotion,
         "skipped": skipped,
         "wall_seconds": round(time.perf_counter() - start, 3),
-        "seconds_per_step": round(secs / steps, 4) if steps else None,
+        "wall_seconds_per_step": round(secs / steps, 4) if steps else None,  # setup included
         "torch_threads": torch.get_num_threads(),
     }
 

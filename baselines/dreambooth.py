@@ -53,7 +53,7 @@ LORA_TARGETS: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")  # attentio
 
 @dataclass(frozen=True)
 class DreamBoothConfig:
-    steps: int = 100                # optimisation steps per emotion (mini-zoo budget: see docs/baselines.md)
+    steps: int = 120                # optimisation steps per emotion (mini-zoo budget: see docs/baselines.md)
     batch_size: int = 8
     lora: bool = True               # False: fine-tune every UNet weight
     rank: int = 4                   # LoRA rank (alpha = rank, so the LoRA scale is 1; diffusers' default)
@@ -185,7 +185,8 @@ class DreamBoothMethod(Method):
         prompt = self.config.instance_template.format(emotion)
         shape = zoo.latent_shape()
         out = []
-        pipe = zoo.pipeline
+        pipe = private_pipeline(zoo.pipeline)  # a view, so the progress-bar setting stays ours
+        pipe.set_progress_bar_config(disable=True)
         cast = (torch.autocast(torch.device(zoo.device).type, dtype=getattr(torch, s.autocast_dtype))
                 if s.autocast_dtype else nullcontext())
         for start in range(0, self.config.n_class_images, 16):

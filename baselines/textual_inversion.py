@@ -65,7 +65,7 @@ CAPTION_TEMPLATES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class TextualInversionConfig:
-    steps: int = 80                 # optimisation steps per emotion (mini-zoo budget: see docs/baselines.md)
+    steps: int = 60                 # optimisation steps per emotion (mini-zoo budget: see docs/baselines.md)
     batch_size: int = 8
     lr: float = 5e-3                # AdamW, constant schedule (diffusers' example: 5e-4 × batch, scaled)
     weight_decay: float = 1e-2      # diffusers' default adam_weight_decay

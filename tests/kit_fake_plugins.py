@@ -38,3 +38,25 @@ class CrashMethod(_Flat):
 
     def generate(self, requests):
         raise RuntimeError("out of ideas mid-run")
+
+
+class KillableMethod(Method):
+    """Cheap deterministic images from the plan latents; dies (like an OOM-killed process) on its second
+    generate call in the rank named by EMOBENCH_TEST_KILL_RANK, to test that a dead shard is re-run."""
+
+    name = "killable"
+
+    def load(self, zoo, artifact_dir):
+        self.size, self.calls = (zoo.sampling.height, zoo.sampling.width), 0
+
+    def generate(self, requests):
+        import os
+
+        if self.calls >= 1 and os.environ.get("EMOBENCH_TEST_KILL_RANK") == os.environ.get("RANK"):
+            os._exit(17)
+        self.calls += 1
+        imgs = []
+        for r in requests:
+            x = r.latents[torch.arange(3) % r.latents.shape[0]][None]
+            imgs.append(torch.sigmoid(torch.nn.functional.interpolate(x, size=self.size, mode="nearest"))[0])
+        return GenerationResult(torch.stack(imgs), [r.cell.prompt() for r in requests])

@@ -182,7 +182,7 @@ def test_ti_refit_skips_fitted_emotions_and_keeps_them_after_an_error(zoo, tmp_p
     facts = fit(method, zoo, tmp_path, ["fear", "anger"], progress=lambda *a: ticks.append(a))
     assert facts["skipped"] == ["fear"]
     assert sha(tmp_path / "fear.safetensors") == kept
-    assert ticks and {t[0] for t in ticks} == {"textual-inversion anger"} and ticks[-1][1:] == (2, 2)
+    assert ticks and {t[0] for t in ticks} == {"anger"} and ticks[-1][1:] == (2, 2)
 
 
 def test_ti_bad_input(zoo, tmp_path):

@@ -141,15 +141,15 @@ def test_stage2_optimises_the_attribute_loss(zoo):
     """With a sharp temperature and a large λ the mapper must pull the prompt's CLIP feature towards the
     training image's attribute: the attribute loss falls within a few dozen steps."""
     cfg = EmoGenConfig(**{**TINY, "attr_weight": 1.0, "attr_temperature": 0.05, "confidence": False,
-                          "lr": 1e-2, "batch_size": 16})
+                          "lr": 2e-2, "batch_size": 8})
     res = resolve(cfg, zoo)
     train, labels = split_samples(zoo.dataset, "train", EMOTIONS)
     bank = ImageBank(zoo.dataset, train, res.image_size)
     vectors = torch.randn(len(train), res.width, generator=torch.Generator().manual_seed(0))
     trainer = Stage2Trainer.build(cfg, res, zoo, zoo.dataset, train, labels, 8, vectors, bank, 0, 1)
-    trainer.run(40)
+    trainer.run(25)
     first, last = trainer.trace["attr"][:5], trainer.trace["attr"][-5:]
-    assert sum(last) / 5 < 0.8 * sum(first) / 5
+    assert sum(last) / 5 < 0.8 * sum(first) / 5, (first, last)
 
 
 def test_fit_is_reproducible(zoo, fitted, tmp_path):
