@@ -185,6 +185,16 @@ def denoising_loss(
     return err.mean() if reduce else err
 
 
+def fixed_batch_loss(unet: torch.nn.Module, scheduler: "DDPMScheduler", latents: torch.Tensor,
+                     cond: torch.Tensor, seed: int, n: int = 32) -> float:
+    """The denoising loss on the first ``n`` training latents with noise and timesteps fixed by ``seed``:
+    computed before and after a fit, it shows whether the fit changed how well the model explains them."""
+    with torch.no_grad():
+        batch = latents[:n]
+        c = cond if cond.shape[0] == len(batch) else cond[:1].expand(len(batch), -1, -1)
+        return float(denoising_loss(unet, scheduler, batch, c, cpu_generator(seed)))
+
+
 # ---------------------------------------------------------------------------------------------- artifacts
 
 

@@ -33,6 +33,7 @@ from baselines._training import (
     denoising_loss,
     emotion_seed,
     encode_text,
+    fixed_batch_loss,
     fit_emotions,
     group_by_emotion,
     missing_artifact,
@@ -129,6 +130,7 @@ class DreamBoothMethod(Method):
         sampler = EpochSampler(len(latents), cfg.batch_size, gen)
         class_sampler = EpochSampler(len(prior), cfg.batch_size, gen) if prior is not None else None
         trace = LossTrace()
+        before = fixed_batch_loss(unet, scheduler, latents, inst_cond, seed + 1)  # LoRA starts as a no-op
         for step in range(cfg.steps):
             idx = sampler.next().to(device)
             loss = denoising_loss(unet, scheduler, latents[idx], inst_cond.expand(len(idx), -1, -1), gen)
@@ -144,11 +146,13 @@ class DreamBoothMethod(Method):
             trace.add(loss.item())
             tick(step + 1, cfg.steps)
         unet.eval()
+        after = fixed_batch_loss(unet, scheduler, latents, inst_cond, seed + 1)
         facts = EmotionFit(emotion, cfg.steps, len(latents), round(time.perf_counter() - start, 3),
                            trace.first, trace.last,
                            {"seed": seed, "prompt": cfg.instance_template.format(self.subject(emotion)),
                             "trainable_params": sum(p.numel() for p in params),
-                            "n_class_images": 0 if prior is None else len(prior)})
+                            "n_class_images": 0 if prior is None else len(prior),
+                            "fixed_batch_loss_before": round(before, 6), "fixed_batch_loss_after": round(after, 6)})
         name = self.slot_name(emotion)
 
         def write(tmp: Path) -> None:

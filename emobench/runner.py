@@ -213,7 +213,9 @@ def _reason(err: BaseException) -> str:
 
 # ----------------------------------------------------------------------------------- generation
 def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfig,
-               progress: bool = True) -> tuple[MethodOutcome, list[ImageRecord]]:
+               progress: bool = True, cells: Sequence[Cell] | None = None) -> tuple[MethodOutcome, list[ImageRecord]]:
+    """Generate ``cells`` (default: the whole plan; a shard passes its own subset) with one method."""
+    cells = list(plan.cells if cells is None else cells)
     records: dict[Cell, ImageRecord] = {}
     if ms.method is None:
         print(f"emobench: method {ms.label!r} failed: {ms.error}", file=sys.stderr)
@@ -226,16 +228,16 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
             artifact = artifacts.ensure(ms.plugin, ms.method, zoo, cfg.emotions, refit=cfg.refit,
                                         seed=cfg.seed, progress=progress)
             outcome.artifact_key, outcome.artifact_source = artifact.key, artifact.source
-        keys = {c: image_key(ms.plugin, ms.method.config, zoo.weights_hash, c, outcome.artifact_key) for c in plan.cells}
+        keys = {c: image_key(ms.plugin, ms.method.config, zoo.weights_hash, c, outcome.artifact_key) for c in cells}
         for cell, key in keys.items():
             rec = store.lookup(key)
             if rec is not None:
                 records[cell] = dataclasses.replace(rec, method=ms.label)
-        todo = [c for c in plan.cells if c not in records]
+        todo = [c for c in cells if c not in records]
         if todo:
             ms.method.load(zoo, artifact.path if artifact else None)
             size = (zoo.sampling.height, zoo.sampling.width)
-            bar = _bar(ms.label, len(plan.cells), len(records), progress)
+            bar = _bar(ms.label, len(cells), len(records), progress)
             try:
                 for batch in plan.batches(todo, cfg.batch_size):
                     requests = plan.requests(batch)

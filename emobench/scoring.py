@@ -115,7 +115,8 @@ def _group_entries(entries: Sequence[Entry], emotions: Sequence[str]) -> dict[tu
     for e in entries:
         groups.setdefault((e.method, e.item.emotion), []).append(e)
     order = {e: i for i, e in enumerate(emotions)}
-    return {k: sorted(v, key=lambda e: e.cell) for k, v in sorted(groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99)))}
+    keys = sorted(groups, key=lambda k: (k[0], order.get(k[1], len(order))))
+    return {k: sorted(groups[k], key=lambda e: e.cell) for k in keys}
 
 
 class RunScorer:
@@ -350,13 +351,15 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
     score_rows: list[dict[str, Any]] = []
     kinds = {m: pop.kind for pop in pops for m, _ in pop.groups}
     for metric in metric_objs:
+        n_score_rows = len(score_rows)
         try:
             series = scorer.score_metric(metric, pops, reference, score_rows)
             scorer.prefetch(list(series.values()))
-        except EmobenchError as err:
-            problems.append(f"metric {metric.name}: {err}")
-            rows.extend(Row(m, kinds.get(m, "method"), "failed", metric.name, ALL, reason=str(err))
-                        for m in run_methods)
+        except Exception as err:  # noqa: BLE001 — one failing metric (plugin) never costs the others
+            reason = str(err) if isinstance(err, EmobenchError) else f"crashed: {type(err).__name__}: {err}"
+            problems.append(f"metric {metric.name}: {reason}")
+            del score_rows[n_score_rows:]
+            rows.extend(Row(m, "method", "failed", metric.name, ALL, reason=reason) for m in run_methods)
             continue
         new_rows = _rows_for(scorer, metric, series, kinds, baseline, emotions)
         have = {(r.method, r.emotion) for r in new_rows}

@@ -261,3 +261,12 @@ def finish(shard: Shard, run_dir: Path, plan: Any, methods: Sequence[Any], outco
         if merged["status"] == "ok":
             records.extend(found)
     return merged_outcomes, records
+
+
+def cli_argv() -> list[str]:
+    """This process's ``emobench`` arguments (from ``run`` on) without the launcher flags, for the children."""
+    argv = sys.argv[1:]
+    if "run" not in argv or not any(a.startswith("--launcher") for a in argv):
+        raise EmobenchError("--launcher works from the command line only",
+                            "type `emobench run ... --launcher accelerate`, or call accelerate launch yourself")
+    return strip_launcher_args(argv[argv.index("run"):])

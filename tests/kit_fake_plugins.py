@@ -52,7 +52,8 @@ class KillableMethod(Method):
     def generate(self, requests):
         import os
 
-        if self.calls >= 1 and os.environ.get("EMOBENCH_TEST_KILL_RANK") == os.environ.get("RANK"):
+        kill = os.environ.get("EMOBENCH_TEST_KILL_RANK")
+        if kill is not None and self.calls >= 1 and kill == os.environ.get("RANK"):
             os._exit(17)
         self.calls += 1
         imgs = []

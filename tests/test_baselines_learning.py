@@ -105,7 +105,10 @@ def test_ti_embedding_loads_in_plain_diffusers_and_gives_the_same_images(zoo, pl
     method = TextualInversionMethod(TI_TINY)
     facts = fit(method, zoo, tmp_path, ["fear", "awe"])
     assert set(facts["emotions"]) == {"fear", "awe"} and facts["skipped"] == []
-    assert facts["emotions"]["fear"]["steps"] == 2 and facts["emotions"]["fear"]["n_images"] > 0
+    fear = facts["emotions"]["fear"]
+    assert fear["steps"] == 2 and fear["n_images"] > 0
+    assert fear["vector_norm"] != fear["init_norm"]                      # the token moved
+    assert fear["fixed_batch_loss_after"] != fear["fixed_batch_loss_before"]
     method.load(zoo, tmp_path)
     reqs = requests(zoo, ["fear"])
     got = method.generate(reqs)
@@ -220,7 +223,9 @@ def test_ti_broken_split_file_is_a_clear_error_and_keeps_fitted_emotions(zoo, tm
 def test_db_lora_loads_in_plain_diffusers_and_gives_the_same_images(zoo, plain, tmp_path):
     method = DreamBoothMethod(DB_TINY)
     facts = fit(method, zoo, tmp_path, ["fear", "awe"])
-    assert facts["emotions"]["fear"]["prompt"] == "an image of sks fear"
+    fear = facts["emotions"]["fear"]
+    assert fear["prompt"] == "an image of sks fear"
+    assert fear["fixed_batch_loss_after"] != fear["fixed_batch_loss_before"]   # the adapters moved
     method.load(zoo, tmp_path)
     reqs = requests(zoo, ["fear", "awe"], seeds=(0,))
     interleaved = [reqs[1], reqs[0]]

@@ -157,3 +157,15 @@ def test_failed_baseline_scores_the_rest_without_differences(tmp_path, capsys):
     assert "baseline 'sd' has no images" in capsys.readouterr().err
     assert _row(s, "good", "emo-a")["value"] == 1.0 and _row(s, "good", "emo-a")["diff"] is None
     assert _row(s, "sd", "emo-a")["status"] == "failed" and _row(s, "sd", "emo-a")["reason"] == "out of memory"
+
+
+def test_a_crashing_metric_plugin_costs_only_itself(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    make_run(run, n_per_emotion=1)
+    monkeypatch.setattr(EmotionAccuracy, "values", lambda self, feats, items: 1 / 0)
+    score_run(run, fake_zoo(tmp_path), ["emo-a", "sem-c"], bootstrap=FAST, cache_dir=tmp_path / "cache")
+    s = _summary(run)
+    assert "metric emo-a: crashed: ZeroDivisionError" in capsys.readouterr().err
+    assert _row(s, "sd", "emo-a")["status"] == "failed" and _row(s, "sd", "sem-c")["status"] == "ok"
+    with open(run / "scores.csv") as f:
+        assert {r["metric"] for r in csv.DictReader(f)} == {"sem-c"}

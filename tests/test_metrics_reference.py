@@ -186,3 +186,31 @@ def test_clip_score_equals_torchmetrics():
         expected = float(clip_score(imgs[k], prompts[k], lambda: (model, _TmProcessor(model))))
         assert float(got[k]) == pytest.approx(expected, rel=1e-5, abs=1e-5)
     assert metric.item_key(items[0]) == prompts[0]   # cached per (image, prompt)
+
+
+class _SplitLPIPS(AbsLPIPS):
+    """The same distance, offered also as per-image features + comparison (the fast path)."""
+
+    def __init__(self):
+        super().__init__()
+        self.feature_calls = 0
+
+    def features(self, x):
+        self.feature_calls += x.shape[0]
+        return [x.float(), x.float().mean(1, keepdim=True)]
+
+    def compare(self, fx, fy):
+        return (fx[0] - fy[0]).abs().mean(dim=(1, 2, 3))
+
+
+def test_lpips_split_fast_path_equals_pairwise():
+    imgs = _images(7, 11)
+    group = Group("m", "awe", _items(7), features=lambda: None, images=lambda: imgs)
+    slow = SimpleNamespace(judges=SimpleNamespace(lpips=AbsLPIPS()))
+    fast = SimpleNamespace(judges=SimpleNamespace(lpips=_SplitLPIPS()))
+    ctx = ScoringContext(lambda e: None)
+    a = LpipsDiversity().group_stat(group, ctx, slow)
+    b = LpipsDiversity().group_stat(group, ctx, fast)
+    assert torch.allclose(a.dist, b.dist, rtol=1e-6, atol=1e-9)
+    # 7 images through the network once, against 21 pair calls (each running it on both images)
+    assert fast.judges.lpips.feature_calls == 7 and fast.judges.lpips.calls == 0 and slow.judges.lpips.calls == 21

@@ -5,6 +5,9 @@ distances; at paper scale AlexNet-LPIPS v0.1, which must receive [0,1] input wit
 official script fed [0,1] without it). Pairs are within one emotion only, all pairs when affordable, else a
 seeded sample; the distance matrix of a group is cached by the group's image ids. Pooled: the mean of the
 per-emotion values, as the paper.
+
+A perceptual module that also offers ``features(x) -> list[Tensor]`` and ``compare(fx, fy) -> [N]`` (with
+``compare(features(x), features(y)) == module(x, y)``) is run once per image rather than twice per pair.
 """
 from __future__ import annotations
 
@@ -47,11 +50,22 @@ class LpipsDiversity(SetMetric):
         return PairwiseMeanStat(dist, mask)
 
     def distance_matrix(self, images: torch.Tensor, mask: torch.Tensor, zoo: "Zoo") -> torch.Tensor:
+        net = zoo.judges.lpips
         i, j = torch.nonzero(torch.triu(mask, 1), as_tuple=True)
         d = torch.zeros(images.shape[0], images.shape[0], dtype=torch.float64)
         bs = self.config.batch_size
+        # Optional fast path: a module that can split LPIPS into per-image features and a comparison runs
+        # its network once per image instead of twice per pair (n forwards instead of n(n−1)).
+        split = callable(getattr(net, "features", None)) and callable(getattr(net, "compare", None))
         with torch.no_grad():
+            if split:
+                parts = [net.features(images[s:s + bs]) for s in range(0, images.shape[0], bs)]
+                feats = [torch.cat([p[k] for p in parts]) for k in range(len(parts[0]))]
             for s in range(0, i.numel(), bs):
                 a, b = i[s:s + bs], j[s:s + bs]
-                d[a, b] = zoo.judges.lpips(images[a], images[b]).double().reshape(-1)
+                if split:
+                    out = net.compare([f[a] for f in feats], [f[b] for f in feats])
+                else:
+                    out = net(images[a], images[b])
+                d[a, b] = out.double().reshape(-1)
         return d + d.T
