@@ -54,7 +54,7 @@ LORA_TARGETS: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")  # attentio
 
 @dataclass(frozen=True)
 class DreamBoothConfig:
-    steps: int = 120                # optimisation steps per emotion (mini-zoo budget: see docs/baselines.md)
+    steps: int = 100                # optimisation steps per emotion (mini-zoo budget: see docs/baselines.md)
     batch_size: int = 8
     lora: bool = True               # False: fine-tune every UNet weight
     rank: int = 4                   # LoRA rank (alpha = rank, so the LoRA scale is 1; diffusers' default)

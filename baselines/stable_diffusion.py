@@ -5,10 +5,11 @@ noise: the plan's latent for the cell (``latents=``), so every method starts fro
 follows the zoo's defaults (steps, guidance, size, autocast dtype) unless overridden by options.
 
 Batch invariance: CPU (and GPU) GEMM/conv kernels choose their blocking by batch size, so one UNet call
-on 8 cells gives float results ~1e-6 away from 8 calls on one cell — enough to flip PNG pixels. Hence by
-default each cell is sampled in its own pipeline call (its CFG pair is the only batch), and the runner's
-``--batch-size`` only sets how many cells one ``generate`` call receives. ``batched=true`` samples the whole
-request list at once: faster, but images then depend on the batch size (and get their own store keys).
+on 8 cells gives float results ~1e-6 away from 8 calls on one cell — enough to flip PNG pixels. A row's
+result does not depend on the *other* rows of a call of the same size, though, so every pipeline call holds
+exactly ``micro_batch`` cells, the last call padded with zero latents and empty prompts. Images then depend
+on neither the runner's ``--batch-size`` nor on which cells share a call (tested), and sampling still runs
+batched. ``micro_batch=1`` is the slow one-cell-per-call form; changing it changes the images' store keys.
 Stochastic schedulers get one ``torch.Generator`` per cell, seeded from the cell, for the same reason.
 """
 from __future__ import annotations
@@ -21,13 +22,14 @@ from typing import Sequence
 import torch
 
 from emobench.api import GenerationRequest, GenerationResult, Method
+from emobench.errors import EmobenchError
 
 
 @dataclass(frozen=True)
 class SDConfig:
     guidance_scale: float | None = None        # None: the zoo's default
     num_inference_steps: int | None = None     # None: the zoo's default
-    batched: bool = False                      # True: one pipeline call per request list (batch-dependent)
+    micro_batch: int = 8                       # cells per pipeline call, padded: fixes the kernels' batch size
 
 
 class StableDiffusionMethod(Method):
@@ -48,12 +50,16 @@ class StableDiffusionMethod(Method):
 
     def _sample(self, requests: Sequence[GenerationRequest], prompts: list[str]) -> torch.Tensor:
         s, cfg, device = self.zoo.sampling, self.config, self.zoo.device
-        latents = torch.stack([r.latents for r in requests]).to(device=device, dtype=self.pipe.unet.dtype)
+        pad = cfg.micro_batch - len(requests)
+        latents = torch.stack([r.latents for r in requests])
+        if pad:
+            latents = torch.cat([latents, latents.new_zeros((pad, *latents.shape[1:]))])
         generators = [torch.Generator("cpu").manual_seed(r.cell.seed) for r in requests]
+        generators += [torch.Generator("cpu").manual_seed(0) for _ in range(pad)]
         with self._autocast():
             out = self.pipe(
-                prompt=prompts,
-                latents=latents,
+                prompt=list(prompts) + [""] * pad,
+                latents=latents.to(device=device, dtype=self.pipe.unet.dtype),
                 generator=generators,
                 num_inference_steps=cfg.num_inference_steps or s.num_inference_steps,
                 guidance_scale=cfg.guidance_scale if cfg.guidance_scale is not None else s.guidance_scale,
@@ -61,12 +67,14 @@ class StableDiffusionMethod(Method):
                 width=s.width,
                 output_type="pt",
             )
-        return out.images.float().cpu()
+        return out.images[: len(requests)].float().cpu()
 
     def generate(self, requests: Sequence[GenerationRequest]) -> GenerationResult:
+        if self.config.micro_batch < 1:
+            raise EmobenchError(f"sd:micro_batch must be at least 1, got {self.config.micro_batch}",
+                                "pass sd:micro_batch=8 (the default) or another positive number")
         prompts = [r.cell.prompt() for r in requests]  # the emotion as a plain word
-        if self.config.batched:
-            images = self._sample(requests, prompts)
-        else:
-            images = torch.cat([self._sample([r], [p]) for r, p in zip(requests, prompts)])
+        mb = self.config.micro_batch
+        chunks = [self._sample(requests[i : i + mb], prompts[i : i + mb]) for i in range(0, len(requests), mb)]
+        images = torch.cat(chunks) if chunks else torch.zeros(0, 3, self.zoo.sampling.height, self.zoo.sampling.width)
         return GenerationResult(images=images, prompts=prompts)

@@ -113,6 +113,11 @@ class Method(ABC):
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()
 
+    def fit_config(self) -> dict[str, Any]:
+        """The options that change what ``fit`` writes; the artifact cache is keyed on them, so options that
+        only affect generation (guidance, prompts, fusion) reuse the same fit. Default: the whole config."""
+        return config_to_dict(self.config)
+
     def fit(self, ctx: FitContext) -> dict[str, Any]:
         """Train on ``ctx.dataset`` and write artifacts (safetensors + json) into ``ctx.artifact_dir``.
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from emobench.api import FitContext, Method, config_to_dict, stable_hash
+from emobench.api import FitContext, Method, stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
 from emobench.store import sha256_file, write_json
@@ -47,7 +47,7 @@ def key_inputs(method_name: str, method: Method, zoo: Any, emotions: Sequence[st
     zoo.require("dataset")
     return {
         "method": method_name,
-        "config": config_to_dict(method.config),
+        "config": method.fit_config(),
         "weights": zoo.weights_hash,
         "dataset": zoo.dataset.content_hash,
         "emotions": [e for e in EMOTIONS if e in set(emotions)],

@@ -37,7 +37,7 @@ from typing import Any, Iterator, Sequence
 
 from emobench.errors import EmobenchError
 
-TIMEOUT_ENV = "EMOBENCH_SHARD_TIMEOUT"   # seconds a rank waits for the others at a barrier (default 2 h)
+TIMEOUT_ENV = "EMOBENCH_SHARD_TIMEOUT"   # seconds a rank waits for the others at a barrier (default 24 h)
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Shard:
 
 
 def _timeout() -> timedelta:
-    return timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, 7200)))
+    return timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, 86400)))
 
 
 def from_env() -> Shard:
@@ -206,7 +206,7 @@ def relaunch(launcher: str, n: int | None, argv: Sequence[str]) -> int:
         raise EmobenchError(f"--num-processes {n}", "pass 1 or more")
     cmd = launch_command(launcher, n, argv)
     print(f"emobench: launching {n} processes: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
-    return subprocess.call(cmd, env={**os.environ, "EMOBENCH_LAUNCHED": "1"})
+    return subprocess.call(cmd)
 
 
 def strip_launcher_args(argv: Sequence[str]) -> list[str]:

@@ -59,6 +59,7 @@ class EmoGenConfig:
     scheduler: str = "pipeline"      # pipeline (the zoo's, same as every method) | unipc (official inference)
     guidance_scale: float | None = None   # None: the zoo's default (official 7.5)
     inference_steps: int | None = None    # None: the zoo's default (official 50)
+    micro_batch: int = 8                  # cells per pipeline call, padded (batch-size invariant, like ``sd``)
 
     def __post_init__(self) -> None:
         # Options may arrive as strings from ``emogen:key=value``: coerce to the declared types here, so the
@@ -108,7 +109,7 @@ class EmoGenConfig:
 
     def training_dict(self) -> dict[str, Any]:
         """The fields that change the fitted artifacts (generation-only fields excluded)."""
-        generation = {"prompt", "placement", "fuse", "scheduler", "guidance_scale", "inference_steps"}
+        generation = {"prompt", "placement", "fuse", "scheduler", "guidance_scale", "inference_steps", "micro_batch"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in generation}
 
 

@@ -2,7 +2,8 @@
 
 Generation for a cell: v ~ N(μ_e, Σ_e) drawn with a generator seeded from (cell seed, emotion, slot) →
 mapper(v) → injected as the input embedding of the prompt's slot → the zoo pipeline with the plan's latents,
-classifier-free guidance against "". Each request is generated on its own (batch-size independent).
+classifier-free guidance against "". Requests are sampled in padded micro-batches of a fixed size, so
+images do not depend on the runner's batch size.
 """
 from __future__ import annotations
 
@@ -142,20 +143,34 @@ class EmoGenMethod(Method):
         dev = self.zoo.device
         amp = (torch.autocast(device_type=dev.type, dtype=getattr(torch, s.autocast_dtype))
                if s.autocast_dtype else nullcontext())
+        if self.config.micro_batch < 1:
+            raise EmobenchError(f"emogen:micro_batch must be at least 1, got {self.config.micro_batch}",
+                                "pass emogen:micro_batch=8 (the default) or another positive number")
         images, texts, extras = [], [], []
-        for req in requests:
-            embeds, text = self.prompt_embeds(req.cell)
+        mb = self.config.micro_batch
+        for start in range(0, len(requests), mb):
+            chunk = requests[start : start + mb]
+            embeds, chunk_texts = zip(*(self.prompt_embeds(r.cell) for r in chunk))
+            # Every call holds exactly ``mb`` cells (zero latents and the empty prompt as padding): a row's
+            # result then depends neither on the batch size nor on its neighbours (see baselines/stable_diffusion.py).
+            pad = mb - len(chunk)
+            negative = self._negative_embeds()
+            latents = torch.stack([r.latents for r in chunk])
+            latents = torch.cat([latents, latents.new_zeros((pad, *latents.shape[1:]))])
+            generators = [torch.Generator("cpu").manual_seed(r.cell.seed) for r in chunk]
+            generators += [torch.Generator("cpu").manual_seed(0) for _ in range(pad)]
             with torch.no_grad(), amp:
                 out = self.pipe(
-                    prompt_embeds=embeds, negative_prompt_embeds=self._negative_embeds(),
-                    latents=req.latents[None].to(device=dev, dtype=self.pipe.unet.dtype), num_inference_steps=steps, guidance_scale=guidance,
-                    height=s.height, width=s.width, output_type="pt",
-                    # per-request generator seeded like the sd baseline's: only stochastic schedulers draw
-                    generator=torch.Generator("cpu").manual_seed(req.cell.seed),
+                    prompt_embeds=torch.cat([*embeds, negative.expand(pad, -1, -1)]),
+                    negative_prompt_embeds=negative.expand(mb, -1, -1),
+                    latents=latents.to(device=dev, dtype=self.pipe.unet.dtype), num_inference_steps=steps,
+                    guidance_scale=guidance, height=s.height, width=s.width, output_type="pt",
+                    # per-request generators seeded like the sd baseline's: only stochastic schedulers draw
+                    generator=generators,
                 )
-            images.append(out.images.float().cpu().clamp(0, 1))
-            texts.append(text)
-            extras.append({"emogen_emotions": "+".join(self.emotions_of(req.cell))})
+            images.append(out.images[: len(chunk)].float().cpu().clamp(0, 1))
+            texts.extend(chunk_texts)
+            extras.extend({"emogen_emotions": "+".join(self.emotions_of(r.cell))} for r in chunk)
         empty = torch.zeros(0, 3, s.height, s.width)
         return GenerationResult(torch.cat(images) if images else empty, texts, extras)
 

@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from emobench.api import GenerationResult, Method
 from emobench.errors import EmobenchError
-from emobench.testing.contract import (CHECKS, ContractSettings, MethodContractTests, _tiny_zoo_cached,
+from emobench.testing.contract import (CHECKS, ContractSettings, MethodContractTests, shared_tiny_zoo,
                                        check_method)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory):
-    return _tiny_zoo_cached(tmp_path_factory)
+    return shared_tiny_zoo(tmp_path_factory)
 
 
 def _picture(latents: torch.Tensor, zoo, shift: float = 0.0) -> torch.Tensor:
@@ -128,6 +128,24 @@ class UnseededLearner(GoodLearner):
     def fit(self, ctx):
         save_file({"offset": torch.rand(2)}, str(ctx.artifact_dir / "offset.safetensors"))
         return {}
+
+
+class TouchesZoo(Good):
+    """Swaps the shared pipeline's scheduler for its own (every later method would sample differently)."""
+
+    def load(self, zoo, artifact_dir):
+        super().load(zoo, artifact_dir)
+        sched = zoo.pipeline.scheduler
+        zoo.pipeline.scheduler = type(sched).from_config(sched.config)
+
+
+def test_a_method_that_changes_the_shared_zoo_is_caught(zoo):
+    original = zoo.pipeline.scheduler
+    try:
+        report = check_method(TouchesZoo, zoo, checks=["zoo_untouched"])
+    finally:
+        zoo.pipeline.scheduler = original
+    assert not report.ok and "pipeline changed" in report.result("zoo_untouched").detail
 
 
 def test_a_good_method_passes_every_check(zoo):

@@ -58,7 +58,7 @@ def test_validate_plugin_cli_passes_the_example(example_installed, zoo_dir, caps
     assert code == 0, out
     assert "mine: all checks passed" in out
     for check in ("resolve", "bad_config", "output_contract", "seeds_honoured", "latents_honoured",
-                  "determinism", "batch_independence"):
+                  "determinism", "batch_independence", "zoo_untouched"):
         assert f"PASS  {check}" in out
 
 

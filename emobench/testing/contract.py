@@ -40,6 +40,7 @@ CHECKS: tuple[str, ...] = (
     "latents_honoured",    # different latents → different images, the same latents → the same image
     "determinism",         # a fresh instance gives bit-identical images
     "batch_independence",  # an image does not depend on what else is in its batch
+    "zoo_untouched",       # fit/load/generate leave the shared zoo pipeline as they found it
 )
 
 
@@ -186,6 +187,7 @@ class MethodHarness:
         self.artifact_dir: Path | None = None
         self.fit_facts: dict[str, Any] | None = None
         self._loaded: Method | None = None
+        self._fingerprint = _fingerprint(zoo)
 
     # --- lifecycle
     def method_class(self) -> type[Method]:
@@ -398,6 +400,24 @@ class MethodHarness:
         _expect(n == 0, f"batch of 3 vs one at a time: {n} stored values differ (max float diff {diff:.2e})")
         return f"batch of 3 = one at a time (max float diff {diff:.1e})"
 
+    def check_zoo_untouched(self) -> str:
+        # Every method shares one loaded zoo in a run: a LoRA left attached, a token added to the tokenizer
+        # or weights edited in place would change the images of whichever method runs next.
+        self.generate(self.loaded(), self.requests((self.settings.emotions[0], 0)))
+        _expect(_fingerprint(self.zoo) == self._fingerprint,
+                "the zoo's pipeline changed (weights, adapters, attention processors, tokenizer or scheduler): "
+                "work on a copy, or undo the change before returning")
+        return "the shared pipeline is unchanged after fit, load and generate"
+
+
+def _fingerprint(zoo: Any) -> int | None:
+    pipe = getattr(zoo, "pipeline", None)
+    if pipe is None:
+        return None
+    from emobench.runner import pipeline_fingerprint
+
+    return pipeline_fingerprint(pipe)
+
 
 def check_method(name_or_class: str | type[Method], zoo: Any, *, options: Mapping[str, Any] | None = None,
                  settings: ContractSettings | None = None, checks: Sequence[str] | None = None,
@@ -425,7 +445,7 @@ def check_method(name_or_class: str | type[Method], zoo: Any, *, options: Mappin
 
 
 # --------------------------------------------------------------------------------------------- pytest mixin
-def _tiny_zoo_cached(tmp_path_factory: Any) -> Any:
+def shared_tiny_zoo(tmp_path_factory: Any) -> Any:
     """One loaded tiny zoo per test session, shared by every contract test class."""
     global _TINY
     if _TINY is None:
@@ -469,7 +489,7 @@ if pytest is not None:
         @pytest.fixture(scope="class")
         @classmethod
         def contract_zoo(cls, tmp_path_factory: Any) -> Any:
-            return _tiny_zoo_cached(tmp_path_factory)
+            return shared_tiny_zoo(tmp_path_factory)
 
         @pytest.fixture(scope="class")
         @classmethod
@@ -510,3 +530,6 @@ if pytest is not None:
 
         def test_batch_independence(self, contract_harness: MethodHarness) -> None:
             self._run(contract_harness, "batch_independence")
+
+        def test_zoo_untouched(self, contract_harness: MethodHarness) -> None:
+            self._run(contract_harness, "zoo_untouched")
