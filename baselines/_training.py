@@ -360,8 +360,8 @@ def rendered(request: GenerationRequest, emotion_text: str) -> GenerationRequest
 
 
 class Sampler:
-    """Sampling shared with the ``sd`` baseline: its per-cell pipeline calls (batch-invariant images, the plan's
-    latents, the zoo's sampling defaults), run on a private pipeline."""
+    """Sampling shared with the ``sd`` baseline: its batch-invariant pipeline calls (the plan's latents, the
+    zoo's sampling defaults), run on a private pipeline."""
 
     def __init__(self, zoo: "Zoo", pipe: "StableDiffusionPipeline"):
         from baselines.stable_diffusion import StableDiffusionMethod

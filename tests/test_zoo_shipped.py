@@ -1,0 +1,70 @@
+"""The shipped mini zoo: loads through from_pretrained, fits the size budget, generates, and its judges pass
+their bars on a held-out sample (drawn in memory: the same images as the dataset's test split)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from emobench.zoo.load import SHIPPED_MINI, load_zoo
+
+
+@pytest.fixture(scope="module")
+def mini():
+    return load_zoo("mini", with_dataset=False)
+
+
+@pytest.fixture(scope="module")
+def held_out(mini):
+    from emobench.world import OBJECTS, SCENES, sample_world
+    from emobench.emotions import EMOTION_INDEX
+
+    meta = json.loads((SHIPPED_MINI / "zoo.json").read_text())
+    imgs, anns = sample_world(meta["dataset"]["seed"], 400, "test")
+    x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 255
+    return (x, torch.tensor([OBJECTS.index(a["object"][0]) for a in anns]),
+            torch.tensor([SCENES.index(a["scene"]) for a in anns]),
+            torch.tensor([EMOTION_INDEX[a["emotion"]] for a in anns]))
+
+
+def test_shipped_zoo_is_small_fp16_safetensors():
+    files = [p for p in SHIPPED_MINI.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 40e6
+    assert not [p for p in files if p.suffix in (".bin", ".pt", ".pth", ".ckpt", ".pkl")]
+    assert json.loads((SHIPPED_MINI / "zoo.json").read_text())["storage_dtype"] == "float16"
+    card = json.loads((SHIPPED_MINI / "card.json").read_text())
+    assert "gen_object_acc" in card["figures"]
+
+
+def test_shipped_zoo_generates_a_batch(mini):
+    assert mini.scale == "mini" and mini.pipeline.unet.dtype == torch.float32
+    lat = torch.stack([torch.randn(mini.latent_shape(), generator=torch.Generator().manual_seed(s)) for s in (0, 1)])
+    img = mini.pipeline(["a gift on the beach", "a skull in a graveyard"], latents=lat, num_inference_steps=3,
+                        guidance_scale=mini.sampling.guidance_scale, output_type="pt").images
+    assert img.shape == (2, 3, 32, 32) and torch.isfinite(img).all()
+    assert img.std() > 0.02   # not a blank image
+
+
+def test_shipped_judges_pass_their_bars(mini, held_out):
+    from emobench.world import bayes_accuracy
+
+    x, obj, scn, emo = held_out
+    with torch.no_grad():
+        assert (mini.judges.object(x).argmax(-1) == obj).float().mean() >= 0.95
+        assert (mini.judges.scene(x).argmax(-1) == scn).float().mean() >= 0.95
+        emo_acc = float((mini.judges.emotion(x).argmax(-1) == emo).float().mean())
+    # 400 images: allow sampling noise (±~4 points) on top of the 5-point bar
+    assert emo_acc >= bayes_accuracy() - 0.09
+
+
+def test_shipped_clip_ranks_the_right_caption(mini, held_out):
+    from emobench.world import OBJECTS
+
+    x, obj, _, _ = held_out
+    texts = [f"a photo of a {o.replace('_', ' ')}" for o in OBJECTS]
+    with torch.no_grad():
+        img = torch.nn.functional.normalize(mini.clip.encode_images(x[:200]), dim=-1)
+        txt = torch.nn.functional.normalize(mini.clip.encode_texts(texts), dim=-1)
+    acc = float(((img @ txt.T).argmax(-1) == obj[:200]).float().mean())
+    assert acc > 0.5   # zero-shot object recognition far above chance (1/12)
