@@ -388,6 +388,10 @@ def load_paper_zoo(path: str | Path, device: torch.device | str | None = None, *
     pipe = load_pipeline(parts["pipeline"].path, dev)
     if dtype != torch.float32:
         pipe = pipe.to(dtype=dtype)
+    if dev.type == "cuda":  # PyTorch's fused scaled-dot-product attention (diffusers' default on torch 2, made sure)
+        from diffusers.models.attention_processor import AttnProcessor2_0
+
+        pipe.unet.set_attn_processor(AttnProcessor2_0())
     _set_scheduler(pipe, spec)
     hashes = {f"pipeline.{k}": files_hash(weights_files(parts["pipeline"].path / k), parts["pipeline"].path / k)
               for k in ("unet", "vae", "text_encoder", "tokenizer", "scheduler")}
