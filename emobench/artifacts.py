@@ -1,6 +1,8 @@
 """Fit cache for learning methods (``Method.learns``).
 
-Key: ``stable_hash(method name, method config, zoo.weights_hash, dataset.content_hash, emotions)``.
+Key: ``stable_hash(method name, method.fit_config(), fit seed, zoo.weights_hash, dataset.content_hash,
+emotions)``. ``emobench run`` always fits with ``FIT_SEED`` (its ``--seed`` picks the plan's cells, and a
+cached fit must never depend on which seed happened to fit it first); ``emobench fit --seed S`` makes others.
 Lookup order: ``$EMOBENCH_CACHE/artifacts/<method>/<key>/`` (default ``~/.cache/emobench``), then the
 zoo's ``prefit/<method>/<key>/``; an artifact fitted on all eight emotions also serves a run on a subset.
 Only when none is found (or with ``refit``) does the core call ``Method.fit``.
@@ -43,19 +45,25 @@ class Artifact:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def key_inputs(method_name: str, method: Method, zoo: Any, emotions: Sequence[str]) -> dict[str, Any]:
+FIT_SEED = 0  # what `emobench run` fits with: the plan's seed picks cells, never a different fit
+
+
+def key_inputs(method_name: str, method: Method, zoo: Any, emotions: Sequence[str],
+               seed: int = FIT_SEED) -> dict[str, Any]:
     zoo.require("dataset")
     return {
         "method": method_name,
         "config": method.fit_config(),
+        "seed": seed,
         "weights": zoo.weights_hash,
         "dataset": zoo.dataset.content_hash,
         "emotions": [e for e in EMOTIONS if e in set(emotions)],
     }
 
 
-def artifact_key(method_name: str, method: Method, zoo: Any, emotions: Sequence[str]) -> str:
-    return stable_hash(key_inputs(method_name, method, zoo, emotions))
+def artifact_key(method_name: str, method: Method, zoo: Any, emotions: Sequence[str],
+                 seed: int = FIT_SEED) -> str:
+    return stable_hash(key_inputs(method_name, method, zoo, emotions, seed))
 
 
 def file_hashes(folder: Path) -> dict[str, str]:
@@ -88,9 +96,10 @@ def _candidates(method_name: str, key: str, zoo: Any) -> list[tuple[str, Path]]:
     return out
 
 
-def find(method_name: str, method: Method, zoo: Any, emotions: Sequence[str]) -> Artifact | None:
-    keys = [artifact_key(method_name, method, zoo, emotions)]
-    full = artifact_key(method_name, method, zoo, EMOTIONS)
+def find(method_name: str, method: Method, zoo: Any, emotions: Sequence[str],
+         seed: int = FIT_SEED) -> Artifact | None:
+    keys = [artifact_key(method_name, method, zoo, emotions, seed)]
+    full = artifact_key(method_name, method, zoo, EMOTIONS, seed)
     if full not in keys:
         keys.append(full)  # an artifact of all emotions serves any subset
     for key in keys:
@@ -129,13 +138,13 @@ class _Progress:
 
 
 def ensure(method_name: str, method: Method, zoo: Any, emotions: Sequence[str], *, refit: bool = False,
-           seed: int = 0, progress: bool = True) -> Artifact:
+           seed: int = FIT_SEED, progress: bool = True) -> Artifact:
     """The artifacts of ``method`` for ``zoo`` and ``emotions``: cached, shipped, or fitted now."""
     if not refit:
-        found = find(method_name, method, zoo, emotions)
+        found = find(method_name, method, zoo, emotions, seed)
         if found is not None:
             return found
-    inputs = key_inputs(method_name, method, zoo, emotions)
+    inputs = key_inputs(method_name, method, zoo, emotions, seed)
     key = stable_hash(inputs)
     root = cache_root() / "artifacts" / method_name
     final, partial = root / key, root / f".{key}.partial"

@@ -226,7 +226,7 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
         artifact = None
         if type(ms.method).learns:
             artifact = artifacts.ensure(ms.plugin, ms.method, zoo, cfg.emotions, refit=cfg.refit,
-                                        seed=cfg.seed, progress=progress)
+                                        progress=progress)
             outcome.artifact_key, outcome.artifact_source = artifact.key, artifact.source
         keys = {c: image_key(ms.plugin, ms.method.config, zoo.weights_hash, c, outcome.artifact_key) for c in cells}
         for cell, key in keys.items():

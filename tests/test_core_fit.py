@@ -102,3 +102,15 @@ def test_fit_command(zoo_dir, capsys):
     assert plugins.FIT_CALLS == ["awe"]
     assert cli(["fit", "sd", "--zoo", str(zoo_dir)]) == 2
     assert "does not learn" in capsys.readouterr().err
+
+
+def test_fit_seed_is_part_of_the_key_and_run_seed_is_not(zoo, zoo_dir, tmp_path):
+    """A cached fit must not depend on which plan seed happened to trigger it: runs always fit with FIT_SEED."""
+    other = artifacts.ensure("learner", learner(), zoo, EMOS, seed=3, progress=False)
+    default = artifacts.ensure("learner", learner(), zoo, EMOS, progress=False)
+    assert other.key != default.key and default.source == "fitted"
+    assert json.loads((default.path / "fit.json").read_text())["key_inputs"]["seed"] == artifacts.FIT_SEED
+    runner.execute(merge({"zoo": str(zoo_dir), "methods": "learner", "emotions": "awe,fear", "n_per_emotion": 1,
+                          "seed": 7, "out": str(tmp_path / "run")}), zoo=zoo, score=False, progress=False)
+    info = json.loads((tmp_path / "run" / "methods.json").read_text())["learner"]
+    assert info["artifact_key"] == default.key and info["artifact_source"] == "cache"
