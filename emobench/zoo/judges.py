@@ -125,14 +125,20 @@ class JudgeLPIPS(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        fx, fy = self.net.stage_features(x), self.net.stage_features(y)
+    def features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Per-image unit-normalised stage features: LPIPS diversity runs the backbone once per image, not
+        twice per pair (``compare(features(x), features(y)) == forward(x, y)``)."""
+        return [f / (f.norm(dim=1, keepdim=True) + 1e-10) for f in self.net.stage_features(images)]
+
+    @staticmethod
+    def compare(fx: list[torch.Tensor], fy: list[torch.Tensor]) -> torch.Tensor:
         total = torch.zeros(fx[0].shape[0], device=fx[0].device)
         for a, b in zip(fx, fy):
-            a = a / (a.norm(dim=1, keepdim=True) + 1e-10)
-            b = b / (b.norm(dim=1, keepdim=True) + 1e-10)
             total = total + ((a - b) ** 2).sum(dim=1).mean(dim=(1, 2))
         return total
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.compare(self.features(x), self.features(y))
 
 
 def judges_from_net(net: JudgeNet) -> Judges:
