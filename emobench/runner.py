@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import torch
 
 from emobench import artifacts, registry
+from emobench import shard as sharding
 from emobench.api import Cell, GenerationRequest, GenerationResult, ImageRecord, Method, config_to_dict
 from emobench.config import RunConfig, default_out
 from emobench.envinfo import environment
@@ -301,20 +302,25 @@ def _bar(label: str, total: int, initial: int, enabled: bool):
 def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool = True,
             progress: bool = True) -> RunResult:
     """Run ``cfg`` (resolved here) into its run directory; returns what happened per method."""
-    cfg, methods, zoo, run_dir = resolve(cfg, zoo, resume)
-    plan = Plan.from_config(cfg, zoo.latent_shape())
-    # from here on files are written; everything above only checked
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", {**cfg.hashed(), "config_hash": cfg.config_hash})
-    write_json(run_dir / "env.json", environment(zoo.device))
-    write_json(run_dir / "zoo.json", zoo_facts(zoo))
-    write_json(run_dir / "plan.json", plan.to_json())
+    shard = sharding.init(cfg, resume)
+    with shard.main_first("the run folder"):  # rank 0 creates the run folder; the others join it
+        cfg, methods, zoo, run_dir = resolve(cfg, zoo, resume)
+        plan = Plan.from_config(cfg, zoo.latent_shape())
+        # from here on files are written; everything above only checked
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "config.json", {**cfg.hashed(), "config_hash": cfg.config_hash})
+        write_json(run_dir / "env.json", environment(zoo.device))
+        write_json(run_dir / "zoo.json", zoo_facts(zoo))
+        write_json(run_dir / "plan.json", plan.to_json())
     store = ImageStore(run_dir)
     outcomes: list[MethodOutcome] = []
     records: list[ImageRecord] = []
     for ms in methods:
         before = pipeline_fingerprint(zoo.pipeline)
-        outcome, recs = run_method(ms, zoo, plan, store, cfg, progress)
+        if shard.active:  # rank 0 fits a learning method first; the other ranks then find it in the cache
+            sharding.prefit(shard, ms, zoo, cfg, progress)
+        outcome, recs = run_method(ms, zoo, plan, store, sharding.generation_config(cfg, shard), progress,
+                                   cells=shard.select(plan.cells, plan.cells))
         if pipeline_fingerprint(zoo.pipeline) != before:
             # keep later methods independent of this one: give them a freshly loaded zoo
             outcome.warning = "modified the shared zoo pipeline (plugin bug); the zoo was reloaded for the others"
@@ -323,6 +329,12 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
         outcomes.append(outcome)
         if outcome.status == "ok":
             records.extend(recs)
+        write_json(run_dir / "methods.json", {o.label: _outcome_json(o) for o in outcomes})
+    if shard.active:  # every rank reports; rank 0 merges and builds the manifest from the store
+        merged = sharding.finish(shard, run_dir, plan, methods, outcomes, zoo, store)
+        if merged is None:
+            return RunResult(run_dir, cfg, outcomes, records)
+        outcomes, records = merged
         write_json(run_dir / "methods.json", {o.label: _outcome_json(o) for o in outcomes})
     store.write_manifest(records)
     result = RunResult(run_dir, cfg, outcomes, records)

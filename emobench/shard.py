@@ -270,3 +270,26 @@ def cli_argv() -> list[str]:
         raise EmobenchError("--launcher works from the command line only",
                             "type `emobench run ... --launcher accelerate`, or call accelerate launch yourself")
     return strip_launcher_args(argv[argv.index("run"):])
+
+
+def prefit(shard: Shard, ms: Any, zoo: Any, cfg: Any, progress: bool) -> None:
+    """Rank 0 fits (or finds) a learning method's artifacts while the other ranks wait, so exactly one
+    process writes them; a failure here is left for the method's own run to report."""
+    if ms.method is None or not type(ms.method).learns:
+        return
+    from emobench import artifacts
+
+    with shard.main_first(f"fitting {ms.label}"):
+        if shard.is_main:
+            try:
+                artifacts.ensure(ms.plugin, ms.method, zoo, cfg.emotions, refit=cfg.refit, progress=progress)
+            except Exception:  # noqa: BLE001 — run_method records the failure with its reason
+                pass
+
+
+def generation_config(cfg: Any, shard: Shard) -> Any:
+    """The config the generation step sees: in a sharded run ``--refit`` was honoured by ``prefit``, so the
+    ranks must not fit again."""
+    import dataclasses
+
+    return dataclasses.replace(cfg, refit=False) if shard.active and cfg.refit else cfg

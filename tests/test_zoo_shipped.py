@@ -59,12 +59,17 @@ def test_shipped_judges_pass_their_bars(mini, held_out):
 
 
 def test_shipped_clip_ranks_the_right_caption(mini, held_out):
-    from emobench.world import OBJECTS
+    """Zero-shot over the 96 content captions "a {object} {scene}" (the caption form it was trained on)."""
+    from emobench.world import OBJECTS, SCENES, caption_for
 
-    x, obj, _, _ = held_out
-    texts = [f"a photo of a {o.replace('_', ' ')}" for o in OBJECTS]
+    x, obj, scn, _ = held_out
+    pairs = [(o, s) for o in range(len(OBJECTS)) for s in range(len(SCENES))]
+    texts = [caption_for(OBJECTS[o], SCENES[s], "", 0, False) for o, s in pairs]
     with torch.no_grad():
-        img = torch.nn.functional.normalize(mini.clip.encode_images(x[:200]), dim=-1)
+        img = torch.nn.functional.normalize(mini.clip.encode_images(x), dim=-1)
         txt = torch.nn.functional.normalize(mini.clip.encode_texts(texts), dim=-1)
-    acc = float(((img @ txt.T).argmax(-1) == obj[:200]).float().mean())
-    assert acc > 0.5   # zero-shot object recognition far above chance (1/12)
+    best = (img @ txt.T).argmax(-1)
+    obj_acc = float((torch.tensor([pairs[i][0] for i in best]) == obj).float().mean())
+    scn_acc = float((torch.tensor([pairs[i][1] for i in best]) == scn).float().mean())
+    # measured 0.84 / 0.96 on these 400 images (chance 1/12, 1/8)
+    assert obj_acc > 0.7 and scn_acc > 0.85

@@ -29,6 +29,10 @@ def add_parser(sub) -> None:
     p.add_argument("--refit", action="store_true", default=None, help="fit learning methods again, ignoring caches")
     p.add_argument("--no-score", dest="score", action="store_false", help="only generate; score later with `emobench score`")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+    p.add_argument("--launcher", choices=["accelerate", "torchrun"],
+                   help="shard the plan's cells over several processes started by this launcher (needs --out)")
+    p.add_argument("--num-processes", type=int, default=None,
+                   help="processes for --launcher (default: the number of GPUs, or 2 on CPU)")
     p.set_defaults(func=main)
 
 
@@ -38,6 +42,10 @@ FLAG_KEYS = ("methods", "metrics", "emotions", "n_per_emotion", "seed", "templat
 
 def main(args: argparse.Namespace) -> int:
     from emobench import runner
+    from emobench import shard as sharding
+
+    if args.launcher and not sharding.from_env().active:  # start the shards; each runs this command again
+        return sharding.relaunch(args.launcher, args.num_processes, sharding.cli_argv())
 
     layers = []
     if args.resume is not None:
@@ -47,6 +55,8 @@ def main(args: argparse.Namespace) -> int:
     layers.append({k: getattr(args, k) for k in FLAG_KEYS})
     cfg = merge(*layers)
     result = runner.execute(cfg, resume=args.resume, score=args.score, progress=args.progress)
+    if not sharding.from_env().is_main:
+        return 0  # rank 0 merges, scores and reports
     print(f"run directory: {result.run_dir}")
     width = max((len(o.label) for o in result.outcomes), default=0)
     for o in result.outcomes:

@@ -107,5 +107,13 @@ def render_markdown(card: dict[str, Any], root: Path) -> str:
         lines += ["", obs.read_text().strip()]
     else:
         lines += ["", "_Not yet described: look at samples.png and write what you see into "
-                      f"{OBSERVATIONS_FILE}, then re-run `emobench zoo check DIR --card`._"]
+                      f"{OBSERVATIONS_FILE}, then call `emobench.zoo.card.refresh_markdown(DIR)`._"]
     return "\n".join(lines) + "\n"
+
+
+def refresh_markdown(root: Path) -> Path:
+    """Re-render ``card.md`` from ``card.json`` (e.g. after writing ``observations.md``) without re-checking."""
+    root = Path(root)
+    card = json.loads((root / "card.json").read_text())
+    (root / "card.md").write_text(render_markdown(card, root))
+    return root / "card.md"

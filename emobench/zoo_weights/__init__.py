@@ -1,0 +1,1 @@
+"""Shipped model weights (data only): ``mini/`` is the mini zoo built by ``emobench zoo build mini``."""
