@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from emobench.api import FitContext, GenerationRequest, stable_hash
+from emobench.diffusion import denoising_loss as per_sample_denoising_loss
 from emobench.errors import EmobenchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -163,25 +164,8 @@ def denoising_loss(
     generator: torch.Generator,
     reduce: bool = True,
 ) -> torch.Tensor:
-    """MSE between the UNet's prediction and its target at random timesteps (noise and t from ``generator``,
-    drawn on CPU so a fit is the same draw on any device). ``reduce=False``: one loss per sample."""
-    b = latents.shape[0]
-    noise = torch.randn(latents.shape, generator=generator).to(latents.device)
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), generator=generator).to(latents.device)
-    noisy = scheduler.add_noise(latents, noise, t)
-    kind = scheduler.config.prediction_type
-    if kind == "epsilon":
-        target = noise
-    elif kind == "v_prediction":
-        target = scheduler.get_velocity(latents, noise, t)
-    elif kind == "sample":
-        target = latents
-    else:
-        raise EmobenchError(f"unknown prediction_type {kind!r} in the zoo's scheduler config",
-                            "use a scheduler with prediction_type epsilon, v_prediction or sample")
-    dtype = next(unet.parameters()).dtype  # an fp16 zoo UNet gets fp16 inputs; the loss is taken in fp32
-    pred = unet(noisy.to(dtype), t, encoder_hidden_states=cond.to(dtype)).sample
-    err = F.mse_loss(pred.float(), target.float(), reduction="none").flatten(1).mean(1)
+    """The shared denoising MSE (``emobench.diffusion.denoising_loss``), averaged unless ``reduce=False``."""
+    err = per_sample_denoising_loss(unet, scheduler, latents, cond, generator)
     return err.mean() if reduce else err
 
 

@@ -10,29 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from emobench.diffusion import denoising_loss  # noqa: F401  (L_LDM: the loss every method trains with)
 from emobench.errors import EmobenchError
-
-
-def denoising_loss(unet, scheduler, latents: torch.Tensor, cond: torch.Tensor,
-                   generator: torch.Generator) -> torch.Tensor:
-    """One L_LDM value per sample; noise and timesteps are drawn on CPU from ``generator``."""
-    b = latents.shape[0]
-    noise = torch.randn(latents.shape, generator=generator).to(latents.device, latents.dtype)
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), generator=generator).to(latents.device)
-    noisy = scheduler.add_noise(latents, noise, t)
-    kind = scheduler.config.prediction_type
-    if kind == "epsilon":
-        target = noise
-    elif kind == "v_prediction":
-        target = scheduler.get_velocity(latents, noise, t)
-    elif kind == "sample":
-        target = latents
-    else:
-        raise EmobenchError(f"unknown prediction_type {kind!r} in the zoo's scheduler config",
-                            "use a zoo whose scheduler predicts epsilon, v_prediction or sample")
-    dtype = next(unet.parameters()).dtype   # a float16 generator (paper scale on CUDA) gets float16 inputs
-    pred = unet(noisy.to(dtype), t, encoder_hidden_states=cond.to(dtype)).sample
-    return F.mse_loss(pred.float(), target.float(), reduction="none").flatten(1).mean(1)
 
 
 def attribute_logits(s: torch.Tensor, bank: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

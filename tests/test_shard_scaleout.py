@@ -13,18 +13,24 @@ import pytest
 from emobench import shard as shard_mod
 from emobench.testing.tiny import tiny_zoo
 
+from kit_options import spec
+
 TESTS = Path(__file__).resolve().parent
 PLUGINS = "method:killable=kit_fake_plugins:KillableMethod"
 
 
 def _run_args(zoo_dir: Path, out: Path) -> list[str]:
-    return ["run", "--methods", "killable,sd", "--zoo", str(zoo_dir), "--emotions", "amusement,fear",
+    # killable: cheap, dies on demand; sd; textual-inversion: a learning method (fitted once, by rank 0)
+    # whose images carry extras
+    return ["run", "--methods", f"killable,sd,{spec('textual-inversion')}", "--zoo", str(zoo_dir),
+            "--emotions", "amusement,fear",
             "--n-per-emotion", "2", "--batch-size", "1", "--out", str(out), "--no-progress"]
 
 
-def _env(**extra: str) -> dict[str, str]:
+def _env(cache: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env.update(HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", EMOBENCH_PLUGINS=PLUGINS, EMOBENCH_SHARD_TIMEOUT="300",
+               EMOBENCH_CACHE=str(cache),
                PYTHONPATH=os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]), **extra)
     return env
 
@@ -44,6 +50,7 @@ def test_one_vs_two_processes_and_a_dead_shard(tmp_path_factory, tmp_path, monke
     zoo_dir = tiny_zoo(tmp_path_factory)
     # 1 process, in this process
     monkeypatch.setenv("EMOBENCH_PLUGINS", PLUGINS)
+    monkeypatch.setenv("EMOBENCH_CACHE", str(tmp_path / "cache-one"))   # each run fits on its own
     monkeypatch.syspath_prepend(str(TESTS))
     from emobench.cli import main as cli_main
 
@@ -54,13 +61,15 @@ def test_one_vs_two_processes_and_a_dead_shard(tmp_path_factory, tmp_path, monke
     two = tmp_path / "two"
     cmd = [sys.executable, "-m", "emobench", *_run_args(zoo_dir, two), "--launcher", "accelerate",
            "--num-processes", "2"]
-    dead = subprocess.run(cmd, env=_env(EMOBENCH_TEST_KILL_RANK="1"), capture_output=True, text=True, cwd=tmp_path)
+    dead = subprocess.run(cmd, env=_env(tmp_path / "cache-two", EMOBENCH_TEST_KILL_RANK="1"),
+                          capture_output=True, text=True, cwd=tmp_path)
     assert dead.returncode != 0, dead.stdout + dead.stderr[-3000:]
     before = _state(two)
     assert before, "the first (killed) launch stored no image at all"
 
     # the same command with --resume: only the missing cells are generated, nothing stored is rewritten
-    again = subprocess.run(cmd + ["--resume", str(two)], env=_env(), capture_output=True, text=True, cwd=tmp_path)
+    again = subprocess.run(cmd + ["--resume", str(two)], env=_env(tmp_path / "cache-two"),
+                           capture_output=True, text=True, cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr[-3000:]
     after = _state(two)
     assert {k: after[k] for k in before} == before
@@ -75,7 +84,8 @@ def test_one_vs_two_processes_and_a_dead_shard(tmp_path_factory, tmp_path, monke
     shards = sorted(p.name for p in (two / "shards").iterdir())
     assert shards == ["rank-0-of-2.json", "rank-1-of-2.json"]
     methods = json.loads((two / "methods.json").read_text())
-    assert all(m["status"] == "ok" and m["n_images"] == 4 for m in methods.values()), methods
+    assert len(methods) == 3 and all(m["status"] == "ok" and m["n_images"] == 4 for m in methods.values()), methods
+    assert b["manifest"].count('"method": "textual-inversion') == 4
 
 
 def test_cells_are_dealt_by_plan_position():
