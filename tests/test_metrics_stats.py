@@ -26,8 +26,13 @@ def test_holm_by_hand():
 
 
 def test_p_value_and_ci():
-    assert bootstrap_p_value(np.ones(999)) == pytest.approx(2 / 1000)
+    assert bootstrap_p_value(np.ones(999)) == 0.0          # every resample on one side, no spread
     assert bootstrap_p_value(np.r_[np.ones(500), -np.ones(500)]) == pytest.approx(1.0)
+    # a large effect goes below the percentile form's 2/(B+1) floor, so Holm can still call it significant
+    big = np.random.default_rng(0).normal(5.0, 1.0, 1000)
+    assert bootstrap_p_value(big) < 1e-5
+    mid = np.random.default_rng(0).normal(2.0, 1.0, 100_000)
+    assert bootstrap_p_value(mid) == pytest.approx(0.0455, abs=0.003)   # 2·Φ(−2)
     assert percentile_ci(np.arange(101.0), 0.1) == pytest.approx((5.0, 95.0))
     assert percentile_ci(np.array([np.nan, 1.0, 1.0]), 0.05) == (1.0, 1.0)
 

@@ -54,8 +54,17 @@ def test_one_vs_two_processes_and_a_dead_shard(tmp_path_factory, tmp_path, monke
     monkeypatch.syspath_prepend(str(TESTS))
     from emobench.cli import main as cli_main
 
-    one = tmp_path / "one"
-    assert cli_main(_run_args(zoo_dir, one)) == 0
+    # Same torch thread count as the launched ranks (_env sets OMP_NUM_THREADS=1): CPU float reductions, and
+    # so a fit's weights, depend on the thread count; this test isolates the number of processes.
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        one = tmp_path / "one"
+        assert cli_main(_run_args(zoo_dir, one)) == 0
+    finally:
+        torch.set_num_threads(threads)
 
     # 2 processes; rank 1 dies on its second image → the launcher stops the job, finished images stay
     two = tmp_path / "two"
