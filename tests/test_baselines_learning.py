@@ -50,12 +50,13 @@ def plain_pipeline(zoo_dir: Path):
     """The zoo's generator loaded with nothing but diffusers (the scheduler loaded on its own, so its config is
     exactly the saved one: StableDiffusionPipeline's constructor would force clip_sample=False)."""
     import emobench.zoo.pixel_vae  # noqa: F401  (lets diffusers resolve the pixel autoencoder class)
-    from diffusers import DDIMScheduler, StableDiffusionPipeline
+    import emobench.zoo.schedulers  # noqa: F401  (… and the seeded DDPM scheduler class)
+    from diffusers import StableDiffusionPipeline
 
     folder = zoo_dir / "pipeline"
     pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, feature_extractor=None,
                                                    requires_safety_checker=False)
-    pipe.scheduler = DDIMScheduler.from_pretrained(folder / "scheduler")
+    pipe.scheduler = type(pipe.scheduler).from_pretrained(folder / "scheduler")
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

@@ -153,3 +153,30 @@ def test_missing_component_folder(zoo_dir, tmp_path):
 def test_paper_toml_hook(tmp_path):
     with pytest.raises(EmobenchError):
         load_zoo(tmp_path / "paper.toml")
+
+
+def test_scoring_load_skips_the_pipeline_and_defers_clip(zoo_dir, zoo):
+    """``emobench score`` loads a zoo with_pipeline=False: same hashes (so the same score-cache keys), no
+    generator, and the CLIP model loaded only when a feature is actually computed — with the same result."""
+    from emobench.zoo.load import LazyClip
+
+    light = load_zoo(zoo_dir, with_dataset=False, with_pipeline=False)
+    assert light.pipeline is None
+    assert light.hashes == zoo.hashes and light.judges_hash == zoo.judges_hash
+    assert isinstance(light.clip, LazyClip) and light.clip._clip is None
+    with pytest.raises(EmobenchError, match="pipeline"):
+        light.latent_shape()
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(light.clip.encode_images(x), zoo.clip.encode_images(x))
+    assert light.clip._clip is not None
+    with torch.no_grad():
+        assert torch.equal(light.judges.emotion(x), zoo.judges.emotion(x))
+
+
+def test_scoring_load_reports_a_damaged_clip_when_used(zoo_dir, tmp_path):
+    d = _copy(zoo_dir, tmp_path)
+    for f in (d / "clip").glob("*.safetensors"):
+        f.write_bytes(b"not a safetensors file")
+    light = load_zoo(d, with_dataset=False, with_pipeline=False)   # judges still load: scoring can go on
+    with pytest.raises(EmobenchError, match="CLIP"):
+        light.clip.encode_images(torch.rand(1, 3, 32, 32))

@@ -41,7 +41,7 @@ def main(args) -> int:
     if args.resamples < 1:
         raise EmobenchError(f"--resamples must be at least 1 (got {args.resamples})", "use e.g. --resamples 1000")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    zoo = load_zoo(args.zoo or run_zoo_spec(run_dir))
+    zoo = load_zoo(args.zoo or run_zoo_spec(run_dir), with_pipeline=False)
     recorded = run_dir / "zoo.json"
     if recorded.is_file():
         judges = json.loads(recorded.read_text()).get("judges_hash")

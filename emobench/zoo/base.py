@@ -27,6 +27,7 @@ class SamplingDefaults:
     height: int = 32
     width: int = 32
     autocast_dtype: str | None = None   # "bfloat16" to sample under CPU autocast; None = fp32
+    channels_last: bool = False         # UNet weights in channels-last memory format (faster oneDNN convs on CPU)
 
 
 class ImageClassifier(Protocol):
@@ -65,7 +66,7 @@ class Judges:
 class Zoo:
     name: str                                  # "mini", "paper" or a folder path
     scale: str                                 # "mini" | "paper" | "custom"
-    pipeline: "StableDiffusionPipeline"
+    pipeline: "StableDiffusionPipeline | None"   # None only when loaded for scoring (load_zoo(with_pipeline=False))
     sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
     clip: ClipLike | None = None
     judges: Judges = field(default_factory=Judges)
@@ -86,6 +87,7 @@ class Zoo:
 
     def latent_shape(self) -> tuple[int, int, int]:
         """(C, h, w) of the initial latents for ``sampling.height`` × ``sampling.width``."""
+        self.require("pipeline")
         p = self.pipeline
         f = p.vae_scale_factor
         return (p.unet.config.in_channels, self.sampling.height // f, self.sampling.width // f)

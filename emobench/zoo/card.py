@@ -71,7 +71,7 @@ def render_markdown(card: dict[str, Any], root: Path) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     classes = {"clip": "transformers CLIPModel (ViT + text tower, real CLIP BPE, 16 positions)",
-               "unet": "diffusers UNet2DConditionModel on the 12×16×16 pixel-unshuffle latent",
+               "unet": f"diffusers UNet2DConditionModel on the {_latent(b)} pixel-unshuffle latent",
                "judges": "JudgeNet CNN, object/scene/emotion heads"}
     for s in stages:
         lines.append(f"| {s['name']} | {classes.get(s['name'], '')} | {s['params']:,} | {s['steps']} | "
@@ -79,13 +79,15 @@ def render_markdown(card: dict[str, Any], root: Path) -> str:
                      f"{s['first_loss']:.3f} → {s['last_loss']:.3f} |")
     m = b.get("machine", {})
     lines += [
-        "", "The autoencoder is `emobench.zoo.pixel_vae.PixelShuffleVAE`: a lossless pixel-unshuffle (f=2), no "
-        "weights. The diffusion text encoder is the frozen CLIP text tower. Scheduler: DDIM, linear betas "
+        "", "The autoencoder is `emobench.zoo.pixel_vae.PixelShuffleVAE`: a lossless pixel-unshuffle "
+        f"(f={_arch(b).get('vae_factor', 2)}), no weights. The diffusion text encoder is the frozen CLIP text tower. Scheduler: "
+        "`emobench.zoo.schedulers.LatentSeededDDPMScheduler` (ancestral DDPM, each image's step noise seeded "
+        "by its own start latent), linear betas "
         "1e-4…0.02, ε-prediction, `clip_sample=True`.", "",
         f"Build wall time: **{card['build_total_wall_s'] / 60:.1f} min** in total (training "
         f"{b.get('train_wall_s', 0) / 60:.1f} min, the rest saving and this check), torch threads "
-        f"{m.get('torch_threads')}, CPU `{m.get('cpu')}`, torch {m.get('torch')}. The machine was shared with "
-        "other jobs during the build, so per-step times are upper bounds of what an idle 2-core machine takes.",
+        f"{m.get('torch_threads')}, CPU `{m.get('cpu')}`, torch {m.get('torch')}. Per-step times include whatever "
+        "else ran on the machine during the build.",
         f"Stored as {card['storage_dtype']} safetensors: " + ", ".join(f"{k} {v} MB" for k, v in card['sizes_mb'].items()) + ".",
         "", "## Quality figures (`emobench zoo check`)",
         "| figure | value | bar | met |", "|---|---|---|---|",
@@ -117,3 +119,13 @@ def refresh_markdown(root: Path) -> Path:
     card = json.loads((root / "card.json").read_text())
     (root / "card.md").write_text(render_markdown(card, root))
     return root / "card.md"
+
+
+def _arch(build: dict[str, Any]) -> dict[str, Any]:
+    return dict(build.get("config", {}).get("arch", {}))
+
+
+def _latent(build: dict[str, Any]) -> str:
+    a = _arch(build)
+    f, size = int(a.get("vae_factor", 2)), int(a.get("image_size", 32))
+    return f"{3 * f * f}×{size // f}×{size // f}"

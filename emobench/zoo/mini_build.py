@@ -3,7 +3,7 @@
 1. EmoSet-mini drawn in memory (``emobench.world.sample_world``: the same images the dataset folder holds);
 2. tiny CLIP, contrastive on image–caption pairs (real CLIP BPE tokenizer, 16 positions), soft
    multi-positive targets because captions repeat within a batch;
-3. the UNet on the 12×16×16 pixel-unshuffle latent, cross-attending to the *frozen* CLIP text tower
+3. the UNet on the 48×8×8 pixel-unshuffle latent, cross-attending to the *frozen* CLIP text tower
    (embeddings cached per unique caption), ε-prediction with min-SNR-γ weighting, 10 % dropped captions
    for classifier-free guidance, fp32 (bf16 backward is slower on CPUs, and this AVX2 one has no bf16 units);
 4. the judges, with augmentations that mimic generator artefacts (blur, noise, colour speckle);
@@ -229,9 +229,17 @@ def train_unet(cfg: BuildConfig, data: WorldData, text_encoder, tokenizer, log: 
 
 # ---------------------------------------------------------------------------------------------- judges
 
-def augment_like_generator(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+# Per-image noise std is drawn uniformly up to these (images in [0, 1]). Ancestral samples of the mini UNet
+# carry strong per-pixel colour noise on the unshuffle grid; with maxima of 0.12/0.15 the scene judge
+# recognised the prompted scene in 59 % of them, with 0.5/0.5 in 76 %, at the same accuracy on clean
+# held-out real images (object 99.8 %, scene 99.9 %, emotion 77.2 %; measured 2026-11-25).
+NOISE_STD_MAX = 0.5
+SPECKLE_STD_MAX = 0.5
+
+
+def augment_like_generator(x: torch.Tensor, gen: torch.Generator, grid: int = 2) -> torch.Tensor:
     """Per image, at random: nothing, Gaussian blur, Gaussian noise, colour speckle (independent colour
-    noise per pixel or per 2×2 block, like the pixel-unshuffle grid) or a mix; plus a ±2 px shift.
+    noise per pixel or per block of the pixel-unshuffle ``grid`` or 2×2) or a mix; plus a ±2 px shift.
     No brightness/saturation jitter: tone is a (weak) emotion cue of the world."""
     n = x.shape[0]
     kind = torch.randint(0, 5, (n,), generator=gen)
@@ -246,16 +254,17 @@ def augment_like_generator(x: torch.Tensor, gen: torch.Generator) -> torch.Tenso
         out[blur] = F.conv2d(F.pad(xb, (0, 0, 2, 2), mode="replicate"), w.view(1, 1, 5, 1).repeat(3, 1, 1, 1), groups=3)
     noise = (kind == 2) | (kind == 4)
     if noise.any():
-        std = torch.rand(int(noise.sum()), 1, 1, 1, generator=gen) * 0.12
+        std = torch.rand(int(noise.sum()), 1, 1, 1, generator=gen) * NOISE_STD_MAX
         out[noise] = out[noise] + std * torch.randn(out[noise].shape, generator=gen)
     speck = kind == 3
     if speck.any():
         m = int(speck.sum())
-        block = torch.randn(m, 3, 16, 16, generator=gen)
-        block = F.interpolate(block, scale_factor=2, mode="nearest")
+        f = grid if int(torch.randint(0, 2, (), generator=gen)) else 2
+        block = torch.randn(m, 3, 32 // f, 32 // f, generator=gen)
+        block = F.interpolate(block, scale_factor=f, mode="nearest")
         pixel = torch.randn(m, 3, 32, 32, generator=gen)
         mix = torch.rand(m, 1, 1, 1, generator=gen)
-        std = torch.rand(m, 1, 1, 1, generator=gen) * 0.15
+        std = torch.rand(m, 1, 1, 1, generator=gen) * SPECKLE_STD_MAX
         out[speck] = out[speck] + std * (mix * block + (1 - mix) * pixel)
     dx, dy = (int(v) for v in torch.randint(-2, 3, (2,), generator=gen))
     out = torch.roll(out, shifts=(dy, dx), dims=(2, 3))
@@ -273,7 +282,7 @@ def train_judges(cfg: BuildConfig, data: WorldData, log: Log) -> tuple[JudgeNet,
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, cfg.judge_steps, 20, cfg.judge_lr)
         idx = torch.randint(len(data.captions), (cfg.judge_batch,), generator=gen)
-        x = augment_like_generator(_f01(data.images[idx]), gen)
+        x = augment_like_generator(_f01(data.images[idx]), gen, cfg.arch.vae_factor)
         out = net(x)
         loss = (F.cross_entropy(out["object"], data.objects[idx]) + F.cross_entropy(out["scene"], data.scenes[idx])
                 + F.cross_entropy(out["emotion"], data.emotions[idx]))
@@ -293,8 +302,10 @@ def train_judges(cfg: BuildConfig, data: WorldData, log: Log) -> tuple[JudgeNet,
 
 def sampling_defaults() -> dict[str, Any]:
     # autocast stays off: this kind of CPU (AVX2, no AVX512-BF16/AMX) runs bf16 ~10× slower than fp32
-    return {"num_inference_steps": 25, "guidance_scale": 5.0, "height": 32, "width": 32,
-            "autocast_dtype": None, "clip_sample": True}
+    # guidance 7.5 (SD's default): on the shipped UNet 5 → 8 raised object/scene recognition from ~0.76/0.43 to
+    # ~0.83/0.56 (96 images each, old judges), 12 added little
+    return {"num_inference_steps": 25, "guidance_scale": 7.5, "height": 32, "width": 32,
+            "autocast_dtype": None, "clip_sample": True, "channels_last": True}
 
 
 def build_mini(out: str | Path, cfg: BuildConfig = BuildConfig(), log: Log = print, run_check: bool = True) -> Path:

@@ -1,8 +1,9 @@
 """A lossless pixel-unshuffle "autoencoder" that runs inside the unchanged ``StableDiffusionPipeline``.
 
-The mini zoo diffuses in pixel space, but folded: ``pixel_unshuffle`` with factor 2 turns a 3×32×32 image
-into a 12×16×16 latent (4× fewer spatial positions, so the UNet is 4× cheaper per step at no quality cost),
-and ``pixel_shuffle`` turns it back. Round trip is exact up to float rounding.
+The mini zoo diffuses in pixel space, but folded: ``pixel_unshuffle`` with factor 4 turns a 3×32×32 image
+into a 48×8×8 latent (16× fewer spatial positions, so the UNet is far cheaper per step at no reconstruction
+loss; the test zoo uses factor 2, 12×16×16), and ``pixel_shuffle`` turns it back. Round trip is exact up to
+float rounding.
 
 It speaks the ``AutoencoderKL`` interface the pipeline and the training code of methods use:
 ``config.block_out_channels`` (only its length matters: ``vae_scale_factor = 2**(len-1)``),
