@@ -68,28 +68,31 @@ def sd_micro_batch() -> int:
     return int(getattr(StableDiffusionMethod.Config(), "micro_batch", 1))
 
 
-def plain_generate(pipe, zoo, prompts, latents, pad_to: int | None = None):
-    """One plain pipeline call per image. ``pad_to``: padded with zero latents and empty prompts to that
-    many rows, as the shared sampler does (kernels pick their blocking by batch size, so only calls of the
-    same size agree to the last bit)."""
+def plain_generate(pipe, zoo, prompts, latents, seeds, pad_to: int | None = None):
+    """One plain pipeline call per image, with one CPU generator per row seeded by the cell's seed (the mini
+    zoo's sampler is ancestral, and the shared sampler passes these). ``pad_to``: padded with zero latents and
+    empty prompts to that many rows, as the shared sampler does (kernels pick their blocking by batch size, so
+    only calls of the same size agree to the last bit)."""
     s = zoo.sampling
     pad_to = pad_to or 1
     out = []
     with torch.no_grad():
-        for p, z in zip(prompts, latents):
+        for p, z, seed in zip(prompts, latents, seeds):
             zs = torch.cat([z[None], z.new_zeros((pad_to - 1, *z.shape))])
+            gens = [torch.Generator("cpu").manual_seed(seed)] + [torch.Generator("cpu").manual_seed(0)
+                                                                 for _ in range(pad_to - 1)]
             out.append(pipe(prompt=[p] + [""] * (pad_to - 1), latents=zs, num_inference_steps=s.num_inference_steps,
-                            guidance_scale=s.guidance_scale, height=s.height, width=s.width,
+                            guidance_scale=s.guidance_scale, height=s.height, width=s.width, generator=gens,
                             output_type="pt").images[:1])
     return torch.cat(out)
 
 
-def assert_same_images(got: torch.Tensor, pipe, zoo, prompts, latents) -> None:
+def assert_same_images(got: torch.Tensor, pipe, zoo, prompts, latents, seeds) -> None:
     """Bit-exact against plain diffusers called the way the sampler calls it, and within float noise of a
     plain one-image call."""
-    exact = plain_generate(pipe, zoo, prompts, latents, pad_to=sd_micro_batch())
+    exact = plain_generate(pipe, zoo, prompts, latents, seeds, pad_to=sd_micro_batch())
     torch.testing.assert_close(got, exact, rtol=0, atol=1e-6)
-    single = plain_generate(pipe, zoo, prompts, latents)
+    single = plain_generate(pipe, zoo, prompts, latents, seeds)
     torch.testing.assert_close(got, single, rtol=0, atol=2e-3)
 
 
@@ -139,11 +142,12 @@ def test_ti_embedding_loads_in_plain_diffusers_and_gives_the_same_images(zoo, pl
     assert got.prompts == ["an image of <fear>"] * 2
 
     plain.load_textual_inversion(str(tmp_path / "fear.safetensors"))
-    assert_same_images(got.images, plain, zoo, got.prompts, torch.stack([r.latents for r in reqs]))
+    assert_same_images(got.images, plain, zoo, got.prompts, torch.stack([r.latents for r in reqs]),
+                       [r.cell.seed for r in reqs])
 
     # the token matters: the learned embedding, not the plain word, produced these images
     base = plain_generate(plain, zoo, ["an image of fear"] * 2, torch.stack([r.latents for r in reqs]),
-                          pad_to=sd_micro_batch())
+                          [r.cell.seed for r in reqs], pad_to=sd_micro_batch())
     assert not torch.allclose(got.images, base)
     # the zoo's own tokenizer is untouched (every other method samples from it)
     assert "<fear>" not in zoo.pipeline.tokenizer.get_vocab()
@@ -160,7 +164,8 @@ def test_ti_multi_vector_token_and_init_word(zoo, plain, tmp_path):
     reqs = requests(zoo, ["sadness"], seeds=(3,))
     got = method.generate(reqs)
     plain.load_textual_inversion(str(tmp_path / "sadness.safetensors"))
-    assert_same_images(got.images, plain, zoo, got.prompts, torch.stack([r.latents for r in reqs]))
+    assert_same_images(got.images, plain, zoo, got.prompts, torch.stack([r.latents for r in reqs]),
+                       [r.cell.seed for r in reqs])
 
 
 def test_ti_training_encoding_equals_the_loaded_embedding(zoo, tmp_path):
@@ -257,7 +262,7 @@ def test_db_lora_loads_in_plain_diffusers_and_gives_the_same_images(zoo, plain, 
 
     for k, r in enumerate(interleaved):
         plain.load_lora_weights(str(tmp_path), weight_name=f"{r.cell.emotion}.safetensors")
-        assert_same_images(got.images[k : k + 1], plain, zoo, [got.prompts[k]], r.latents[None])
+        assert_same_images(got.images[k : k + 1], plain, zoo, [got.prompts[k]], r.latents[None], [r.cell.seed])
         plain.unload_lora_weights()
     # the zoo's own UNet carries no adapter afterwards
     assert not getattr(zoo.pipeline.unet, "peft_config", None)

@@ -73,3 +73,19 @@ def test_shipped_clip_ranks_the_right_caption(mini, held_out):
     scn_acc = float((torch.tensor([pairs[i][1] for i in best]) == scn).float().mean())
     # measured 0.84 / 0.96 on these 400 images (chance 1/12, 1/8)
     assert obj_acc > 0.7 and scn_acc > 0.85
+
+
+def test_shipped_generator_draws_the_prompted_object(mini):
+    """A small slice of `emobench zoo check`: 12 objects × 1 scene × 4 seeds at the zoo's own sampling settings.
+    The card's figure (384 images) is 0.82; 48 images leave room for sampling noise, not for a broken sampler
+    (deterministic DDIM on this UNet scored 0.18)."""
+    from emobench.zoo.check import content_prompts, generate
+
+    j = mini.judges
+    triples = content_prompts(list(j.object.labels), list(j.scene.labels), 1)
+    prompts = [p for _, _, p in triples for _ in range(4)]
+    imgs, _ = generate(mini, prompts, [s for _ in triples for s in range(4)])
+    target = torch.tensor([j.object.labels.index(o) for o, _, _ in triples for _ in range(4)])
+    with torch.no_grad():
+        acc = float((j.object(imgs).argmax(-1) == target).float().mean())
+    assert acc >= 0.6, acc

@@ -205,7 +205,9 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
            "<h1>emobench leaderboard</h1>", f'<p class="facts">{facts}</p>',
            '<p class="note">Pooled over emotions; brackets are 95% bootstrap CIs. <b>Bold</b>: best computed '
            "method per column. Δ: paired difference vs the baseline on the same cells, Holm-corrected: "
-           "* p&lt;0.05, ** p&lt;0.01, *** p&lt;0.001, n.s. not significant. Click a column title to sort.</p>",
+           "* p&lt;0.05, ** p&lt;0.01, *** p&lt;0.001, n.s. not significant. Click a column title to sort. "
+           "FID/KID intervals sit high: a bootstrap resample repeats images, which raises these set statistics "
+           "(they can lie wholly above the value on the actual images); compare methods by the Δ.</p>",
            _table(lb.rows, lb.main_specs, colours, "Method", True, True, "leaderboard")]
     if lb.controls:
         out += ["<h2>Controls (not ranked)</h2>", '<p class="note">Real held-out images of the emotion dataset, '

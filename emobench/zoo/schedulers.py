@@ -7,12 +7,14 @@ prompted object in ~10–20 % of them), but clean ones under ancestral DDPM samp
 small model's errors; clipping keeps pixel values in range.
 
 Why not plain ``DDPMScheduler``: its step noise comes from the pipeline's ``generator`` or, without one,
-torch's global generator, so an image would depend on what ran before it and on its neighbours in the
-batch. Here the noise of row ``i`` comes from a CPU generator seeded by a hash of row ``i`` of the first
-``sample`` the scheduler steps (the initial latent, which the run plan draws from the cell's seed). A cell's
-image is therefore a function of its seed and prompt alone — batch size, batch neighbours and global RNG
-state do not matter — and every method, which passes ``latents=``, gets this without any change.
-A ``generator`` passed to the pipeline still takes precedence (diffusers' own behaviour).
+torch's global generator. The built-in methods pass one CPU generator per row, seeded by the cell's seed, so
+with them every method draws the same step noise for the same cell; but a caller that passes only
+``latents=`` (``emobench zoo check``, plain diffusers, a third-party plugin) would get images that depend on
+what ran before and on their batch neighbours. So, when no ``generator`` is given, the noise of row ``i``
+comes from a CPU generator seeded by a hash of row ``i`` of the first ``sample`` the scheduler steps (the
+start latent, which a run plan draws from the cell's seed): the image is then a function of its start
+latent and prompt alone — batch size, neighbours and global RNG state do not matter. A ``generator`` passed
+to the pipeline takes precedence (diffusers' own behaviour).
 
 The class is named in ``model_index.json`` as ``["emobench.zoo.schedulers", "LatentSeededDDPMScheduler"]``
 (like the pixel autoencoder, diffusers resolves it once this module is imported, which ``load_pipeline``
