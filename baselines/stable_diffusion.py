@@ -23,6 +23,7 @@ import torch
 
 from emobench.api import GenerationRequest, GenerationResult, Method
 from emobench.errors import EmobenchError
+from emobench.plan import cell_generators
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,7 @@ class StableDiffusionMethod(Method):
         latents = torch.stack([r.latents for r in requests])
         if pad:
             latents = torch.cat([latents, latents.new_zeros((pad, *latents.shape[1:]))])
-        generators = [torch.Generator("cpu").manual_seed(r.cell.seed) for r in requests]
-        generators += [torch.Generator("cpu").manual_seed(0) for _ in range(pad)]
+        generators = cell_generators([r.cell.seed for r in requests], pad)
         with self._autocast():
             out = self.pipe(
                 prompt=list(prompts) + [""] * pad,

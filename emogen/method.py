@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 
 from emobench.api import Cell, FitContext, GenerationRequest, GenerationResult, Method
 from emobench.errors import EmobenchError
+from emobench.plan import cell_generators
 from emogen import prompts
 from emogen.config import EmoGenConfig
 from emogen.emotion_space import EmotionSpace
@@ -157,8 +158,7 @@ class EmoGenMethod(Method):
             negative = self._negative_embeds()
             latents = torch.stack([r.latents for r in chunk])
             latents = torch.cat([latents, latents.new_zeros((pad, *latents.shape[1:]))])
-            generators = [torch.Generator("cpu").manual_seed(r.cell.seed) for r in chunk]
-            generators += [torch.Generator("cpu").manual_seed(0) for _ in range(pad)]
+            generators = cell_generators([r.cell.seed for r in chunk], pad)
             with torch.no_grad(), amp:
                 out = self.pipe(
                     prompt_embeds=torch.cat([*embeds, negative.expand(pad, -1, -1)]),

@@ -12,6 +12,7 @@ from baselines.dreambooth import DreamBoothConfig, DreamBoothMethod
 from baselines.textual_inversion import TextualInversionConfig, TextualInversionMethod
 from emobench.api import Cell, FitContext, GenerationRequest
 from emobench.errors import EmobenchError
+from emobench.plan import cell_generators
 from emobench.testing.tiny import tiny_zoo
 from emobench.zoo.load import load_zoo
 
@@ -79,8 +80,7 @@ def plain_generate(pipe, zoo, prompts, latents, seeds, pad_to: int | None = None
     with torch.no_grad():
         for p, z, seed in zip(prompts, latents, seeds):
             zs = torch.cat([z[None], z.new_zeros((pad_to - 1, *z.shape))])
-            gens = [torch.Generator("cpu").manual_seed(seed)] + [torch.Generator("cpu").manual_seed(0)
-                                                                 for _ in range(pad_to - 1)]
+            gens = cell_generators([seed], pad_to - 1)
             out.append(pipe(prompt=[p] + [""] * (pad_to - 1), latents=zs, num_inference_steps=s.num_inference_steps,
                             guidance_scale=s.guidance_scale, height=s.height, width=s.width, generator=gens,
                             output_type="pt").images[:1])
