@@ -74,7 +74,9 @@ class ImageRecord:
 
     @classmethod
     def from_json(cls, line: str) -> "ImageRecord":
-        return cls(**json.loads(line))
+        payload = json.loads(line)
+        payload.pop("extras", None)  # a store's per-image record keeps method extras beside the manifest fields
+        return cls(**payload)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

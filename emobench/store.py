@@ -93,9 +93,7 @@ class ImageStore:
     def lookup(self, key: str) -> ImageRecord | None:
         """The stored record of ``key`` if both files exist and agree, else None (then it is regenerated)."""
         try:
-            payload = json.loads(self._rec(key).read_text())
-            payload.pop("extras", None)  # kept beside the image only (see put); not a manifest field
-            rec = ImageRecord(**payload)
+            rec = ImageRecord.from_json(self._rec(key).read_text())
             ok = rec.key == key and sha256_file(self._png(key)) == rec.sha256
         except (OSError, ValueError, TypeError, KeyError):
             return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from emobench.diffusion import denoising_loss  # noqa: F401  (L_LDM: the loss every method trains with)
 from emobench.errors import EmobenchError
 
 

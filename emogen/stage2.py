@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from emobench.diffusion import denoising_loss
 from emobench.errors import EmobenchError
 from emogen import losses, prompts
 from emogen.confidence import ConfidenceTable
@@ -206,7 +207,7 @@ class Stage2Trainer:
         bare = self._bare()
         lays = [bare] * len(its)
         hidden = prompts.encode(pipe.text_encoder, lays, [[t] for t in tokens])
-        l_ldm = losses.denoising_loss(pipe.unet, self._noise_scheduler(), latents.float(), hidden, g)
+        l_ldm = denoising_loss(pipe.unet, self._noise_scheduler(), latents.float(), hidden, g)
         l_attr = l_emo = None
         if self.proj is not None:
             pooled = prompts.pooled(hidden, lays, cfg.attr_pool)

@@ -61,7 +61,8 @@ def build_tiny_zoo(out_dir: str | Path, seed: int = 0, *, with_dataset: bool = T
     arch = TINY
     tokenizer = _tokenizer(arch.max_text_len)
     clip = build_clip(arch, seed)
-    pipe = assemble_pipeline(build_unet(arch, seed + 1), build_vae(arch), text_encoder_from_clip(clip), tokenizer)
+    pipe = assemble_pipeline(build_unet(arch, seed + 1), build_vae(arch), text_encoder_from_clip(clip), tokenizer,
+                             arch=arch)
     torch.manual_seed(seed + 2)
     judge = JudgeNet(OBJECTS, SCENES, widths=arch.judge_widths, image_size=arch.image_size).eval()
     dataset = _write_dataset(out / "dataset", seed) if with_dataset else None

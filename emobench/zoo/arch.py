@@ -50,20 +50,16 @@ class MiniArch:
     unet_layers_per_block: int = 1
     unet_head_dim: int = 32
     unet_norm_groups: int = 16
+    # What the UNet predicts. v (Salimans & Ho 2022) rather than SD 1.5's ε: a UNet this small cannot copy
+    # its input to its output precisely, and under ε that error is multiplied by √((1-ᾱ)/ᾱ) (≈ 100 at the
+    # noisiest steps) on its way to the implied image, so the image's layout — the scene — came out as noise.
+    # Measured: docs/emoset-mini.md, "choices made by measurement".
+    prediction_type: str = "v_prediction"
     # judges: 4 stages (32², 16², 8², 4²), ~27 MFLOP per image
     judge_widths: tuple[int, ...] = (16, 32, 64, 128)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "MiniArch":
-        names = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}
-        # arch.json written before these fields existed describes the first design
-        kw.setdefault("vae_factor", 2)
-        kw.setdefault("unet_mid_block", True)
-        return cls(**kw)
 
 
 MINI = MiniArch()
@@ -123,27 +119,28 @@ def build_vae(arch: MiniArch) -> PixelShuffleVAE:
                            sample_size=arch.image_size, block_out_channels=(c,) * levels)
 
 
-# One noise schedule for training and sampling: SD's linear betas 1e-4…0.02 over 1000 steps, ε-prediction.
-SCHEDULE = dict(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
-                prediction_type="epsilon")
+# One noise schedule for training and sampling: SD's linear betas 1e-4…0.02 over 1000 steps.
+SCHEDULE = dict(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02, beta_schedule="linear")
 
 
-def build_train_scheduler() -> DDPMScheduler:
-    return DDPMScheduler(**SCHEDULE, clip_sample=True)
+def build_train_scheduler(arch: MiniArch = MINI) -> DDPMScheduler:
+    return DDPMScheduler(**SCHEDULE, prediction_type=arch.prediction_type, clip_sample=True)
 
 
-def build_sample_scheduler():
+def build_sample_scheduler(arch: MiniArch = MINI):
     """Ancestral DDPM with per-image seeded noise (``emobench.zoo.schedulers``: why not DDIM). Pixel space:
     clipping x0 to [-1, 1] is right here (unlike SD's latent space)."""
     from emobench.zoo.schedulers import LatentSeededDDPMScheduler
 
-    return LatentSeededDDPMScheduler(**SCHEDULE, clip_sample=True, steps_offset=1)
+    return LatentSeededDDPMScheduler(**SCHEDULE, prediction_type=arch.prediction_type, clip_sample=True,
+                                     steps_offset=1)
 
 
 def assemble_pipeline(unet: UNet2DConditionModel, vae: PixelShuffleVAE, text_encoder: CLIPTextModel,
-                      tokenizer: CLIPTokenizer, scheduler=None) -> StableDiffusionPipeline:
-    """An unchanged ``StableDiffusionPipeline`` over the mini parts (no safety checker)."""
-    scheduler = scheduler or build_sample_scheduler()
+                      tokenizer: CLIPTokenizer, scheduler=None, arch: MiniArch = MINI) -> StableDiffusionPipeline:
+    """An unchanged ``StableDiffusionPipeline`` over the mini parts (no safety checker); the default
+    scheduler predicts what ``arch`` says the UNet predicts."""
+    scheduler = scheduler or build_sample_scheduler(arch)
     with quiet_loading():
         pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                        scheduler=scheduler, safety_checker=None, feature_extractor=None,

@@ -83,7 +83,7 @@ def render_markdown(card: dict[str, Any], root: Path) -> str:
         f"(f={_arch(b).get('vae_factor', 2)}), no weights. The diffusion text encoder is the frozen CLIP text tower. Scheduler: "
         "`emobench.zoo.schedulers.LatentSeededDDPMScheduler` (ancestral DDPM, each image's step noise seeded "
         "by its own start latent), linear betas "
-        "1e-4…0.02, ε-prediction, `clip_sample=True`.", "",
+        f"1e-4…0.02, {_arch(b).get('prediction_type', 'epsilon')}, `clip_sample=True`.", "",
         f"Build wall time: **{card['build_total_wall_s'] / 60:.1f} min** in total (training "
         f"{b.get('train_wall_s', 0) / 60:.1f} min, the rest saving and this check), torch threads "
         f"{m.get('torch_threads')}, CPU `{m.get('cpu')}`, torch {m.get('torch')}. Per-step times include whatever "

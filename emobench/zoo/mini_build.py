@@ -4,8 +4,9 @@
 2. tiny CLIP, contrastive on image–caption pairs (real CLIP BPE tokenizer, 16 positions), soft
    multi-positive targets because captions repeat within a batch;
 3. the UNet on the 48×8×8 pixel-unshuffle latent, cross-attending to the *frozen* CLIP text tower
-   (embeddings cached per unique caption), ε-prediction with min-SNR-γ weighting, 10 % dropped captions
-   for classifier-free guidance, fp32 (bf16 backward is slower on CPUs, and this AVX2 one has no bf16 units);
+   (embeddings cached per unique caption), v-prediction (``MiniArch.prediction_type``) with min-SNR-γ
+   weighting, 10 % dropped captions for classifier-free guidance, fp32 (bf16 backward is slower on CPUs,
+   and this AVX2 one has no bf16 units);
 4. the judges, with augmentations that mimic generator artefacts (blur, noise, colour speckle);
 5. save (``folder.write_zoo_folder``), run ``check`` on the saved folder, write the model card.
 
@@ -180,14 +181,16 @@ def train_unet(cfg: BuildConfig, data: WorldData, text_encoder, tokenizer, log: 
                choose_steps: Callable[[float], int] | None = None) -> tuple[Any, StageReport]:
     unet = build_unet(cfg.arch, cfg.seed + 21)
     vae = build_vae(cfg.arch)
-    sched = build_train_scheduler()
+    sched = build_train_scheduler(cfg.arch)
     uniq = [""] + sorted(set(data.captions))          # index 0 = the empty prompt (CFG's unconditional)
     cap_index = {c: i for i, c in enumerate(uniq)}
     cap_ids = torch.tensor([cap_index[c] for c in data.captions])
     emb = caption_embeddings(text_encoder, tokenizer, uniq)
     alphas = sched.alphas_cumprod
     snr = alphas / (1 - alphas)
-    weight = torch.clamp(snr, max=cfg.min_snr_gamma) / snr       # min-SNR-γ for ε-prediction
+    v_pred = sched.config.prediction_type == "v_prediction"
+    # min-SNR-γ (Hang et al. 2023): the x0-space weight min(SNR, γ) expressed for the target predicted
+    weight = torch.clamp(snr, max=cfg.min_snr_gamma) / (snr + 1 if v_pred else snr)
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.unet_lr, weight_decay=0.01)
     gen = torch.Generator().manual_seed(cfg.seed + 22)
     total = cfg.unet_steps
@@ -204,7 +207,8 @@ def train_unet(cfg: BuildConfig, data: WorldData, text_encoder, tokenizer, log: 
         t = torch.randint(0, sched.config.num_train_timesteps, (len(c),), generator=gen)
         noise = torch.randn(x0.shape, generator=gen)
         pred = unet(sched.add_noise(x0, noise, t), t, emb[c]).sample
-        loss = ((pred - noise) ** 2).mean(dim=(1, 2, 3)).mul(weight[t]).mean()
+        target = sched.get_velocity(x0, noise, t) if v_pred else noise
+        loss = ((pred - target) ** 2).mean(dim=(1, 2, 3)).mul(weight[t]).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -351,7 +355,7 @@ def build_mini(out: str | Path, cfg: BuildConfig = BuildConfig(), log: Log = pri
     unet, rep = train_unet(cfg, data, text_encoder, tokenizer, log, choose)
     stages.append(rep)
 
-    pipe = assemble_pipeline(unet, build_vae(cfg.arch), text_encoder, tokenizer)
+    pipe = assemble_pipeline(unet, build_vae(cfg.arch), text_encoder, tokenizer, arch=cfg.arch)
     dataset = {"kind": "emoset-mini", "seed": cfg.seed, "n_train": cfg.n_train, "n_val": cfg.n_val,
                "n_test": cfg.n_test, "world_key": world_key(cfg.seed, cfg.n_train, cfg.n_val, cfg.n_test,
                                                             WorldConfig())}
