@@ -1,11 +1,12 @@
-"""``denoising_loss`` trains against the target the zoo's scheduler names (ε, v or x0)."""
+"""``denoising_loss`` trains against the target the zoo's scheduler names (ε, v or x0); ``min_snr_weight``
+weighs each target so that all three optimise the same x0-space objective."""
 from __future__ import annotations
 
 import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from emobench.diffusion import denoising_loss
+from emobench.diffusion import denoising_loss, min_snr_weight
 from emobench.errors import EmobenchError
 
 
@@ -50,3 +51,20 @@ def test_unknown_prediction_type_is_a_clear_error():
     with pytest.raises(EmobenchError, match="prediction_type"):
         denoising_loss(_Oracle(torch.zeros(1)), sched, torch.zeros(1, 4, 2, 2), torch.zeros(1, 3, 8),
                        torch.Generator().manual_seed(0))
+
+
+def test_min_snr_weight_is_one_objective_in_x0_space():
+    """A squared error in ε is one in x0 times SNR, in v one in x0 times (SNR + 1): weighted, all three kinds
+    give min(SNR, γ) × the x0 error."""
+    w = {k: min_snr_weight(DDPMScheduler(num_train_timesteps=1000, prediction_type=k), 5.0)
+         for k in ("epsilon", "v_prediction", "sample")}
+    ac = DDPMScheduler(num_train_timesteps=1000).alphas_cumprod
+    snr = ac / (1 - ac)
+    want = torch.clamp(snr, max=5.0)
+    torch.testing.assert_close(w["epsilon"] * snr, want)
+    torch.testing.assert_close(w["v_prediction"] * (snr + 1), want)
+    torch.testing.assert_close(w["sample"], want)
+    sched = DDPMScheduler(num_train_timesteps=1000)
+    sched.register_to_config(prediction_type="flow")
+    with pytest.raises(EmobenchError, match="prediction_type"):
+        min_snr_weight(sched, 5.0)

@@ -1,10 +1,10 @@
 """The mini zoo's sampler: DDPM ancestral sampling whose noise is a function of each image's own start latent.
 
 Why not DDIM: the mini UNet (a few million parameters trained for ~50 CPU minutes) gives washed-out,
-speckled images under deterministic ODE samplers (DDIM, Euler, DPM-Solver, UniPC: the judges recognise the
-prompted object in ~10–20 % of them), but clean ones under ancestral DDPM sampling with ``clip_sample``
-(~75–85 %, measured on the shipped zoo; ``docs/emoset-mini.md``). Fresh noise at every step corrects the
-small model's errors; clipping keeps pixel values in range.
+speckled images under deterministic ODE samplers. On the first (ε) mini UNet the judges recognised the
+prompted object in ~10–20 % of DDIM, Euler, DPM-Solver and UniPC samples but ~75–85 % under ancestral DDPM with
+``clip_sample``; on the shipped v UNet, DDIM 2 % and ancestral DDPM 100 % (192 images) (``docs/emoset-mini.md``). Fresh
+noise at every step corrects the small model's errors; clipping keeps pixel values in range.
 
 Why not plain ``DDPMScheduler``: its step noise comes from the pipeline's ``generator`` or, without one,
 torch's global generator. The built-in methods pass one CPU generator per row, seeded by the cell's seed, so
