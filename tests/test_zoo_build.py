@@ -79,3 +79,16 @@ def test_bars():
     assert bars["object_judge_acc"] and bars["emotion_judge_acc"] and bars["gen_scene_acc"]
     assert not bars["gen_object_acc"] and not bars["sampling_img_per_s"]
     assert bars["gen_emotion_prompt_acc"] and not evaluate_bars({**f, "gen_emotion_prompt_acc": 0.7})["gen_emotion_prompt_acc"]
+
+
+def test_card_sizes_list_every_stored_part(tmp_path):
+    from emobench.zoo.card import _sizes
+
+    for part, n in (("pipeline", 3000), ("clip", 2000), ("judges", 1000)):
+        (tmp_path / part).mkdir()
+        (tmp_path / part / "w.safetensors").write_bytes(b"x" * n * 1000)
+    assert "prefit" not in _sizes(tmp_path)
+    (tmp_path / "prefit" / "emogen").mkdir(parents=True)
+    (tmp_path / "prefit" / "emogen" / "w.safetensors").write_bytes(b"x" * 500_000)
+    sizes = _sizes(tmp_path)
+    assert sizes == {"pipeline": 3.0, "clip": 2.0, "judges": 1.0, "prefit": 0.5, "total": 6.5}

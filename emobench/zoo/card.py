@@ -29,7 +29,10 @@ def save_grid(grid: torch.Tensor, path: Path, scale: int = 2) -> None:
 
 def _sizes(root: Path) -> dict[str, float]:
     out = {}
-    for part in ("pipeline", "clip", "judges"):
+    # prefit/ (fitted method artefacts) is added to the shipped zoo after its build: list it, or the total looks unexplained
+    for part in ("pipeline", "clip", "judges", "prefit"):
+        if not (root / part).is_dir():
+            continue
         out[part] = round(sum(p.stat().st_size for p in (root / part).rglob("*") if p.is_file()) / 1e6, 2)
     out["total"] = round(sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6, 2)
     return out
