@@ -85,9 +85,9 @@ class EmoGenMethod(Method):
         self.meta, self.zoo = meta, zoo
         replace: dict[str, Any] = {}
         if self.config.scheduler == "unipc":
-            from diffusers import UniPCMultistepScheduler
+            from emobench.zoo.schedulers import swap_scheduler
 
-            replace["scheduler"] = UniPCMultistepScheduler.from_config(zoo.pipeline.scheduler.config)
+            replace["scheduler"] = swap_scheduler(zoo.pipeline.scheduler, "UniPCMultistepScheduler")
         # A private shallow view: changing its scheduler or progress bar never touches the shared pipeline
         # (a new StableDiffusionPipeline(**components) would rewrite the shared scheduler's config).
         self.pipe = copy.copy(zoo.pipeline)

@@ -6,7 +6,7 @@ import torch
 
 from emobench.testing.tiny import tiny_zoo
 from emobench.zoo.load import load_zoo
-from emobench.zoo.schedulers import LatentSeededDDPMScheduler, row_seed
+from emobench.zoo.schedulers import LatentSeededDDPMScheduler, row_seed, swap_scheduler
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +51,19 @@ def test_step_noise_is_not_shared_between_rows(zoo):
     b = sched.step(eps[:1], t, x[:1]).prev_sample
     assert torch.equal(a[:1], b)
     assert row_seed(x[0]) != row_seed(x[1])
+
+
+def test_swap_scheduler_keeps_the_schedule_and_drops_clipping_outside_ddpm(zoo):
+    from diffusers import DDIMScheduler, DDPMScheduler, UniPCMultistepScheduler
+
+    cur = zoo.pipeline.scheduler
+    ddim = swap_scheduler(cur, "DDIMScheduler")
+    assert isinstance(ddim, DDIMScheduler) and ddim.config.clip_sample is False
+    assert ddim.config.prediction_type == cur.config.prediction_type
+    assert ddim.config.beta_end == cur.config.beta_end and ddim.config.steps_offset == cur.config.steps_offset
+    assert swap_scheduler(cur, DDPMScheduler).config.clip_sample is True     # ancestral DDPM clips consistently
+    assert isinstance(swap_scheduler(cur, "UniPCMultistepScheduler"), UniPCMultistepScheduler)
+    assert cur.config.clip_sample is True                                       # the zoo's own is untouched
+    for bad in ("NoSuchScheduler", "StableDiffusionPipeline"):
+        with pytest.raises(ValueError, match="not a diffusers scheduler"):
+            swap_scheduler(cur, bad)

@@ -128,7 +128,7 @@ def build_train_scheduler(arch: MiniArch = MINI) -> DDPMScheduler:
 
 
 def build_sample_scheduler(arch: MiniArch = MINI):
-    """Ancestral DDPM with per-image seeded noise (``emobench.zoo.schedulers``: why not DDIM). Pixel space:
+    """Ancestral DDPM with per-image seeded noise (``emobench.zoo.schedulers``: why this sampler). Pixel space:
     clipping x0 to [-1, 1] is right here (unlike SD's latent space)."""
     from emobench.zoo.schedulers import LatentSeededDDPMScheduler
 

@@ -438,10 +438,10 @@ def _set_scheduler(pipe: Any, spec: PaperSpec) -> None:
     name = spec.sampling.get("scheduler")
     if not name:
         return
-    import diffusers
+    from emobench.zoo.schedulers import swap_scheduler
 
-    cls = getattr(diffusers, str(name), None)
-    if cls is None or not hasattr(cls, "from_config"):
+    try:
+        pipe.scheduler = swap_scheduler(pipe.scheduler, str(name))
+    except ValueError:
         raise EmobenchError(f"[sampling] scheduler = {name!r} in {spec.toml} is not a diffusers scheduler",
-                            "use a class name such as UniPCMultistepScheduler, DDIMScheduler or PNDMScheduler")
-    pipe.scheduler = cls.from_config(pipe.scheduler.config)
+                            "use a class name such as UniPCMultistepScheduler, DDIMScheduler or PNDMScheduler") from None
