@@ -25,6 +25,7 @@ does) and reads/writes the ordinary ``scheduler_config.json``.
 from __future__ import annotations
 
 import hashlib
+import inspect
 
 import torch
 from diffusers import DDPMScheduler
@@ -55,7 +56,8 @@ def swap_scheduler(current, cls: type | str):
             raise ValueError(f"{cls!r} is not a diffusers scheduler class")
         cls = found
     overrides = {}
-    if current.config.get("clip_sample") and not issubclass(cls, DDPMScheduler):
+    takes_clip = "clip_sample" in inspect.signature(cls.__init__).parameters
+    if takes_clip and current.config.get("clip_sample") and not issubclass(cls, DDPMScheduler):
         overrides["clip_sample"] = False
     return cls.from_config(current.config, **overrides)
 
