@@ -166,7 +166,7 @@ def build_config(config_cls: type, options: dict[str, str], who: str) -> Any:
     kwargs = {}
     for key, raw in options.items():
         try:
-            kwargs[key] = _convert(raw, hints.get(key, str))
+            kwargs[key] = convert_option(raw, hints.get(key, str))
         except (TypeError, ValueError) as err:
             raise EmobenchError(f"{who}: option {key}={raw!r} is not a valid {_type_name(hints.get(key))}",
                                 f"give a value of that type ({err})") from None
@@ -180,7 +180,9 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _convert(raw: str, tp: Any) -> Any:
+def convert_option(raw: str, tp: Any) -> Any:
+    """``raw`` (the text of ``name:key=raw``) as type ``tp``: int/float/str/bool, Optional, Literal, and
+    ``+``-joined tuples/lists. Raises ValueError/TypeError; callers name the option in their error."""
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -189,13 +191,13 @@ def _convert(raw: str, tp: Any) -> Any:
         errors = []
         for arg in args:
             try:
-                return _convert(raw, arg)
+                return convert_option(raw, arg)
             except (TypeError, ValueError) as err:
                 errors.append(str(err))
         raise ValueError("; ".join(errors))
     if origin in (tuple, list):
         args = [a for a in typing.get_args(tp) if a is not Ellipsis] or [str]
-        items = [_convert(s.strip(), args[0]) for s in raw.split("+") if s.strip()]
+        items = [convert_option(s.strip(), args[0]) for s in raw.split("+") if s.strip()]
         return tuple(items) if origin is tuple else items
     if origin is typing.Literal:
         choices = typing.get_args(tp)

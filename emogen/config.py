@@ -119,31 +119,20 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _coerce(name: str, value: Any, kind: Any) -> Any:
-    args = [a for a in typing.get_args(kind) if a is not type(None)]
-    if args and len(args) < len(typing.get_args(kind)):   # Optional[X]
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
-            return None
-        kind = args[0]
-    if not isinstance(value, str) or kind is str:
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        return value
-    text = value.strip()
-    try:
-        if kind is bool:
-            low = text.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(text)
-        if kind is int:
-            return int(text)
-        if kind is float:
-            return float(text)
-    except ValueError:
-        raise EmobenchError(f"emogen:{name}={value!r} is not a valid {kind.__name__}",
-                            f"pass a {kind.__name__} value for {name}") from None
+    """A string (``emogen:key=value``) parsed by the registry's own option converter; a TOML/Python value kept,
+    except that an int given for a float field becomes a float (so the config hashes the same either way)."""
+    from emobench.registry import convert_option
+
+    if isinstance(value, str):
+        try:
+            return convert_option(value, kind)
+        except (TypeError, ValueError):
+            name_of = getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
+            raise EmobenchError(f"emogen:{name}={value!r} is not a valid {name_of}",
+                                f"pass a {name_of} value for {name}") from None
+    if isinstance(value, int) and not isinstance(value, bool) and float in typing.get_args(kind) + (kind,) \
+            and int not in typing.get_args(kind) + (kind,):
+        return float(value)
     return value
 
 

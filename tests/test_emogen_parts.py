@@ -225,3 +225,9 @@ def test_config_parses_strings_and_validates():
     with pytest.raises(EmobenchError, match="confidence"):
         EmoGenConfig(confidence="maybe")
     assert "fuse" not in EmoGenConfig().training_dict()
+    # a TOML int for a float field is the same config (and artifact key) as the float
+    assert isinstance(EmoGenConfig(attr_weight=0).attr_weight, float)
+    assert EmoGenConfig(attr_weight=0).training_dict() == EmoGenConfig(attr_weight="0.0").training_dict()
+    assert EmoGenConfig(guidance_scale=5).guidance_scale == 5.0 and EmoGenConfig(inference_steps="none").inference_steps is None
+    with pytest.raises(EmobenchError, match="steps='many' is not a valid int"):
+        EmoGenConfig(steps="many")
