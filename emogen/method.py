@@ -20,7 +20,7 @@ from emobench.api import Cell, FitContext, GenerationRequest, GenerationResult, 
 from emobench.errors import EmobenchError
 from emobench.plan import cell_generators
 from emogen import prompts
-from emogen.config import EmoGenConfig
+from emogen.config import EmoGenConfig, auto_defaults
 from emogen.emotion_space import EmotionSpace
 from emogen.fit import FORMAT, VERSION, fit_emogen, seed_of
 from emogen.mapper import build_mapper
@@ -42,8 +42,9 @@ class EmoGenMethod(Method):
 
     def fit_config(self) -> dict[str, Any]:
         """The options that change the fitted artifacts (generation-only options such as ``fuse`` or
-        ``prompt`` excluded), for cores that key the artifact cache on them."""
-        return self.config.training_dict()
+        ``prompt`` excluded) and what their ``auto`` values resolve to, for cores that key the artifact cache on
+        them."""
+        return {**self.config.training_dict(), "auto": auto_defaults()}
 
     # ------------------------------------------------------------------ fit / load
     def fit(self, ctx: FitContext) -> dict[str, Any]:

@@ -158,7 +158,7 @@ class Stage2Trainer:
         return cls(config, zoo, items, conf, targets, vocab, vectors, images, mapper, proj, bank_feats, probe, g)
 
     def default_steps(self, resolved_steps: int | None) -> int:
-        """``resolved_steps`` (mini default or the user's ``steps``), else ``epochs`` (default 1, faithful)
+        """``resolved_steps`` (the user's ``steps``), else ``epochs`` (default 1, faithful)
         over the balanced attribute list."""
         if resolved_steps is not None:
             return resolved_steps

@@ -259,3 +259,25 @@ def test_attribute_loss_needs_a_clip(zoo, tmp_path):
     with pytest.raises(EmobenchError, match="attr_weight=0"):
         fit(no_clip, tmp_path / "a")
     assert not (tmp_path / "a" / "encoder.safetensors").exists()        # refused before stage 1 trained
+
+
+def test_default_stage2_length_is_one_epoch_and_part_of_the_artifact_key(zoo):
+    import math
+
+    cfg = EmoGenConfig(**{**TINY, "steps": 0})
+    res = resolve(cfg, zoo)
+    assert res.stage2_steps is None and resolve(EmoGenConfig(steps=7), zoo).stage2_steps == 7
+    train, labels = split_samples(zoo.dataset, "train", EMOTIONS)
+    bank = ImageBank(zoo.dataset, train, res.image_size)
+    trainer = Stage2Trainer.build(cfg, res, zoo, zoo.dataset, train, labels, 8, torch.randn(len(train), res.width),
+                                  bank, 0, 1)
+    assert trainer.default_steps(None) == math.ceil(len(trainer.items) / cfg.batch_size)
+    # what "auto" means is keyed: changing the default can never hand back a fit made under the old one
+    assert EmoGenMethod(cfg).fit_config()["auto"]["stage2"] == "1 epoch"
+    assert "auto" not in cfg.training_dict()          # the load-time option comparison sees options only
+    from emobench.artifacts import artifact_key
+
+    key = artifact_key("emogen", EmoGenMethod(cfg), zoo, EMOTIONS)
+    fused = EmoGenMethod(EmoGenConfig(**{**TINY, "steps": 0, "fuse": "amusement+fear", "guidance_scale": 3}))
+    assert artifact_key("emogen", fused, zoo, EMOTIONS) == key                  # generation-only: same fit
+    assert artifact_key("emogen", EmoGenMethod(EmoGenConfig(**{**TINY, "steps": 5})), zoo, EMOTIONS) != key

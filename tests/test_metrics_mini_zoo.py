@@ -46,3 +46,32 @@ def test_controls_on_mini_zoo(tmp_path, mini):
     assert real["ci_low"] <= accuracy <= real["ci_high"], (accuracy, real)
     assert shuf["ci_low"] <= 1 / 8 <= shuf["ci_high"], shuf
     assert shuf["ci_high"] < real["ci_low"]
+
+
+def test_shipped_prefits_match_the_default_configs(mini):
+    """Every learning built-in at its defaults, and each committed ablation row, finds its fit in the shipped
+    zoo's prefit/ (intact: ``verify`` checks every file): a changed default or option that would make
+    `bash scripts/run.sh` or a committed leaderboard refit for minutes fails here instead."""
+    import tomllib
+    from pathlib import Path
+
+    from emobench.artifacts import artifact_key, verify
+    from emobench.emotions import EMOTIONS
+    from emobench.registry import methods
+    from emobench.zoo.load import SHIPPED_MINI
+
+    repo = Path(__file__).resolve().parents[1]
+    specs = {"textual-inversion", "dreambooth", "emogen"}
+    for board in ("mini", "mini-ablations"):
+        specs |= set(tomllib.loads((repo / "leaderboards" / board / "config.toml").read_text())["run"]["methods"])
+    learners = 0
+    for spec in sorted(specs):
+        label, method = methods().create(spec)
+        if not method.learns:
+            continue
+        learners += 1
+        name = spec.split(":")[0]
+        folder = SHIPPED_MINI / "prefit" / name / artifact_key(name, method, mini, EMOTIONS)
+        assert (folder / "fit.json").is_file(), f"{label}: no shipped prefit at {folder}; refit and copy it in"
+        verify(folder)
+    assert learners >= 6     # TI, DreamBooth, EmoGen and its three ablations
