@@ -44,7 +44,7 @@ def swap_scheduler(current, cls: type | str):
     ``clip_sample`` is kept only for DDPM-family schedulers. diffusers' ``DDIMScheduler`` clips the predicted
     x0 but, unless ``step`` is called with ``use_clipped_model_output=True`` (which ``StableDiffusionPipeline``
     never passes), steps along the *unclipped* noise estimate; the two disagree wherever x0 was clipped. On
-    the mini zoo's pixel-space UNet that took DDIM from object/scene 1.00/1.00 to 0.01/0.12 (192 images; the
+    the mini zoo's pixel-space UNet that took DDIM from object/scene 1.00/1.00 (192 images) to 0.01/0.12 (96; the
     known trap of kohya-ss/sd-scripts#1432). SD's own pipeline forces ``clip_sample=False`` for the same reason,
     but only when it is constructed, not when a scheduler is swapped in afterwards.
     """
