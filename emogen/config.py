@@ -21,6 +21,7 @@ MINI_STAGE1_STEPS = 500     # ≈ 1.6 epochs of EmoSet-mini's 20k training image
 # epoch takes full EmoGen from Emo-A 71 % / FID 44.5 / Sem-D 0.58 to 77 % / 16.8 / 0.94 on the mini leaderboard's
 # cells (docs/emogen.md, "Stage-2 length").
 # What "auto" resolves to is part of the artifact key (``auto_defaults``): changing it never reuses a stale fit.
+STAGE2_EPOCHS = 1.0         # stage-2 length when neither steps nor epochs is given (both scales)
 PAPER_STAGE1_EPOCHS = 3.0   # unreleased recipe: a plain fine-tune length, documented as our choice
 
 
@@ -153,7 +154,8 @@ class Resolved:
 
 def auto_defaults() -> dict[str, Any]:
     """What ``stage1_steps = 0`` / ``steps = 0`` resolve to; fitted artifacts are keyed on it."""
-    return {"mini_stage1_steps": MINI_STAGE1_STEPS, "paper_stage1_epochs": PAPER_STAGE1_EPOCHS, "stage2": "1 epoch"}
+    return {"mini_stage1_steps": MINI_STAGE1_STEPS, "paper_stage1_epochs": PAPER_STAGE1_EPOCHS,
+            "stage2": f"{STAGE2_EPOCHS:g} epoch"}
 
 
 def resolve(config: EmoGenConfig, zoo: Any) -> Resolved:
@@ -166,8 +168,5 @@ def resolve(config: EmoGenConfig, zoo: Any) -> Resolved:
         size = 224 if encoder == "resnet50" and paper else int(zoo.sampling.height)
     hidden = config.mapper_hidden or (1024 * width // 768 if width == 768 else 2 * width)
     s1 = config.stage1_steps or (None if paper else MINI_STAGE1_STEPS)
-    if config.epochs > 0:
-        s2 = None
-    else:
-        s2 = config.steps or None
+    s2 = None if config.epochs > 0 else (config.steps or None)   # None: epochs over the list (Stage2Trainer)
     return Resolved(encoder, size, width, hidden, s1, s2)

@@ -16,7 +16,7 @@ from emobench.diffusion import denoising_loss
 from emobench.errors import EmobenchError
 from emogen import losses, prompts
 from emogen.confidence import ConfidenceTable
-from emogen.config import EmoGenConfig, Resolved
+from emogen.config import STAGE2_EPOCHS, EmoGenConfig, Resolved
 from emogen.data import AttributeVocabulary, ImageBank, TrainItem, attribute_items
 from emogen.mapper import build_mapper
 
@@ -158,11 +158,11 @@ class Stage2Trainer:
         return cls(config, zoo, items, conf, targets, vocab, vectors, images, mapper, proj, bank_feats, probe, g)
 
     def default_steps(self, resolved_steps: int | None) -> int:
-        """``resolved_steps`` (the user's ``steps``), else ``epochs`` (default 1, faithful)
-        over the balanced attribute list."""
+        """``resolved_steps`` (the user's ``steps``), else ``epochs`` (default ``STAGE2_EPOCHS``, the authors'
+        one) over the balanced attribute list."""
         if resolved_steps is not None:
             return resolved_steps
-        return max(1, math.ceil((self.config.epochs or 1.0) * len(self.items) / self.config.batch_size))
+        return max(1, math.ceil((self.config.epochs or STAGE2_EPOCHS) * len(self.items) / self.config.batch_size))
 
     def run(self, steps: int, report: Callable[[int, int], None] | None = None) -> float:
         """Train ``steps`` steps; returns the seconds spent."""
