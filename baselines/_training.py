@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from emobench.api import FitContext, GenerationRequest, stable_hash
 from emobench.diffusion import denoising_loss as per_sample_denoising_loss
 from emobench.errors import EmobenchError
+from emobench.rundir import atomic_write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from diffusers import DDPMScheduler, StableDiffusionPipeline
@@ -255,9 +256,7 @@ class ArtifactSlot:
             produced = tmp / self.name
             if not produced.exists():
                 raise RuntimeError(f"artifact writer did not produce {self.name}")
-            facts_tmp = tmp / "facts.json"
-            facts_tmp.write_text(json.dumps(facts.to_dict(), indent=2, sort_keys=True))
-            os.replace(facts_tmp, self.facts_path)
+            atomic_write_text(self.facts_path, json.dumps(facts.to_dict(), indent=2, sort_keys=True))
             if self.path.is_dir():  # a stale folder from an older fit; a folder cannot be replaced atomically
                 shutil.rmtree(self.path)
             os.replace(produced, self.path)

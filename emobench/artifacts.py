@@ -27,14 +27,9 @@ from typing import Any, Sequence
 from emobench.api import FitContext, Method, stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
-from emobench.store import sha256_file, write_json
+from emobench.rundir import cache_root, sha256_file, write_json
 
 FIT_JSON = "fit.json"
-
-
-def cache_root() -> Path:
-    env = os.environ.get("EMOBENCH_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "emobench"
 
 
 @dataclass

@@ -8,6 +8,7 @@ in ``methods.json``; the other methods go on. Resuming regenerates only images n
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import time
 import traceback
@@ -19,26 +20,15 @@ import torch
 
 from emobench import artifacts, registry
 from emobench import shard as sharding
-from emobench.api import Cell, GenerationRequest, GenerationResult, ImageRecord, Method, config_to_dict
+from emobench.api import Cell, ImageRecord, Method, check_output, config_to_dict
 from emobench.config import RunConfig, default_out
 from emobench.envinfo import environment
 from emobench.errors import EmobenchError, PluginError
 from emobench.plan import Plan
-from emobench.store import ImageStore, image_key, write_json
-
-
-# --------------------------------------------------------------------------------------------- zoo
-def load_zoo(spec: str):
-    """The zoo named by ``--zoo`` (mini / zoo folder / diffusers SD folder / paper TOML)."""
-    from emobench.zoo.load import load_zoo as _load
-
-    return _load(spec)
-
-
-def zoo_facts(zoo) -> dict[str, Any]:
-    return {"name": zoo.name, "scale": zoo.scale, "sampling": dataclasses.asdict(zoo.sampling),
-            "hashes": dict(sorted(zoo.hashes.items())), "weights_hash": zoo.weights_hash,
-            "judges_hash": zoo.judges_hash, "latent_shape": list(zoo.latent_shape())}
+from emobench.rundir import write_json
+from emobench.scoring import score_run
+from emobench.store import ImageStore, image_key
+from emobench.zoo.load import load_zoo
 
 
 # ------------------------------------------------------------------------------------ resolution
@@ -75,27 +65,20 @@ def parse_metrics(specs: Sequence[str]) -> list[tuple[str, Any]]:
     return [reg.create(spec) for spec in (list(specs) or reg.names())]
 
 
-def resolve_metrics(parsed: list[tuple[str, Any]], zoo, explicit: bool) -> list[str]:
+def servable_metrics(parsed: list[tuple[str, Any]], zoo, explicit: bool) -> list[str]:
     """Named metrics must be servable by the zoo (else an error); defaulted ones the zoo cannot serve are skipped."""
     out: list[str] = []
     for label, metric in parsed:
         if explicit:
             zoo.require(*metric.requires)
         else:
-            missing = [p for p in metric.requires if _missing(zoo, p)]
+            missing = [p for p in metric.requires if not zoo.has(p)]
             if missing:
                 print(f"emobench: skipping metric {label!r}: zoo {zoo.name!r} has no {', '.join(missing)}",
                       file=sys.stderr)
                 continue
         out.append(label)
     return sorted(dict.fromkeys(out))
-
-
-def _missing(zoo, part: str) -> bool:
-    obj = zoo
-    for attr in part.split("."):
-        obj = getattr(obj, attr, None)
-    return obj is None
 
 
 def resolve(cfg: RunConfig, zoo=None, resume: Path | None = None) -> tuple[RunConfig, list[MethodSpec], Any, Path]:
@@ -118,7 +101,7 @@ def resolve(cfg: RunConfig, zoo=None, resume: Path | None = None) -> tuple[RunCo
         resolved.metrics = tuple(sorted(dict.fromkeys(label for label, _ in parsed)))
         run_dir = prepare_run_dir(resolved, resume)
     zoo = zoo if zoo is not None else load_zoo(cfg.zoo)
-    resolved.metrics = tuple(resolve_metrics(parsed, zoo, explicit=bool(cfg.metrics)))
+    resolved.metrics = tuple(servable_metrics(parsed, zoo, explicit=bool(cfg.metrics)))
     if run_dir is None:
         run_dir = prepare_run_dir(resolved, resume)
     return resolved, methods, zoo, run_dir
@@ -136,8 +119,6 @@ def prepare_run_dir(cfg: RunConfig, resume: Path | None) -> Path:
         if not stored.is_file():
             raise EmobenchError(f"{str(resume)!r} is not an emobench run (no config.json)",
                                 "pass a run directory written by `emobench run` to --resume")
-        import json
-
         old = json.loads(stored.read_text()).get("config_hash")
         if old != cfg.config_hash:
             raise EmobenchError(f"the config differs from the one of {str(resume)!r} (hash {cfg.config_hash} vs {old})",
@@ -181,31 +162,6 @@ class RunResult:
         return [o for o in self.outcomes if o.status != "ok"]
 
 
-class BadOutput(Exception):
-    """A method returned something that is not ``len(requests)`` valid images."""
-
-
-def check_output(result: Any, requests: Sequence[GenerationRequest], size: tuple[int, int]) -> torch.Tensor:
-    if not isinstance(result, GenerationResult):
-        raise BadOutput(f"generate() returned {type(result).__name__}, not GenerationResult")
-    imgs, n = result.images, len(requests)
-    if not isinstance(imgs, torch.Tensor):
-        raise BadOutput(f"images is {type(imgs).__name__}, not a tensor")
-    if imgs.ndim != 4 or imgs.shape[0] != n or imgs.shape[1] != 3 or tuple(imgs.shape[2:]) != size:
-        raise BadOutput(f"images have shape {tuple(imgs.shape)}, expected ({n}, 3, {size[0]}, {size[1]})")
-    if not imgs.is_floating_point():
-        raise BadOutput(f"images have dtype {imgs.dtype}, expected float in [0, 1]")
-    imgs = imgs.detach().float().cpu()
-    if not torch.isfinite(imgs).all():
-        raise BadOutput("images contain NaN or inf")
-    lo, hi = imgs.min().item(), imgs.max().item()
-    if lo < -1e-3 or hi > 1 + 1e-3:
-        raise BadOutput(f"image values span [{lo:.3g}, {hi:.3g}], expected [0, 1]")
-    if len(result.prompts) != n:
-        raise BadOutput(f"{len(result.prompts)} prompts returned for {n} images")
-    return imgs.clamp(0, 1)
-
-
 def _reason(err: BaseException) -> str:
     frames = traceback.extract_tb(err.__traceback__)
     where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
@@ -213,6 +169,13 @@ def _reason(err: BaseException) -> str:
 
 
 # ----------------------------------------------------------------------------------- generation
+def image_keys(ms: MethodSpec, zoo, cells: Sequence[Cell], artifact_key: str | None) -> dict[Cell, str]:
+    """The content address of each cell's image with this method (``{}`` for a method that did not load)."""
+    if ms.method is None:
+        return {}
+    return {c: image_key(ms.plugin, ms.method.config, zoo.weights_hash, c, artifact_key) for c in cells}
+
+
 def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfig,
                progress: bool = True, cells: Sequence[Cell] | None = None) -> tuple[MethodOutcome, list[ImageRecord]]:
     """Generate ``cells`` (default: the whole plan; a shard passes its own subset) with one method."""
@@ -229,7 +192,7 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
             artifact = artifacts.ensure(ms.plugin, ms.method, zoo, cfg.emotions, refit=cfg.refit,
                                         progress=progress)
             outcome.artifact_key, outcome.artifact_source = artifact.key, artifact.source
-        keys = {c: image_key(ms.plugin, ms.method.config, zoo.weights_hash, c, outcome.artifact_key) for c in cells}
+        keys = image_keys(ms, zoo, cells, outcome.artifact_key)
         for cell, key in keys.items():
             rec = store.lookup(key)
             if rec is not None:
@@ -244,7 +207,7 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
                     requests = plan.requests(batch)
                     with torch.inference_mode():
                         result = ms.method.generate(requests)
-                    images = check_output(result, requests, size)
+                    images = check_output(result, len(requests), size)
                     extras = list(result.extras) + [{}] * (len(batch) - len(result.extras))
                     for i, cell in enumerate(batch):
                         records[cell] = store.put(keys[cell], images[i], method=ms.label, cell=cell,
@@ -264,35 +227,6 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
     return outcome, list(records.values())
 
 
-def pipeline_fingerprint(pipe) -> int:
-    """Cheap identity of the shared pipeline's state: parameters (storage, in-place version counter, shape),
-    train/eval mode, attention processors, tokenizer size and scheduler. A method that changes any of them
-    (a LoRA left loaded, a token added, weights edited in place) would make later methods' images depend on
-    the order methods run in."""
-    parts: list[Any] = []
-    for name in ("unet", "vae", "text_encoder"):
-        module = getattr(pipe, name, None)
-        if module is None:
-            continue
-        parts.append((name, type(module).__name__, module.training,
-                      tuple((n, p.data_ptr(), p._version, tuple(p.shape), str(p.dtype), str(p.device))
-                            for n, p in module.named_parameters())))
-    unet = getattr(pipe, "unet", None)
-    if unet is not None and hasattr(unet, "attn_processors"):
-        parts.append(tuple(sorted((k, type(v).__name__) for k, v in unet.attn_processors.items())))
-    tok = getattr(pipe, "tokenizer", None)
-    parts.append(len(tok) if tok is not None else None)
-    sched = getattr(pipe, "scheduler", None)
-    parts.append((id(sched), type(sched).__name__, json_dumps(dict(getattr(sched, "config", {}) or {}))))
-    return hash(tuple(parts))
-
-
-def json_dumps(obj: Any) -> str:
-    import json
-
-    return json.dumps(obj, sort_keys=True, default=str)
-
-
 def _bar(label: str, total: int, initial: int, enabled: bool):
     from tqdm.auto import tqdm
 
@@ -310,18 +244,20 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "config.json", {**cfg.hashed(), "config_hash": cfg.config_hash})
         write_json(run_dir / "env.json", environment(zoo.device))
-        write_json(run_dir / "zoo.json", zoo_facts(zoo))
+        write_json(run_dir / "zoo.json", zoo.facts())
         write_json(run_dir / "plan.json", plan.to_json())
     store = ImageStore(run_dir)
     outcomes: list[MethodOutcome] = []
     records: list[ImageRecord] = []
+    keys: dict[str, dict[Cell, str]] = {}   # label → every plan cell's image key (the shard merge looks them up)
     for ms in methods:
-        before = pipeline_fingerprint(zoo.pipeline)
+        before = zoo.pipeline_fingerprint()
         if shard.active:  # rank 0 fits a learning method first; the other ranks then find it in the cache
             sharding.prefit(shard, ms, zoo, cfg, progress)
         outcome, recs = run_method(ms, zoo, plan, store, sharding.generation_config(cfg, shard), progress,
-                                   cells=shard.select(plan.cells, plan.cells))
-        if pipeline_fingerprint(zoo.pipeline) != before:
+                                   cells=shard.select(plan.cells))
+        keys[ms.label] = image_keys(ms, zoo, plan.cells, outcome.artifact_key)
+        if zoo.pipeline_fingerprint() != before:
             # keep later methods independent of this one: give them a freshly loaded zoo
             outcome.warning = "modified the shared zoo pipeline (plugin bug); the zoo was reloaded for the others"
             print(f"emobench: method {ms.label!r} {outcome.warning}", file=sys.stderr)
@@ -331,7 +267,7 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
             records.extend(recs)
         write_json(run_dir / "methods.json", {o.label: _outcome_json(o) for o in outcomes})
     if shard.active:  # every rank reports; rank 0 merges and builds the manifest from the store
-        merged = sharding.finish(shard, run_dir, plan, methods, outcomes, zoo, store)
+        merged = sharding.finish(shard, run_dir, outcomes, store, keys)
         if merged is None:
             return RunResult(run_dir, cfg, outcomes, records)
         outcomes, records = merged
@@ -339,7 +275,8 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
     store.write_manifest(records)
     result = RunResult(run_dir, cfg, outcomes, records)
     if score and records and cfg.metrics:
-        result.scored = score_run(run_dir, zoo, list(cfg.metrics), cfg.baseline)
+        score_run(run_dir, zoo, list(cfg.metrics), baseline=cfg.baseline)
+        result.scored = True
     return result
 
 
@@ -347,33 +284,3 @@ def _outcome_json(o: MethodOutcome) -> dict[str, Any]:
     d = dataclasses.asdict(o)
     d.pop("label")
     return d
-
-
-def score_run(run_dir: Path, zoo, metric_names: list[str], baseline: str | None) -> bool:
-    try:
-        from emobench.scoring import score_run as _score
-    except ModuleNotFoundError as err:
-        if err.name != "emobench.scoring":
-            raise
-        print("emobench: scoring is not available in this checkout yet (no emobench.scoring); images are stored",
-              file=sys.stderr)
-        return False
-    _score(run_dir, zoo, metric_names, baseline=baseline)
-    return True
-
-
-def emo_a_table(run_dir: Path, metric: str = "emo-a", methods: Sequence[str] = ()) -> str | None:
-    """Emo-A per emotion (rows) × method (columns) from ``summary.csv``, as text; None if not scored."""
-    path = run_dir / "summary.csv"
-    if not path.is_file():
-        return None
-    import pandas as pd
-
-    df = pd.read_csv(path)
-    df = df[df["metric"] == metric]
-    if df.empty:
-        return None
-    table = df.pivot_table(index="emotion", columns="method", values="value", aggfunc="first")
-    order = [e for e in (*[e for e in df["emotion"].unique() if e != "all"], "all") if e in table.index]
-    cols = [m for m in methods if m in table.columns] + [c for c in table.columns if c not in methods]
-    return table.loc[order, cols].to_string(float_format=lambda v: f"{v:.3f}")

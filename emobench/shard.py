@@ -25,6 +25,7 @@ stored image; finished images are never rewritten.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from emobench.errors import EmobenchError
+from emobench.rundir import write_json
 
 TIMEOUT_ENV = "EMOBENCH_SHARD_TIMEOUT"   # seconds a rank waits for the others at a barrier (default 24 h)
 
@@ -63,9 +65,10 @@ class Shard:
     def owns(self, index: int) -> bool:
         return index % self.world == self.rank
 
-    def select(self, all_cells: Sequence[Any], todo: Sequence[Any]) -> list[Any]:
-        """The cells of ``todo`` this rank generates. Ownership is by position in the whole plan, which every
+    def select(self, all_cells: Sequence[Any], todo: Sequence[Any] | None = None) -> list[Any]:
+        """The cells of ``todo`` (default: all) this rank generates. Ownership is by position in the whole plan, which every
         rank sees identically, never by position in ``todo`` (each rank reads the store at its own moment)."""
+        todo = all_cells if todo is None else todo
         if not self.active:
             return list(todo)
         mine = {c for i, c in enumerate(all_cells) if self.owns(i)}
@@ -134,18 +137,8 @@ def init(cfg: Any = None, resume: Path | None = None) -> Shard:
     return shard
 
 
-def shutdown(shard: Shard) -> None:
-    if shard.active:
-        import torch.distributed as dist
-
-        if dist.is_initialized():
-            dist.destroy_process_group()
-
-
 # ---------------------------------------------------------------------------------------- merge
 def write_outcomes(run_dir: Path, shard: Shard, outcomes: Sequence[dict[str, Any]]) -> None:
-    from emobench.store import write_json
-
     write_json(run_dir / "shards" / f"{shard.label}.json", {"rank": shard.rank, "world": shard.world,
                                                            "outcomes": list(outcomes)})
 
@@ -209,32 +202,13 @@ def relaunch(launcher: str, n: int | None, argv: Sequence[str]) -> int:
     return subprocess.call(cmd)
 
 
-def strip_launcher_args(argv: Sequence[str]) -> list[str]:
-    """``argv`` without ``--launcher X`` / ``--num-processes N`` (the children must not launch again)."""
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-            continue
-        if a in ("--launcher", "--num-processes"):
-            skip = True
-            continue
-        if a.startswith(("--launcher=", "--num-processes=")):
-            continue
-        out.append(a)
-    return out
-
-
-def finish(shard: Shard, run_dir: Path, plan: Any, methods: Sequence[Any], outcomes: Sequence[Any], zoo: Any,
-           store: Any) -> tuple[list[Any], list[Any]] | None:
+def finish(shard: Shard, run_dir: Path, outcomes: Sequence[Any], store: Any,
+           keys: dict[str, dict[Any, str]]) -> tuple[list[Any], list[Any]] | None:
     """After this rank's methods: publish its outcomes, wait for every rank, and on rank 0 return the merged
-    ``(outcomes, records)`` built from the store (``None`` on the other ranks).
+    ``(outcomes, records)`` built from the store (``None`` on the other ranks). ``keys``: per method label,
+    the image key of every plan cell (the runner's; a method that failed to import has none).
 
     A method is ``ok`` only if every rank reported it ok **and** every plan cell has a stored image."""
-    import dataclasses
-
-    from emobench.store import image_key
-
     write_outcomes(run_dir, shard, [{"label": o.label, **{k: v for k, v in dataclasses.asdict(o).items()
                                                          if k != "label"}} for o in outcomes])
     shard.barrier("the end of generation")
@@ -242,18 +216,18 @@ def finish(shard: Shard, run_dir: Path, plan: Any, methods: Sequence[Any], outco
         return None
     reports = read_outcomes(run_dir, shard.world)
     merged_outcomes, records = [], []
-    for ms, outcome in zip(methods, outcomes):
+    for outcome in outcomes:
         merged = merge_outcome(outcome.label, {"status": outcome.status, "reason": outcome.reason}, reports)
         found = []
-        if ms.method is not None and merged["status"] == "ok":
-            for cell in plan.cells:
-                key = image_key(ms.plugin, ms.method.config, zoo.weights_hash, cell, outcome.artifact_key)
+        cell_keys = keys.get(outcome.label) or {}
+        if cell_keys and merged["status"] == "ok":
+            for key in cell_keys.values():
                 rec = store.lookup(key)
                 if rec is not None:
-                    found.append(dataclasses.replace(rec, method=ms.label))
-            if len(found) < len(plan.cells):
+                    found.append(dataclasses.replace(rec, method=outcome.label))
+            if len(found) < len(cell_keys):
                 merged["status"] = "failed"
-                merged["reason"] = (f"{len(plan.cells) - len(found)} of {len(plan.cells)} cells have no stored image "
+                merged["reason"] = (f"{len(cell_keys) - len(found)} of {len(cell_keys)} cells have no stored image "
                                     "(a shard stopped early); rerun with --resume RUN_DIR")
         merged_outcomes.append(dataclasses.replace(outcome, status=merged["status"], reason=merged["reason"],
                                                    n_generated=merged["n_generated"], wall_s=merged["wall_s"],
@@ -261,15 +235,6 @@ def finish(shard: Shard, run_dir: Path, plan: Any, methods: Sequence[Any], outco
         if merged["status"] == "ok":
             records.extend(found)
     return merged_outcomes, records
-
-
-def cli_argv() -> list[str]:
-    """This process's ``emobench`` arguments (from ``run`` on) without the launcher flags, for the children."""
-    argv = sys.argv[1:]
-    if "run" not in argv or not any(a.startswith("--launcher") for a in argv):
-        raise EmobenchError("--launcher works from the command line only",
-                            "type `emobench run ... --launcher accelerate`, or call accelerate launch yourself")
-    return strip_launcher_args(argv[argv.index("run"):])
 
 
 def prefit(shard: Shard, ms: Any, zoo: Any, cfg: Any, progress: bool) -> None:
@@ -290,6 +255,4 @@ def prefit(shard: Shard, ms: Any, zoo: Any, cfg: Any, progress: bool) -> None:
 def generation_config(cfg: Any, shard: Shard) -> Any:
     """The config the generation step sees: in a sharded run ``--refit`` was honoured by ``prefit``, so the
     ranks must not fit again."""
-    import dataclasses
-
     return dataclasses.replace(cfg, refit=False) if shard.active and cfg.refit else cfg

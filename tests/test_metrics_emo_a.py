@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from emobench.emotions import EMOTIONS
-from emobench.metrics.base import ScoreItem
+from emobench.api import ScoreItem
 from emobench.metrics.emotion_accuracy import EmotionAccuracy
 from emobench.scoring import CONTROL_REAL, CONTROL_SHUFFLED, score_run
-from emobench.stats import BootstrapConfig
+from emobench.scoring.stats import BootstrapConfig
 
 from test_metrics_fakes import CENTERS, SHARPNESS, fake_zoo, load_png, make_run
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from emobench.scoring import CONTROL_REAL, CONTROL_SHUFFLED, score_run
-from emobench.stats import BootstrapConfig
+from emobench.scoring.stats import BootstrapConfig
 
 from test_metrics_fakes import run_from_dataset
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from emobench.metrics.base import Group, PairwiseMeanStat, ScoreItem, ScoringContext
+from emobench.api import Group, PairwiseMeanStat, ScoreItem, ScoringContext
 from emobench.metrics.clip_score import ClipScore
 from emobench.metrics.fid import FidStat, KidStat, fid_reference_value
 from emobench.metrics.lpips_diversity import LpipsConfig, LpipsDiversity

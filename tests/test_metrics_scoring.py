@@ -8,7 +8,7 @@ import math
 
 from emobench.emotions import EMOTIONS
 from emobench.scoring import CONTROL_REAL, CONTROL_SHUFFLED, score_run
-from emobench.stats import BootstrapConfig
+from emobench.scoring.stats import BootstrapConfig
 
 from test_metrics_fakes import fake_zoo, make_run
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from emobench.metrics.base import MeanStat
-from emobench.stats import (BootstrapConfig, bootstrap_p_value, draw_weights, estimate, holm, paired_difference,
+from emobench.api import MeanStat
+from emobench.scoring.stats import (BootstrapConfig, bootstrap_p_value, draw_weights, estimate, holm, paired_difference,
                             percentile_ci)
 
 

@@ -10,7 +10,7 @@ import torch
 
 from emobench.emotions import EMOTIONS
 from emobench.scoring import CONTROL_REAL, CONTROL_SHUFFLED, score_run
-from emobench.stats import BootstrapConfig
+from emobench.scoring.stats import BootstrapConfig
 
 from test_metrics_fakes import run_from_dataset
 

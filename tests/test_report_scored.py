@@ -9,7 +9,7 @@ import pandas as pd
 from emobench.report import build_report
 from emobench.report.rundata import load_run
 from emobench.scoring import score_run
-from emobench.stats import BootstrapConfig
+from emobench.scoring.stats import BootstrapConfig
 from test_metrics_fakes import fake_zoo, make_run
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from emobench import shard as shard_mod
+from emobench.commands.run import strip_launcher_args
 from emobench.testing.tiny import tiny_zoo
 
 from kit_options import spec
@@ -109,7 +110,7 @@ def test_cells_are_dealt_by_plan_position():
 def test_launch_command_and_argument_stripping():
     cmd = shard_mod.launch_command("accelerate", 2, ["run", "--out", "x"])
     assert cmd[1:4] == ["-m", "accelerate.commands.launch", "--multi_gpu"] and cmd[-4:] == ["emobench", "run", "--out", "x"]
-    assert shard_mod.strip_launcher_args(["run", "--launcher", "accelerate", "--num-processes=2", "--out", "x"]) == \
+    assert strip_launcher_args(["run", "--launcher", "accelerate", "--num-processes=2", "--out", "x"]) == \
         ["run", "--out", "x"]
     with pytest.raises(Exception, match="unknown launcher"):
         shard_mod.launch_command("slurm", 2, [])

@@ -1,5 +1,2 @@
-"""Subcommands of the ``emobench`` CLI: one module each, with ``add_parser(subparsers)`` and ``main(args)``.
-
-A module listed here that is not written yet is skipped, so parts can land independently.
-"""
+"""Subcommands of the ``emobench`` CLI: one module each, with ``add_parser(subparsers)`` and ``main(args)``."""
 COMMANDS = ["run", "list", "score", "fit", "zoo", "report", "figures", "validate_plugin"]

@@ -12,12 +12,13 @@ def add_parser(sub) -> None:
     p.add_argument("--emotions", help="comma list (default: all eight)")
     p.add_argument("--zoo", default="mini", help="mini (default), a zoo folder or a paper TOML")
     p.add_argument("--refit", action="store_true", help="fit again even if artifacts exist")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fit-seed", dest="fit_seed", type=int, default=0,
+                   help="seed of the fit (initialisation, data order, noise; default 0)")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from emobench import artifacts, registry, runner
+    from emobench import artifacts, registry
     from emobench.config import merge
     from emobench.errors import EmobenchError
 
@@ -26,8 +27,10 @@ def main(args: argparse.Namespace) -> int:
     if not type(method).learns:
         raise EmobenchError(f"method {label!r} does not learn, so there is nothing to fit",
                             "fit a learning method (`emobench list methods` marks them [learns])")
-    zoo = runner.load_zoo(args.zoo)
+    from emobench.zoo.load import load_zoo
+
+    zoo = load_zoo(args.zoo)
     art = artifacts.ensure(registry.parse_spec(args.method)[0], method, zoo, emotions, refit=args.refit,
-                           seed=args.seed)
+                           seed=args.fit_seed)
     print(f"{label}: artifact {art.key} ({art.source}) at {art.path}")
     return 0

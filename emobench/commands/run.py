@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Sequence
 
 from emobench.config import merge, read_stored, read_toml
+from emobench.errors import EmobenchError
 
 
 def add_parser(sub) -> None:
@@ -17,7 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("--metrics", help="comma list of metrics (default: every installed metric the zoo serves)")
     p.add_argument("--emotions", help="comma list (default: all eight)")
     p.add_argument("--n-per-emotion", dest="n_per_emotion", help="images per emotion and method (default 4)")
-    p.add_argument("--seed", help="base seed (default 0)")
+    p.add_argument("--seed", type=int, help="the plan's base seed: cell i of an emotion gets seed + i (default 0)")
     p.add_argument("--prompts", dest="templates", help="comma list of templates with {emotion} "
                                                        "(default 'an image of {emotion}')")
     p.add_argument("--zoo", help="mini (default), a zoo folder, a diffusers SD folder or a paper TOML")
@@ -45,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     from emobench import shard as sharding
 
     if args.launcher and not sharding.from_env().active:  # start the shards; each runs this command again
-        return sharding.relaunch(args.launcher, args.num_processes, sharding.cli_argv())
+        return sharding.relaunch(args.launcher, args.num_processes, cli_argv())
 
     layers = []
     if args.resume is not None:
@@ -62,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
     for o in result.outcomes:
         extra = f" ({o.reason or o.warning})" if (o.reason or o.warning) else ""
         print(f"  {o.label:<{width}}  {o.status:<6} {o.n_images} images, {o.wall_s:.1f} s{extra}")
-    table = runner.emo_a_table(result.run_dir, methods=[o.label for o in result.outcomes])
+    table = emo_a_table(result.run_dir, methods=[o.label for o in result.outcomes])
     if table:
         print("\nEmo-A per emotion (emotion-judge accuracy; higher is better):")
         print(table)
@@ -71,3 +73,45 @@ def main(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def strip_launcher_args(argv: Sequence[str]) -> list[str]:
+    """``argv`` without ``--launcher X`` / ``--num-processes N`` (the children must not launch again)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("--launcher", "--num-processes"):
+            skip = True
+            continue
+        if a.startswith(("--launcher=", "--num-processes=")):
+            continue
+        out.append(a)
+    return out
+
+
+def cli_argv() -> list[str]:
+    """This process's ``emobench`` arguments (from ``run`` on) without the launcher flags, for the children."""
+    argv = sys.argv[1:]
+    if "run" not in argv or not any(a.startswith("--launcher") for a in argv):
+        raise EmobenchError("--launcher works from the command line only",
+                            "type `emobench run ... --launcher accelerate`, or call accelerate launch yourself")
+    return strip_launcher_args(argv[argv.index("run"):])
+
+
+def emo_a_table(run_dir: Path, metric: str = "emo-a", methods: Sequence[str] = ()) -> str | None:
+    """Emo-A per emotion (rows) × method (columns) from ``summary.csv``, as text; None if not scored."""
+    path = run_dir / "summary.csv"
+    if not path.is_file():
+        return None
+    import pandas as pd
+
+    df = pd.read_csv(path)
+    df = df[df["metric"] == metric]
+    if df.empty:
+        return None
+    table = df.pivot_table(index="emotion", columns="method", values="value", aggfunc="first")
+    order = [e for e in (*[e for e in df["emotion"].unique() if e != "all"], "all") if e in table.index]
+    cols = [m for m in methods if m in table.columns] + [c for c in table.columns if c not in methods]
+    return table.loc[order, cols].to_string(float_format=lambda v: f"{v:.3f}")

@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
     p.add_argument("--baseline", default=None, help="method to compare every other method with, e.g. sd")
     p.add_argument("--zoo", default=None, help="zoo to score with (default: the run's zoo from zoo.json)")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--bootstrap-seed", dest="bootstrap_seed", type=int, default=0,
+                   help="seed of the bootstrap resamples (default 0)")
     p.add_argument("--no-controls", action="store_true", help="skip the real / shuffled control rows")
     p.set_defaults(func=main)
 
@@ -27,12 +28,12 @@ def run_zoo_spec(run_dir: Path) -> str:
     if not path.is_file():
         return "mini"
     info = json.loads(path.read_text())
-    return str(info.get("spec") or info.get("name") or "mini")
+    return str(info.get("name") or "mini")
 
 
 def main(args) -> int:
     from emobench.scoring import score_run
-    from emobench.stats import BootstrapConfig
+    from emobench.scoring.stats import BootstrapConfig
     from emobench.zoo.load import load_zoo
 
     run_dir: Path = args.run_dir
@@ -49,6 +50,6 @@ def main(args) -> int:
             print(f"emobench score: note: scoring with judges {zoo.judges_hash}, the run recorded {judges}",
                   file=sys.stderr)
     score_run(run_dir, zoo, metrics, args.baseline,
-              bootstrap=BootstrapConfig(n_resamples=args.resamples, seed=args.seed), controls=not args.no_controls)
+              bootstrap=BootstrapConfig(n_resamples=args.resamples, seed=args.bootstrap_seed), controls=not args.no_controls)
     print(f"wrote {run_dir / 'summary.csv'}, summary.json, scores.csv")
     return 0

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 import torch.nn.functional as F
 
-from emobench.metrics.base import PerImageMetric, ScoreItem
+from emobench.api import PerImageMetric, ScoreItem
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.zoo.base import Zoo
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class ClipScore(PerImageMetric):
     name = "clip-score"
+    label, decimals, headline, order = "CLIP score", 3, True, 6
     requires = ("clip",)
     higher_is_better = True
 

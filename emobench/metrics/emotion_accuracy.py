@@ -11,13 +11,13 @@ The confusion matrix (requested × judged, counts) is built from the same cached
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
 from emobench.emotions import EMOTION_INDEX, EMOTIONS
 from emobench.errors import EmobenchError
-from emobench.metrics.base import PerImageMetric, ScoreItem, batched
+from emobench.api import PerImageMetric, ScoreItem, batched
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.zoo.base import Zoo
@@ -35,6 +35,7 @@ def _canonical_order(labels: Sequence[str]) -> list[int]:
 
 class EmotionAccuracy(PerImageMetric):
     name = "emo-a"
+    label, decimals, percent, unit, headline, order = "Emo-A", 1, True, "%", True, 3
     requires = ("judges.emotion",)
     higher_is_better = True
 
@@ -43,6 +44,19 @@ class EmotionAccuracy(PerImageMetric):
         order = _canonical_order(judge.labels)
         logits = batched(judge, images, self.batch_size)
         return torch.softmax(logits.double(), dim=1)[:, order].float()   # [N, 8] in canonical order
+
+    def display(self) -> dict[str, dict[str, Any]]:
+        return {**super().display(),
+                "emo-a.p_target": {"label": "Emo-A p(target)", "unit": "", "decimals": 3, "percent": False,
+                                   "higher_is_better": True, "headline": False, "order": 7}}
+
+    def extra_tables(self, method: str, feats: torch.Tensor, items: Sequence[ScoreItem],
+                     tables: dict[str, Any]) -> None:
+        """Adds this group's 8×8 counts to the method's ``confusion.json`` table."""
+        conf = tables.setdefault("confusion.json", {}).setdefault(
+            method, {"labels": list(EMOTIONS), "counts": [[0] * len(EMOTIONS) for _ in EMOTIONS]})
+        add = confusion(feats, items)
+        conf["counts"] = [[a + b for a, b in zip(r1, r2)] for r1, r2 in zip(conf["counts"], add)]
 
     def values(self, feats: torch.Tensor, items: Sequence[ScoreItem]) -> dict[str, torch.Tensor]:
         target = torch.tensor([EMOTION_INDEX[it.emotion] for it in items], dtype=torch.long)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from emobench.metrics.base import Group, GroupStat, ScoreItem, ScoringContext, SetMetric, batched
+from emobench.api import Group, GroupStat, ScoreItem, ScoringContext, SetMetric, batched
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.zoo.base import Zoo
@@ -149,6 +149,7 @@ class _FeatureDistance(SetMetric):
 
 class FID(_FeatureDistance):
     name = "fid"
+    label, decimals, headline, order = "FID", 2, True, 0
     Config = FidConfig
 
     def make_stat(self, fake, real):
@@ -157,6 +158,7 @@ class FID(_FeatureDistance):
 
 class KID(_FeatureDistance):
     name = "kid"
+    label, decimals, headline, order = "KID", 4, True, 1
     Config = KidConfig
 
     def make_stat(self, fake, real):

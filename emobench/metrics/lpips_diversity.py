@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from emobench.api import stable_hash
-from emobench.metrics.base import Group, GroupStat, PairwiseMeanStat, ScoringContext, SetMetric
+from emobench.api import Group, GroupStat, PairwiseMeanStat, ScoringContext, SetMetric
 from emobench.metrics.pairs import pair_mask
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,6 +33,7 @@ class LpipsConfig:
 
 class LpipsDiversity(SetMetric):
     name = "lpips"
+    label, decimals, headline, order = "LPIPS", 3, True, 2
     Config = LpipsConfig
     requires = ("judges.lpips",)
     higher_is_better = True

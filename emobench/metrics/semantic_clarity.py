@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from emobench.metrics.base import PerImageMetric, ScoreItem, batched
+from emobench.api import PerImageMetric, ScoreItem, batched
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.zoo.base import Zoo
@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class SemanticClarity(PerImageMetric):
     name = "sem-c"
+    label, decimals, headline, order = "Sem-C", 3, True, 4
     requires = ("judges.object", "judges.scene")
     higher_is_better = True
 

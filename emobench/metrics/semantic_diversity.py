@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 import torch.nn.functional as F
 
-from emobench.metrics.base import Group, GroupStat, PairwiseMeanStat, ScoreItem, ScoringContext, SetMetric
+from emobench.api import Group, GroupStat, PairwiseMeanStat, ScoreItem, ScoringContext, SetMetric
 from emobench.metrics.pairs import pair_mask
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,6 +47,7 @@ def cosine_distances(f: torch.Tensor) -> torch.Tensor:
 
 class SemanticDiversity(SetMetric):
     name = "sem-d"
+    label, decimals, headline, order = "Sem-D", 4, True, 5
     Config = SemDConfig
     requires = ("clip",)
     higher_is_better = True
@@ -69,6 +70,7 @@ class SemanticDiversity(SetMetric):
 
 class SemanticDiversityCos(SemanticDiversity):
     name = "sem-d-cos"
+    label, decimals, headline, order = "Sem-D (cos)", 4, False, 8
 
     def distances(self, feats: torch.Tensor) -> torch.Tensor:
         return cosine_distances(feats)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from emobench.emotions import EMOTIONS
 from emobench.report.colors import method_colours
-from emobench.report.leaderboard import POOLED
+from emobench.rundir import ALL
 from emobench.report.metrics_display import MetricSpec, ordered_specs
 from emobench.report.output import AtomicOutput
 from emobench.report.rundata import RunData, is_control
@@ -239,7 +239,7 @@ def _yerr(v, lo, hi):
 def bar_charts(run: RunData, methods: list[str], specs: list[MetricSpec], colours, out: AtomicOutput) -> list[str]:
     look = _summary_lookup(run)
     emo_in_summary = set(run.summary["emotion"])
-    emotions = [e for e in EMOTIONS if e in emo_in_summary] + [POOLED]
+    emotions = [e for e in EMOTIONS if e in emo_in_summary] + [ALL]
     controls = sorted({m for m in run.summary["method"] if is_control(m)})
     names = []
     for spec in specs:
@@ -279,7 +279,7 @@ def bar_charts(run: RunData, methods: list[str], specs: list[MetricSpec], colour
                               label=c if not xs else None)
                     xs.append(gi)
         ax.set_xticks(x, groups, rotation=30, ha="right")
-        if POOLED in groups:
+        if ALL in groups:
             ax.axvline(len(groups) - 1.5, color="#bbbbbb", linewidth=0.6)
         ax.set_ylabel(spec.title + (" (%)" if spec.percent else ""))
         ax.margins(x=0.01)
@@ -333,7 +333,7 @@ def confusion_figure(run: RunData, methods: list[str], colours, out: AtomicOutpu
 
 def scatter_emoa_semd(run: RunData, methods: list[str], colours, out: AtomicOutput) -> bool:
     look = _summary_lookup(run)
-    pts = [m for m in methods if (m, "emo-a", POOLED) in look and (m, "sem-d", POOLED) in look]
+    pts = [m for m in methods if (m, "emo-a", ALL) in look and (m, "sem-d", ALL) in look]
     if not pts:
         return False
     fig = Figure(figsize=(6.4, 3.8), layout="constrained")
@@ -343,13 +343,13 @@ def scatter_emoa_semd(run: RunData, methods: list[str], colours, out: AtomicOutp
             a, d = look.get((m, "emo-a", e)), look.get((m, "sem-d", e))
             if a and d:
                 ax.scatter(d[0], a[0] * 100, s=10, color=colours[m], alpha=0.3, linewidths=0)
-        a, d = look[(m, "emo-a", POOLED)], look[(m, "sem-d", POOLED)]
+        a, d = look[(m, "emo-a", ALL)], look[(m, "sem-d", ALL)]
         xe = np.array(_yerr(*d)).reshape(2, 1)
         ye = np.array(_yerr(*a)).reshape(2, 1) * 100
         ax.errorbar(d[0], a[0] * 100, xerr=xe, yerr=ye, fmt="o", color=colours[m], label=m, capsize=2,
                     markersize=6, elinewidth=0.9)
     for c, marker in (("real (control)", "*"), ("shuffled (control)", "x")):
-        a, d = look.get((c, "emo-a", POOLED)), look.get((c, "sem-d", POOLED))
+        a, d = look.get((c, "emo-a", ALL)), look.get((c, "sem-d", ALL))
         if a and d:
             ax.scatter(d[0], a[0] * 100, marker=marker, s=50, color="#444444", label=c)
     ax.set_xlabel("Sem-D↑ (semantic diversity)")
@@ -364,7 +364,7 @@ def write_figures(run: RunData, out: AtomicOutput) -> list[str]:
     """Every figure the run supports, into ``out``'s ``figures/``; returns their base names."""
     methods = [m for m in run.method_names() if run.status(m)[0] == "ok"]
     colours = method_colours(run.method_names() + sorted({m for m in run.summary["method"] if is_control(m)}))
-    specs = ordered_specs(sorted(set(run.summary["metric"])), run.metric_directions)
+    specs = ordered_specs(sorted(set(run.summary["metric"])), run.display, run.metric_directions)
     names: list[str] = []
     with matplotlib.rc_context():
         matplotlib.rcdefaults()

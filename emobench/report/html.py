@@ -17,7 +17,7 @@ from PIL import Image
 
 from emobench.emotions import EMOTIONS
 from emobench.report.colors import method_colours
-from emobench.report.leaderboard import Entry, Leaderboard, Row, sig_mark
+from emobench.report.leaderboard import BoardEntry, BoardRow, Leaderboard, sig_mark
 from emobench.report.metrics_display import MetricSpec, spec_for
 from emobench.report.rundata import RunData
 
@@ -79,7 +79,7 @@ def _v(x: float) -> str:
     return "" if x is None or math.isnan(x) else repr(float(x))
 
 
-def _value_td(spec: MetricSpec, e: Entry | None, show_diff: bool) -> str:
+def _value_td(spec: MetricSpec, e: BoardEntry | None, show_diff: bool) -> str:
     if e is None or not e.has_value:
         return '<td data-v="">–</td>'
     cls = ' class="best"' if e.best else ""
@@ -99,7 +99,7 @@ def _value_td(spec: MetricSpec, e: Entry | None, show_diff: bool) -> str:
     return f'<td data-v="{_v(e.value)}">{inner}</td>'
 
 
-def _row_tr(row: Row, specs: list[MetricSpec], colours: dict[str, str], show_diff: bool) -> str:
+def _row_tr(row: BoardRow, specs: list[MetricSpec], colours: dict[str, str], show_diff: bool) -> str:
     colour = colours.get(row.method, "#999")
     name = f'<td><span class="swatch" style="background:{colour}"></span>{_e(row.method)}</td>'
     n = row.n_images
@@ -111,7 +111,7 @@ def _row_tr(row: Row, specs: list[MetricSpec], colours: dict[str, str], show_dif
     return f'<tr class="{row.kind}">' + "".join(cells) + "</tr>"
 
 
-def _table(rows: list[Row], specs, colours, first: str, sortable: bool, show_diff: bool, tid: str) -> str:
+def _table(rows: list[BoardRow], specs, colours, first: str, sortable: bool, show_diff: bool, tid: str) -> str:
     head = "".join([f"<th>{_e(first)}</th>", "<th>n</th>"] + [f"<th>{_e(s.title)}</th>" for s in specs])
     cls = "lb sortable" if sortable else "lb"
     body = "\n".join(_row_tr(r, specs, colours, show_diff) for r in rows)
@@ -137,7 +137,7 @@ def _image_scores(run: RunData) -> dict[str, str]:
         return {}
     s = run.scores.dropna(subset=["key"]).sort_values(["key", "metric"])
     for key, metric, value in zip(s["key"], s["metric"], s["value"]):
-        spec = spec_for(str(metric))
+        spec = spec_for(str(metric), run.display, run.metric_directions)
         out[str(key)].append(f"{spec.label} = {spec.fmt(float(value))}")
     return {k: "\n".join(v) for k, v in out.items()}
 

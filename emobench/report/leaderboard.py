@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from emobench.report.metrics_display import MetricSpec, canonical, is_main, ordered_specs
+from emobench.rundir import ALL
+from emobench.report.metrics_display import MetricSpec, is_main, ordered_specs
 from emobench.report.rundata import RunData, is_control
 
-POOLED = "all"
 # Holm-corrected p-value thresholds → marks (the usual convention, spelled out under the table).
 SIG_LEVELS = ((0.001, "***"), (0.01, "**"), (0.05, "*"))
 
 
 @dataclass
-class Entry:
+class BoardEntry:
     value: float = math.nan
     ci_low: float = math.nan
     ci_high: float = math.nan
@@ -41,12 +41,12 @@ class Entry:
 
 
 @dataclass
-class Row:
+class BoardRow:
     method: str
     kind: str                        # "method" | "baseline" | "control" | "failed" | "reference"
     status: str = "ok"
     reason: str | None = None
-    entries: dict[str, Entry] = field(default_factory=dict)
+    entries: dict[str, BoardEntry] = field(default_factory=dict)
 
     @property
     def n_images(self) -> int | None:
@@ -57,9 +57,9 @@ class Row:
 @dataclass
 class Leaderboard:
     specs: list[MetricSpec]
-    rows: list[Row]                  # computed methods (baseline first), then failed
-    controls: list[Row]
-    references: list[Row]            # paper Table 1, only at paper scale
+    rows: list[BoardRow]                  # computed methods (baseline first), then failed
+    controls: list[BoardRow]
+    references: list[BoardRow]            # paper Table 1, only at paper scale
     baseline: str | None
     facts: dict[str, str]            # provenance shown in the header
     problems: list[str] = field(default_factory=list)   # what `emobench score` reported and skipped
@@ -92,42 +92,44 @@ def sig_mark(p: float) -> str:
     return "n.s."
 
 
-def _entries(run: RunData, method: str) -> dict[str, Entry]:
+def _entries(run: RunData, method: str) -> dict[str, BoardEntry]:
     df = run.summary
-    sel = df[(df["method"] == method) & (df["emotion"] == POOLED) & (df["status"] == "ok")]
+    sel = df[(df["method"] == method) & (df["emotion"] == ALL) & (df["status"] == "ok")]
     out = {}
     for rec in sel.to_dict("records"):
-        out[rec["metric"]] = Entry(**{k: float(rec[k]) for k in (
+        out[rec["metric"]] = BoardEntry(**{k: float(rec[k]) for k in (
             "value", "ci_low", "ci_high", "n", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm")},
             warning=str(rec.get("warning") or ""))
     return out
 
 
-def paper_reference_rows() -> list[Row]:
+def paper_reference_rows() -> list[BoardRow]:
     text = resources.files("emobench.report").joinpath("paper_table1.csv").read_text()
     rows = []
     for rec in csv.DictReader(io.StringIO(text)):
-        entries = {canonical(k): Entry(value=float(v), display=v) for k, v in rec.items()
-                   if k not in ("method", "emo-a_reported") and v not in ("", None)}
-        if "emo-a" in entries and rec.get("emo-a_reported"):
-            entries["emo-a"].display = rec["emo-a_reported"]
-        rows.append(Row(method=f"{rec['method']} (paper-reported)", kind="reference", entries=entries))
+        # a "<metric>_reported" column holds the value as the paper prints it (e.g. "70.77%")
+        entries = {k: BoardEntry(value=float(v), display=v) for k, v in rec.items()
+                   if k != "method" and not k.endswith("_reported") and v not in ("", None)}
+        for k, v in rec.items():
+            if k.endswith("_reported") and v and k[:-len("_reported")] in entries:
+                entries[k[:-len("_reported")]].display = v
+        rows.append(BoardRow(method=f"{rec['method']} (paper-reported)", kind="reference", entries=entries))
     return rows
 
 
 def build(run: RunData) -> Leaderboard:
-    specs = ordered_specs(sorted(set(run.summary["metric"])), run.metric_directions)
+    specs = ordered_specs(sorted(set(run.summary["metric"])), run.display, run.metric_directions)
     base = run.baseline
     rows, failed = [], []
     for m in run.method_names():
         status, reason = run.status(m)
         entries = _entries(run, m)
         if status != "ok":
-            failed.append(Row(m, "failed", status, reason or "no reason recorded", entries))
+            failed.append(BoardRow(m, "failed", status, reason or "no reason recorded", entries))
         elif entries:
-            rows.append(Row(m, "baseline" if m == base else "method", status, None, entries))
+            rows.append(BoardRow(m, "baseline" if m == base else "method", status, None, entries))
         else:
-            failed.append(Row(m, "failed", "unscored", "no scores in summary (run `emobench score` again)"))
+            failed.append(BoardRow(m, "failed", "unscored", "no scores in summary (run `emobench score` again)"))
     # Best per column among computed rows only: never controls, never reference rows.
     for spec in specs:
         if spec.higher_is_better is None:
@@ -141,7 +143,7 @@ def build(run: RunData) -> Leaderboard:
             if e is not None and e.has_value and e.value == best:
                 e.best = True
     control_names = {m for m, k in zip(run.summary["method"], run.summary["kind"]) if k == "control" or is_control(m)}
-    controls = [Row(m, "control", entries=_entries(run, m)) for m in sorted(control_names)]
+    controls = [BoardRow(m, "control", entries=_entries(run, m)) for m in sorted(control_names)]
     references = paper_reference_rows() if run.scale == "paper" else []
     facts: dict[str, str] = {}
     if run.zoo:
@@ -163,7 +165,7 @@ def build(run: RunData) -> Leaderboard:
 
 # ---------------------------------------------------------------- Markdown
 
-def _cell(spec: MetricSpec, e: Entry | None, with_ci: bool = True) -> str:
+def _cell(spec: MetricSpec, e: BoardEntry | None, with_ci: bool = True) -> str:
     if e is None or not e.has_value:
         return "–"
     v = e.display or spec.fmt(e.value)
@@ -173,7 +175,7 @@ def _cell(spec: MetricSpec, e: Entry | None, with_ci: bool = True) -> str:
     return v
 
 
-def _diff_cell(spec: MetricSpec, e: Entry | None) -> str:
+def _diff_cell(spec: MetricSpec, e: BoardEntry | None) -> str:
     if e is None or math.isnan(e.diff):
         return "–"
     text = spec.fmt(e.diff, signed=True)
@@ -293,7 +295,7 @@ def to_csv(lb: Leaderboard) -> str:
         line = [section, r.method, r.status if r.kind != "reference" else "", r.reason or "",
                 str(r.n_images) if r.n_images is not None else ""]
         for s in lb.specs:
-            e = r.entries.get(s.key, Entry())
+            e = r.entries.get(s.key, BoardEntry())
             line += [_num(e.value), _num(e.ci_low), _num(e.ci_high), "1" if e.best else "",
                      _num(e.diff), _num(e.diff_ci_low), _num(e.diff_ci_high), _num(e.p_value), _num(e.p_holm)]
         w.writerow(line)

@@ -1,24 +1,28 @@
-"""How each metric is shown: label, direction, number format. One table, used by the leaderboard, HTML and figures.
+"""How each metric column is shown: label, direction, number format, place. Used by the leaderboard, HTML and figures.
 
-Metric names are the keys metrics write into ``summary.csv``; a few aliases are accepted so that a metric
-plugin that spells its name differently (``emo_a``, ``clip_score``) still lands in the right column.
-Unknown metrics are shown after the known ones, with their direction taken from the metric plugin when it
-can be found, so a stranger's metric is reported rather than dropped.
+The facts come from the run's ``summary.json`` (``"display"``: what each metric declares on its class, written
+by the scorer), so the report loads no metric plugin and names none. A column with no recorded facts (a run
+scored before they were recorded, or an extra column its metric did not describe) is shown under its own
+name with 4 decimals, after the described ones, with its direction from ``summary.json``'s
+``higher_is_better`` (an extra column ``metric.column`` shares its metric's).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from importlib import metadata
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    key: str                         # canonical name in summary.csv
+    key: str                         # the column's name in summary.csv
     label: str                       # column title without the arrow
     higher_is_better: bool | None    # None: no direction known, no "best" mark
     decimals: int                    # fixed decimals so bytes do not depend on the value's magnitude
     percent: bool = False            # stored as a fraction, shown as a percentage (Emo-A, as in the paper)
+    headline: bool = False           # a column of the leaderboard's main table
+    order: int | None = None         # place among described columns; None: not described (shown last)
 
     @property
     def title(self) -> str:
@@ -35,71 +39,28 @@ class MetricSpec:
         return text + ("%" if self.percent else "")
 
 
-# The leaderboard's fixed column order (issue 7): FID, KID, LPIPS, Emo-A, Sem-C, Sem-D, CLIP score.
-KNOWN: tuple[MetricSpec, ...] = (
-    MetricSpec("fid", "FID", False, 2),
-    MetricSpec("kid", "KID", False, 4),
-    MetricSpec("lpips", "LPIPS", True, 3),
-    MetricSpec("emo-a", "Emo-A", True, 1, percent=True),
-    MetricSpec("sem-c", "Sem-C", True, 3),
-    MetricSpec("sem-d", "Sem-D", True, 4),
-    MetricSpec("clip-score", "CLIP score", True, 3),
-)
-# Secondary columns some metrics add (shown in a "further metrics" table, not in the headline one).
-SECONDARY: tuple[MetricSpec, ...] = (
-    MetricSpec("emo-a.p_target", "Emo-A p(target)", True, 3),
-    MetricSpec("sem-d-cos", "Sem-D (cos)", True, 4),
-)
-_BY_KEY = {m.key: m for m in KNOWN + SECONDARY}
-MAIN_KEYS = frozenset(m.key for m in KNOWN)
-_ALIASES = {
-    "emo_a": "emo-a", "emoa": "emo-a", "emotion-accuracy": "emo-a", "emotion_accuracy": "emo-a",
-    "sem_c": "sem-c", "semc": "sem-c", "semantic-clarity": "sem-c",
-    "sem_d": "sem-d", "semd": "sem-d", "semantic-diversity": "sem-d",
-    "clip_score": "clip-score", "clipscore": "clip-score", "clip": "clip-score",
-}
+def spec_for(name: str, display: Mapping[str, Mapping[str, Any]] | None = None,
+             directions: Mapping[str, bool] | None = None) -> MetricSpec:
+    """The column ``name`` as ``display`` (``summary.json``'s facts) describes it, or a plain default."""
+    facts = (display or {}).get(name)
+    if facts:
+        return MetricSpec(name, str(facts.get("label") or name), facts.get("higher_is_better"),
+                          int(facts.get("decimals", 4)), bool(facts.get("percent", False)),
+                          bool(facts.get("headline", False)), int(facts.get("order", 100)))
+    directions = directions or {}
+    direction = directions.get(name, directions.get(name.split(".", 1)[0]))
+    return MetricSpec(name, name, direction, 4)
 
 
-def canonical(name: str) -> str:
-    low = name.strip().lower()
-    return _ALIASES.get(low, low)
-
-
-def _plugin_direction(name: str) -> bool | None:
-    """``higher_is_better`` of the installed metric plugin called ``name``, if any."""
-    try:
-        eps = metadata.entry_points(group="emobench.metrics")
-    except Exception:  # pragma: no cover - broken metadata is not the report's business
-        return None
-    for ep in eps:
-        if ep.name == name:
-            try:
-                return bool(getattr(ep.load(), "higher_is_better"))
-            except Exception:  # a plugin that fails to import still gets a column, just no "best" mark
-                return None
-    return None
-
-
-def spec_for(name: str, higher_is_better: bool | None = None) -> MetricSpec:
-    key = canonical(name)
-    if key in _BY_KEY:
-        return _BY_KEY[key]
-    direction = higher_is_better
-    if direction is None:  # "metric.column" extra columns share their metric's direction
-        base = key.split(".", 1)[0]
-        direction = _BY_KEY[base].higher_is_better if base in _BY_KEY else _plugin_direction(base)
-    return MetricSpec(key, key, direction, 4)
-
-
-def ordered_specs(names: list[str], directions: dict[str, bool] | None = None) -> list[MetricSpec]:
-    """Known metrics in the fixed order, then secondary columns, then any others alphabetically."""
-    directions = {canonical(k): v for k, v in (directions or {}).items()}
-    present = {canonical(n) for n in names}
-    out = [m for m in KNOWN + SECONDARY if m.key in present]
-    out += [spec_for(k, directions.get(k)) for k in sorted(present) if k not in _BY_KEY]
-    return out
+def ordered_specs(names: list[str], display: Mapping[str, Mapping[str, Any]] | None = None,
+                  directions: Mapping[str, bool] | None = None) -> list[MetricSpec]:
+    """Headline columns by their declared order, then the other described columns, then the rest by name."""
+    specs = [spec_for(n, display, directions) for n in sorted(set(names))]
+    if not display:  # a run scored before display facts were recorded: every column is a headline one
+        specs = [dataclasses.replace(s, headline=True) for s in specs]
+    return sorted(specs, key=lambda s: (s.order is None, not s.headline, s.order or 0, s.key))
 
 
 def is_main(spec: MetricSpec) -> bool:
-    """The headline columns of the leaderboard (FID … CLIP score); others go to "further metrics"."""
-    return spec.key in MAIN_KEYS
+    """The headline columns of the leaderboard; others go to "further metrics"."""
+    return spec.headline

@@ -15,10 +15,9 @@ import pandas as pd
 
 from emobench.api import ImageRecord
 from emobench.errors import EmobenchError
-from emobench.report.metrics_display import canonical
+from emobench.rundir import SCORE_COLUMNS, SUMMARY_COLUMNS, read_manifest
 
 NUMERIC_COLUMNS = ("value", "ci_low", "ci_high", "n", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm")
-SUMMARY_COLUMNS = ("method", "kind", "status", "metric", "emotion") + NUMERIC_COLUMNS + ("warning", "reason")
 CONTROL_SUFFIX = " (control)"
 
 
@@ -37,11 +36,17 @@ class RunData:
     plan: dict[str, Any]
     records: list[ImageRecord]
     methods: dict[str, dict[str, Any]]       # methods.json: status ok|failed, reason, ...
-    summary: pd.DataFrame                    # SUMMARY_COLUMNS, metric names canonical
+    summary: pd.DataFrame                    # rundir.SUMMARY_COLUMNS
     scores: pd.DataFrame                     # scores.csv (may be empty)
     confusion: dict[str, dict[str, Any]]     # method -> {"labels": [...], "counts": [[...]]}
     metric_directions: dict[str, bool] = field(default_factory=dict)
     scoring: dict[str, Any] = field(default_factory=dict)   # summary.json minus its rows (baseline, judges...)
+
+    @property
+    def display(self) -> dict[str, dict[str, Any]]:
+        """Each metric column's display facts as the scorer recorded them (``{}`` for older runs)."""
+        d = self.scoring.get("display")
+        return d if isinstance(d, dict) else {}
 
     @property
     def root(self) -> Path:
@@ -124,7 +129,6 @@ def _read_summary(path: Path) -> pd.DataFrame:
     df = df[list(SUMMARY_COLUMNS)].copy()
     for col in ("method", "emotion", "metric", "kind", "status", "warning", "reason"):
         df[col] = df[col].where(df[col].notna(), "").astype(str)
-    df["metric"] = df["metric"].map(canonical)
     df.loc[df["status"] == "", "status"] = "ok"
     df.loc[df["kind"] == "", "kind"] = df["method"].map(lambda m: "control" if is_control(m) else "method")
     for col in NUMERIC_COLUMNS:
@@ -161,17 +165,11 @@ def load_run(path: str | Path) -> RunData:
                                 "pass the folder `emobench run` created")
         raise EmobenchError(f"run {root} has no scores (summary.csv is missing)",
                             f"run `emobench score {root}` first")
-    records: list[ImageRecord] = []
-    manifest = root / "manifest.jsonl"
-    if manifest.is_file():
-        for line in manifest.read_text().splitlines():
-            if line.strip():
-                records.append(ImageRecord.from_json(line))
+    records = read_manifest(root, required=False)
     scores_path = root / "scores.csv"
-    scores = pd.read_csv(scores_path) if scores_path.is_file() else pd.DataFrame(
-        columns=["method", "emotion", "template", "seed", "key", "metric", "value"])
+    scores = pd.read_csv(scores_path) if scores_path.is_file() else pd.DataFrame(columns=SCORE_COLUMNS)
     if not scores.empty:
-        scores["metric"] = scores["metric"].astype(str).map(canonical)
+        scores["metric"] = scores["metric"].astype(str)
     summary_json = _opt_json(root / "summary.json", {})
     directions = {}
     scoring: dict[str, Any] = {}
@@ -179,7 +177,7 @@ def load_run(path: str | Path) -> RunData:
         scoring = {k: v for k, v in summary_json.items() if k != "rows"}
         for name, meta in (summary_json.get("metrics") or {}).items():
             if isinstance(meta, dict) and "higher_is_better" in meta:
-                directions[canonical(name)] = bool(meta["higher_is_better"])
+                directions[name] = bool(meta["higher_is_better"])
     methods = _opt_json(root / "methods.json", {})
     if isinstance(methods, list):  # tolerate a list of {"name": ...} entries
         methods = {m["name"]: m for m in methods}
@@ -226,7 +224,7 @@ def merge_runs(runs: list[RunData]) -> RunData:
     merged = RunData(roots=[], config=dict(first.config), zoo=dict(first.zoo), plan=dict(first.plan),
                      records=[], methods={}, summary=first.summary.iloc[0:0].copy(),
                      scores=first.scores.iloc[0:0].copy(), confusion={}, metric_directions={},
-                     scoring=dict(first.scoring))
+                     scoring={**first.scoring, "display": {}})
     seen_keys: dict[str, tuple[Path, set[str]]] = {}
     summaries, scores = [], []
     for run in runs:
@@ -252,6 +250,8 @@ def merge_runs(runs: list[RunData]) -> RunData:
         merged.confusion.update({m: v for m, v in run.confusion.items() if m in take})
         for k, v in run.metric_directions.items():
             merged.metric_directions.setdefault(k, v)
+        for k, v in run.display.items():
+            merged.scoring.setdefault("display", {}).setdefault(k, v)
     merged.summary = pd.concat(summaries, ignore_index=True)
     if scores:
         merged.scores = pd.concat(scores, ignore_index=True)

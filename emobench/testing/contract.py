@@ -24,8 +24,9 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import torch
 
-from emobench.api import Cell, FitContext, GenerationRequest, GenerationResult, Method
+from emobench.api import BadOutput, Cell, FitContext, GenerationRequest, GenerationResult, Method, check_output
 from emobench.errors import EmobenchError
+from emobench.rundir import to_uint8
 
 # Files a fit may leave behind. Anything else (pickles above all) breaks the "never unpickle" rule.
 ALLOWED_ARTIFACT_SUFFIXES = (".safetensors", ".json", ".txt", ".md", ".csv")
@@ -154,7 +155,7 @@ def request(zoo: Any, emotion: str, seed: int, template: str = DEFAULT_TEMPLATE,
 
 def as_stored(images: torch.Tensor) -> torch.Tensor:
     """uint8 exactly as the store writes PNGs."""
-    return (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    return to_uint8(images)
 
 
 def _differ(a: torch.Tensor, b: torch.Tensor) -> int:
@@ -334,19 +335,12 @@ class MethodHarness:
         e0, e1 = self.settings.emotions
         reqs = self.requests((e0, 0), (e1, 0), (e0, 1))
         out = self.generate(self.loaded(), reqs)
-        x = out.images
         h, w = zoo.sampling.height, zoo.sampling.width
-        _expect(tuple(x.shape) == (3, 3, h, w), f"images shape {tuple(x.shape)}, expected (3, 3, {h}, {w})")
-        _expect(x.dtype == torch.float32, f"images dtype {x.dtype}, expected torch.float32")
-        _expect(x.device.type == "cpu", f"images on {x.device}, expected cpu")
-        _expect(bool(torch.isfinite(x).all()), "images contain NaN or inf")
+        try:
+            x = check_output(out, 3, (h, w), strict=True)
+        except BadOutput as err:
+            raise _Failed(str(err)) from err
         lo, hi = float(x.min()), float(x.max())
-        _expect(lo >= 0.0 and hi <= 1.0, f"images span [{lo:.4f}, {hi:.4f}], expected within [0, 1]")
-        _expect(isinstance(out.prompts, list) and len(out.prompts) == 3
-                and all(isinstance(p, str) and p for p in out.prompts),
-                f"prompts must be a list of 3 non-empty strings, got {out.prompts!r}")
-        _expect(len(out.extras) in (0, 3), f"extras has {len(out.extras)} entries, expected 0 or 3")
-        json.dumps(out.extras)
         return f"3 images {h}x{w} float32 in [{lo:.3f}, {hi:.3f}]; prompt[0]={out.prompts[0]!r}"
 
     def check_seeds_honoured(self) -> str:
@@ -414,9 +408,7 @@ def _fingerprint(zoo: Any) -> int | None:
     pipe = getattr(zoo, "pipeline", None)
     if pipe is None:
         return None
-    from emobench.runner import pipeline_fingerprint
-
-    return pipeline_fingerprint(pipe)
+    return zoo.pipeline_fingerprint()
 
 
 def check_method(name_or_class: str | type[Method], zoo: Any, *, options: Mapping[str, Any] | None = None,

@@ -25,6 +25,7 @@ from PIL import Image
 from emobench.api import stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
+from emobench.rundir import cache_root
 from emobench.world.sample import SPLITS, check_count, check_seed, chunk_sizes, render_chunk
 from emobench.world.tables import (WorldConfig, bayes_accuracy, emotion_marginal, object_prior, object_table,
                                    scene_prior, scene_table)
@@ -129,10 +130,6 @@ def write_emoset_mini(out_dir: str | Path, seed: int = 0, n_train: int = 20000, 
     return root
 
 
-def default_cache() -> Path:
-    return Path(os.environ.get("EMOBENCH_CACHE") or Path.home() / ".cache" / "emobench")
-
-
 def world_key(seed: int, n_train: int, n_val: int, n_test: int, cfg: WorldConfig) -> str:
     return stable_hash({"world": cfg.to_json(), "seed": seed, "n": [n_train, n_val, n_test]})
 
@@ -143,7 +140,7 @@ def ensure_emoset_mini(seed: int = 0, n_train: int = 20000, n_val: int = 2000, n
     """``$EMOBENCH_CACHE/emoset-mini/<key>/``, written once (temp folder + rename) and reused after."""
     seed, n_train, n_val, n_test = check_sizes(seed, n_train, n_val, n_test)
     cfg = config or WorldConfig()
-    base = Path(cache_dir) if cache_dir is not None else default_cache()
+    base = Path(cache_dir) if cache_dir is not None else cache_root()
     final = base / "emoset-mini" / world_key(seed, n_train, n_val, n_test, cfg)
     if (final / "world.json").is_file():
         return final

@@ -3,6 +3,8 @@ know which scale they run on. Loading lives in ``emobench.zoo.load`` (``load_zoo
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Sequence
@@ -92,17 +94,51 @@ class Zoo:
         f = p.vae_scale_factor
         return (p.unet.config.in_channels, self.sampling.height // f, self.sampling.width // f)
 
+    def has(self, part: str) -> bool:
+        """Whether the dotted part (``"clip"``, ``"judges.emotion"``, ``"dataset"``) is present."""
+        obj = self
+        for attr in part.split("."):
+            obj = getattr(obj, attr, None)
+        return obj is not None
+
     def require(self, *parts: str) -> None:
         """Raise a clear error if any dotted part (``"clip"``, ``"judges.emotion"``, ``"dataset"``) is missing."""
         from emobench.errors import EmobenchError
 
         for part in parts:
-            obj = self
-            for attr in part.split("."):
-                obj = getattr(obj, attr, None)
-            if obj is None:
+            if not self.has(part):
                 raise EmobenchError(
                     f"zoo {self.name!r} has no {part}",
                     "use a zoo that provides it (the default mini zoo has every part; a bare diffusers "
                     "folder has only the pipeline)",
                 )
+
+    def facts(self) -> dict:
+        """What ``zoo.json`` of a run records about this zoo."""
+        return {"name": self.name, "scale": self.scale, "sampling": dataclasses.asdict(self.sampling),
+                "hashes": dict(sorted(self.hashes.items())), "weights_hash": self.weights_hash,
+                "judges_hash": self.judges_hash, "latent_shape": list(self.latent_shape())}
+
+    def pipeline_fingerprint(self) -> int:
+        """Cheap identity of the shared pipeline's state: parameters (storage, in-place version counter, shape),
+        train/eval mode, attention processors, tokenizer size and scheduler. A method that changes any of them
+        (a LoRA left loaded, a token added, weights edited in place) would make later methods' images depend on
+        the order methods run in."""
+        pipe = self.pipeline
+        parts: list = []
+        for name in ("unet", "vae", "text_encoder"):
+            module = getattr(pipe, name, None)
+            if module is None:
+                continue
+            parts.append((name, type(module).__name__, module.training,
+                          tuple((n, p.data_ptr(), p._version, tuple(p.shape), str(p.dtype), str(p.device))
+                                for n, p in module.named_parameters())))
+        unet = getattr(pipe, "unet", None)
+        if unet is not None and hasattr(unet, "attn_processors"):
+            parts.append(tuple(sorted((k, type(v).__name__) for k, v in unet.attn_processors.items())))
+        tok = getattr(pipe, "tokenizer", None)
+        parts.append(len(tok) if tok is not None else None)
+        sched = getattr(pipe, "scheduler", None)
+        parts.append((id(sched), type(sched).__name__,
+                      json.dumps(dict(getattr(sched, "config", {}) or {}), sort_keys=True, default=str)))
+        return hash(tuple(parts))

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from emobench.rundir import to_uint8
 from emobench.zoo.check import BARS, CheckResult
 
 OBSERVATIONS_FILE = "observations.md"   # written by a person after looking at samples.png; kept across rewrites
@@ -23,7 +24,7 @@ def save_grid(grid: torch.Tensor, path: Path, scale: int = 2) -> None:
             img = grid[i, j].repeat_interleave(scale, 1).repeat_interleave(scale, 2)
             y, x = g + i * (h * scale + g), g + j * (w * scale + g)
             canvas[:, y:y + h * scale, x:x + w * scale] = img
-    arr = (canvas.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    arr = to_uint8(canvas).permute(1, 2, 0).numpy()
     Image.fromarray(arr).save(path)
 
 

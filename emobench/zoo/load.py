@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from emobench.errors import EmobenchError
+from emobench.rundir import sha256_file
 from emobench.zoo.base import Judges, SamplingDefaults, Zoo
 
 # diffusers and transformers are imported inside the functions that need them: ``emobench score`` loads a
@@ -283,11 +284,7 @@ def file_sha256(path: Path) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _HASH_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _HASH_CACHE[key] = h.hexdigest()
+        _HASH_CACHE[key] = sha256_file(path)
     return _HASH_CACHE[key]
 
 

@@ -8,7 +8,7 @@ Design (see docs/metrics.md):
   evaluated on the *same* resampled cell indices. A difference of two methods' bootstrap statistics is then
   a **paired** bootstrap of the difference.
 * Draws are multiplicity weights ``[B, n]`` (multinomial counts); statistics take weights (see
-  ``emobench.metrics.base.GroupStat``), so set metrics (FID, Sem-D, LPIPS) are recomputed per resample from
+  ``emobench.api.GroupStat``), so set metrics (FID, Sem-D, LPIPS) are recomputed per resample from
   cached features at matrix-product cost.
 * CIs are percentile intervals; the p-value of a paired difference is the two-sided bootstrap p-value
   (twice the smaller tail share of resampled differences on either side of 0, with the +1 correction), and

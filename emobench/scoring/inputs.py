@@ -2,26 +2,22 @@
 held-out real images (controls and the FID/KID reference), as ``Entry`` objects with lazy image loaders."""
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from emobench.api import ImageRecord, stable_hash
+from emobench.api import ImageRecord, ScoreItem, stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
-from emobench.metrics.base import ScoreItem
-from emobench.metrics.cache import FeatureStore, atomic_save
+from emobench.rundir import ALL, atomic_save_tensors, decode_png, sha256_bytes, sha256_file
+from emobench.scoring.cache import FeatureStore
 
 CONTROL_REAL = "real (control)"
 CONTROL_SHUFFLED = "shuffled (control)"
-ALL = "all"
 
 
 @dataclass
@@ -35,45 +31,6 @@ class Entry:
     record: ImageRecord | None = None
 
 
-def _decode_png(data: bytes) -> torch.Tensor:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
-        arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255.0
-
-
-def read_manifest(run_dir: Path) -> list[ImageRecord]:
-    path = run_dir / "manifest.jsonl"
-    if not path.is_file():
-        raise EmobenchError(f"{run_dir} has no manifest.jsonl",
-                            "pass a run directory written by `emobench run` (it holds manifest.jsonl and images/)")
-    records = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(ImageRecord.from_json(line))
-        except (json.JSONDecodeError, TypeError) as err:
-            raise EmobenchError(f"{path}:{i} is not a valid manifest line ({err})",
-                                "restore manifest.jsonl or re-run `emobench run --resume RUN_DIR`") from err
-    return records
-
-
-def read_methods(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """methods.json → {method: {"status": ..., "reason": ...}}; accepts a dict or a list of dicts."""
-    path = run_dir / "methods.json"
-    if not path.is_file():
-        return {}
-    data = json.loads(path.read_text())
-    if isinstance(data, list):
-        return {d["name"]: d for d in data if isinstance(d, dict) and "name" in d}
-    if isinstance(data, dict) and isinstance(data.get("methods"), (dict, list)):
-        inner = data["methods"]
-        return inner if isinstance(inner, dict) else {d["name"]: d for d in inner}
-    return {k: v for k, v in data.items() if isinstance(v, dict)}
-
-
 def verified_entries(run_dir: Path, records: Sequence[ImageRecord], problems: list[str]) -> list[Entry]:
     """Entries for records whose PNG exists and matches its sha256; one problem line per bad image."""
     entries = []
@@ -84,12 +41,12 @@ def verified_entries(run_dir: Path, records: Sequence[ImageRecord], problems: li
             problems.append(f"missing image {rec.path} ({where}): skipped")
             continue
         data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != rec.sha256:
+        if sha256_bytes(data) != rec.sha256:
             problems.append(f"corrupt image {rec.path} ({where}): sha256 does not match the manifest; skipped "
                             "(re-run `emobench run --resume RUN_DIR` to regenerate it)")
             continue
         item = ScoreItem(emotion=rec.emotion, prompt=rec.prompt, image_id=rec.sha256)
-        entries.append(Entry(rec.method, rec.cell.cell_id, item, lambda p=path: _decode_png(p.read_bytes()), rec))
+        entries.append(Entry(rec.method, rec.cell.cell_id, item, lambda p=path: decode_png(p.read_bytes()), rec))
     return entries
 
 
@@ -102,7 +59,7 @@ def real_entries(dataset, emotions: Sequence[str], per_emotion: int | None, size
         if per_emotion is not None:
             samples = samples[:per_emotion]
         for s in samples:
-            sha = hashlib.sha256(Path(s.image_path).read_bytes()).hexdigest()
+            sha = sha256_file(s.image_path)
             item = ScoreItem(emotion=emotion, prompt=template.format(emotion=emotion), image_id=f"{sha}@{size}")
             entries.append(Entry(method, s.id, item,
                                  lambda s=s: dataset.load_images([s], size=size)[0]))
@@ -181,7 +138,7 @@ class Reference:
                 raise EmobenchError(f"the dataset has no held-out test images of {emotion!r}",
                                     "use a dataset whose test split covers every emotion of the run")
             feats = store.get(entries)
-            atomic_save({"f": feats.contiguous()}, path)
+            atomic_save_tensors({"f": feats.contiguous()}, path)
         self.memo[memo_key] = feats
         return feats
 

@@ -2,23 +2,14 @@
 pair-distance matrices, bootstrap statistics. All safetensors, content-keyed; nothing is unpickled."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, Sequence
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from emobench.api import config_to_dict, stable_hash
-from emobench.metrics.base import Metric, ScoreItem
-
-if TYPE_CHECKING:  # pragma: no cover
-    from emobench.metrics.inputs import Entry
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("EMOBENCH_CACHE", Path.home() / ".cache" / "emobench")).expanduser()
-
+from emobench.api import Metric, ScoreItem, config_to_dict, stable_hash
+from emobench.rundir import atomic_save_tensors
 
 
 class PackCache:
@@ -68,7 +59,7 @@ class PackCache:
         if not tensors:
             return
         path = self.dir / f"{stable_hash(sorted(tensors), n=32)}.safetensors"
-        atomic_save({k: v.detach().contiguous() for k, v in tensors.items()}, path)
+        atomic_save_tensors({k: v.detach().contiguous() for k, v in tensors.items()}, path)
         if self._index is not None:
             self._index.update({k: path for k in tensors})
 
@@ -91,7 +82,8 @@ class FeatureStore:
             k = self._keys[item] = stable_hash([item.image_id, self.metric.item_key(item)], n=32)
         return k
 
-    def get(self, entries: Sequence[Entry]) -> torch.Tensor:
+    def get(self, entries: Sequence[Any]) -> torch.Tensor:
+        """Features of ``entries`` (``scoring.inputs.Entry``: ``.item`` and ``.loader``), computing the misses."""
         keys = [self.key(e.item) for e in entries]
         need = [k for k in dict.fromkeys(keys) if k not in self.memo]
         if need:
@@ -103,7 +95,7 @@ class FeatureStore:
             return torch.zeros(0, 0)
         return torch.stack([self.memo[k] for k in keys])
 
-    def _compute(self, missing: dict[str, Entry]) -> None:
+    def _compute(self, missing: dict[str, Any]) -> None:
         todo = list(missing.items())
         bs = max(1, self.metric.batch_size)
         for start in range(0, len(todo), bs):
@@ -136,13 +128,4 @@ class GroupCache:
         return None
 
     def put(self, key: str, value: dict[str, torch.Tensor]) -> None:
-        atomic_save({k: v.contiguous() for k, v in value.items()}, self.path(key))
-
-
-def atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, path)
-
-
+        atomic_save_tensors({k: v.contiguous() for k, v in value.items()}, self.path(key))

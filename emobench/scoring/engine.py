@@ -1,0 +1,239 @@
+"""The scoring engine: per-metric series (point statistic + bootstrap weights) for every population.
+
+``RunScorer`` turns a metric and the populations (the run's methods, the real and shuffled controls) into
+``Series`` keyed by (method, column, emotion), caches features and bootstrap statistics under
+``$EMOBENCH_CACHE``, and pairs series for the paired differences. ``emobench.scoring.run`` drives it.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from emobench.api import Group, GroupStat, MeanStat, Metric, ScoringContext, config_to_dict, stable_hash
+from emobench.errors import EmobenchError
+from emobench.rundir import ALL, cache_root
+from emobench.scoring.cache import FeatureStore, GroupCache, PackCache
+from emobench.scoring.inputs import Entry, Reference
+from emobench.scoring.stats import BootstrapConfig, Estimate, draw_weights, estimate, paired_difference
+
+__all__ = ["RunScorer", "Series", "Layout", "Population", "group_entries"]
+
+
+# ------------------------------------------------------------------------------------------------ series
+
+@dataclass
+class Series:
+    """One (method, column, emotion) statistic with the weights layout needed to pair it with another."""
+
+    stat: GroupStat
+    cells: list[str]          # alignment keys of the stat's items, in order
+    weights: torch.Tensor     # [B, n] resample counts for those items
+    est: Estimate | None = None
+    key: str | None = None    # cache key of the point estimate + bootstrap statistics (None: not cached)
+    parts: list = field(default_factory=list)   # [(emotion, entries)] the statistic was built from
+
+
+class Layout:
+    """Canonical cells per emotion and their shared bootstrap draws (same for every method → paired)."""
+
+    def __init__(self, entries_by_group: dict[tuple[str, str], list[Entry]], cfg: BootstrapConfig, stream: str):
+        self.cfg, self.stream = cfg, stream
+        self.cells: dict[str, list[str]] = {}
+        for (_, emotion), es in entries_by_group.items():
+            self.cells.setdefault(emotion, [])
+            self.cells[emotion].extend(e.cell for e in es)
+        self.cells = {e: sorted(set(c)) for e, c in self.cells.items()}
+        self.index = {e: {c: i for i, c in enumerate(cs)} for e, cs in self.cells.items()}
+        self.draws = {e: draw_weights(len(cs), f"{stream}|{e}", cfg) for e, cs in self.cells.items()}
+
+    def weights(self, emotion: str, cells: Sequence[str]) -> torch.Tensor:
+        idx = torch.tensor([self.index[emotion][c] for c in cells], dtype=torch.long)
+        return self.draws[emotion][:, idx]
+
+
+# ------------------------------------------------------------------------------------------------ scoring
+
+@dataclass
+class Population:
+    """A set of methods (the run's, or one control) scored on a shared cell layout."""
+
+    kind: str
+    groups: dict[tuple[str, str], list[Entry]]       # (method, emotion) → entries in cell order
+    layout: Layout
+
+
+def group_entries(entries: Sequence[Entry], emotions: Sequence[str]) -> dict[tuple[str, str], list[Entry]]:
+    groups: dict[tuple[str, str], list[Entry]] = {}
+    for e in entries:
+        groups.setdefault((e.method, e.item.emotion), []).append(e)
+    order = {e: i for i, e in enumerate(emotions)}
+    keys = sorted(groups, key=lambda k: (k[0], order.get(k[1], len(order))))
+    return {k: sorted(groups[k], key=lambda e: e.cell) for k in keys}
+
+
+class RunScorer:
+    """Does the work of ``score_run``; kept as an object so tests can inspect forwards and series."""
+
+    def __init__(self, zoo, bootstrap: BootstrapConfig = BootstrapConfig(), cache_dir: Path | None = None,
+                 log: Callable[[str], None] | None = None):
+        self.zoo = zoo
+        self.cfg = bootstrap
+        self.root = Path(cache_dir) if cache_dir is not None else cache_root()
+        self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        self.stores: dict[str, FeatureStore] = {}
+        self.problems: list[str] = []
+        self.tables: dict[str, dict[str, Any]] = {}   # file name → {method: table} (Metric.extra_tables)
+        self.boot = PackCache(self.root / "bootstrap")
+        self.boot_memo: dict[str, torch.Tensor] = {}
+        self.boot_new: dict[str, torch.Tensor] = {}
+
+    # ---- per-metric
+    def score_metric(self, metric: Metric, pops: Sequence[Population], reference: "Reference | None",
+                     score_rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], Series]:
+        """Series keyed by (method, column, emotion) for every population; raises EmobenchError on failure."""
+        self.zoo.require(*metric.requires)
+        if metric.needs_reference:
+            self.zoo.require("dataset")
+            if reference is None or not reference.emotions:
+                raise EmobenchError(f"{metric.name} needs the dataset's held-out test images, and none were found",
+                                    "use a zoo whose dataset has a test split")
+        fresh = FeatureStore(metric, self.zoo, self.root)
+        store = self.stores.setdefault(fresh.prefix, fresh)   # metrics with one feature_id share a store
+        groups_cache = GroupCache(metric, self.zoo, self.root)
+        out: dict[tuple[str, str, str], Series] = {}
+
+        def make_group(method: str, emotion: str, entries: list[Entry]) -> Group:
+            return Group(method, emotion, [e.item for e in entries],
+                         features=(lambda es=entries: store.get(es)) if metric.uses_features else _no_features,
+                         images=lambda es=entries: torch.stack([e.loader() for e in es]),
+                         cache_get=groups_cache.get, cache_put=groups_cache.put)
+
+        ctx = ScoringContext(lambda emotion: reference.features(store, emotion), seed=self.cfg.seed)
+        if metric.uses_features:   # one batched pass over every image the metric will see
+            store.get([e for pop in pops for es in pop.groups.values() for e in es])
+        for pop in pops:
+            methods = sorted({m for m, _ in pop.groups})
+            for method in methods:
+                keys = [k for k in pop.groups if k[0] == method]
+                if metric.kind == "per_image":
+                    self._per_image(metric, store, pop, method, keys, out, score_rows)
+                else:
+                    self._set(metric, pop, method, keys, make_group, ctx, out)
+            for (method, col, emotion), ser in out.items():
+                if ser.key is None and ser.parts and ser.parts[0][1][0].method == method:
+                    ser.key = self._series_key(metric, store, pop, col, emotion, ser.parts, reference)
+        return out
+
+    def _series_key(self, metric: Metric, store: FeatureStore, pop: "Population", col: str, emotion: str,
+                    parts: list, reference: "Reference | None") -> str:
+        """Everything a series' bootstrap statistics depend on: the metric and judges, each item's content,
+        label and cell, the population's draws (stream, canonical cells, resamples, seed) and the reference."""
+        ref = reference.identity() if (metric.needs_reference and reference is not None) else None
+        return stable_hash([metric.name, config_to_dict(metric.config), store.prefix, col, emotion,
+                            pop.layout.stream, self.cfg.n_resamples, self.cfg.seed, ref,
+                            [[em, pop.layout.cells[em], [[e.cell, e.item.emotion, store.key(e.item)] for e in es]]
+                             for em, es in parts]], n=32)
+
+    def _per_image(self, metric, store, pop, method, keys, out, score_rows) -> None:
+        all_cols: dict[str, list[tuple[str, torch.Tensor, list[Entry]]]] = {}
+        for key in keys:
+            entries = pop.groups[key]
+            feats = store.get(entries)
+            cols = metric.values(feats, [e.item for e in entries])
+            metric.extra_tables(method, feats, [e.item for e in entries], self.tables)
+            for col, vals in cols.items():
+                all_cols.setdefault(col, []).append((key[1], vals, entries))
+                if pop.kind == "method":
+                    for e, v in zip(entries, vals.tolist()):
+                        r = e.record
+                        score_rows.append({"method": r.method, "emotion": r.emotion, "template": r.template,
+                                           "seed": r.seed, "key": r.key, "metric": col, "value": v})
+        for col, parts in all_cols.items():
+            for emotion, vals, entries in parts:
+                cells = [e.cell for e in entries]
+                out[(method, col, emotion)] = Series(MeanStat(vals), cells, pop.layout.weights(emotion, cells),
+                                                      parts=[(emotion, entries)])
+            vals = torch.cat([v for _, v, _ in parts])
+            cells = [c for _, _, es in parts for c in (e.cell for e in es)]
+            w = torch.cat([pop.layout.weights(em, [e.cell for e in es]) for em, _, es in parts], 1)
+            out[(method, col, ALL)] = Series(MeanStat(vals), cells, w, parts=[(em, es) for em, _, es in parts])
+
+    def _set(self, metric, pop, method, keys, make_group, ctx, out) -> None:
+        groups, stats, ws, cells_all = [], [], [], []
+        for key in keys:
+            entries = pop.groups[key]
+            emotion = key[1]
+            cells = [e.cell for e in entries]
+            if len(entries) < metric.min_images:
+                self.problems.append(f"{metric.name}: {method} / {emotion} has {len(entries)} image(s), "
+                                     f"needs at least {metric.min_images}; skipped")
+                continue
+            g = make_group(method, emotion, entries)
+            try:
+                stat = metric.group_stat(g, ctx, self.zoo)
+            except EmobenchError as err:   # e.g. no reference images of this emotion: the other groups go on
+                self.problems.append(f"{metric.name}: {method} / {emotion}: {err}")
+                continue
+            w = pop.layout.weights(emotion, cells)
+            out[(method, metric.name, emotion)] = Series(stat, cells, w, parts=[(emotion, entries)])
+            groups.append(g)
+            stats.append(stat)
+            ws.append(w)
+            cells_all.extend(f"{emotion}|{c}" for c in cells)
+        if stats and len(stats) == len(keys):
+            pooled = metric.pooled_stat(groups, stats, ctx, self.zoo)
+            out[(method, metric.name, ALL)] = Series(pooled, cells_all, torch.cat(ws, 1),
+                                                      parts=[(g.emotion, pop.groups[(method, g.emotion)])
+                                                             for g in groups])
+
+    # ---- estimates
+    def prefetch(self, series: Sequence[Series]) -> None:
+        """Load cached bootstrap results of unchanged series (a warm re-score skips every resample)."""
+        keys = [x.key for x in series if x.key is not None and x.key not in self.boot_memo]
+        if keys:
+            self.boot_memo.update(self.boot.get_many(keys))
+
+    def estimate(self, s: Series) -> Estimate:
+        if s.est is None:
+            cached = self.boot_memo.get(s.key) if s.key is not None else None
+            if cached is not None and cached.numel() == self.cfg.n_resamples + 1:
+                values = cached.double()
+            else:
+                point = s.stat.evaluate(torch.ones(1, s.stat.n, dtype=torch.float64))
+                values = torch.cat([point, _chunked_eval(s.stat, s.weights)])
+                if s.key is not None:
+                    self.boot_new[s.key] = values
+            s.est = estimate(float(values[0]), values[1:], self.cfg)
+        return s.est
+
+    def flush(self) -> None:
+        self.boot.put_many(self.boot_new)
+        self.boot_new = {}
+
+    def paired(self, a: Series, b: Series):
+        if a.cells == b.cells:
+            return paired_difference(self.estimate(a), self.estimate(b), self.cfg)
+        # Different cells survived (a corrupt or missing image): compare on the cells both have.
+        common = set(a.cells) & set(b.cells)
+        ma = torch.tensor([c in common for c in a.cells], dtype=torch.float64)
+        mb = torch.tensor([c in common for c in b.cells], dtype=torch.float64)
+        if not common:
+            return None
+        pa = float(a.stat.evaluate(ma[None])[0])
+        pb = float(b.stat.evaluate(mb[None])[0])
+        ea = estimate(pa, _chunked_eval(a.stat, a.weights * ma), self.cfg)
+        eb = estimate(pb, _chunked_eval(b.stat, b.weights * mb), self.cfg)
+        return paired_difference(ea, eb, self.cfg)
+
+
+def _no_features() -> torch.Tensor:
+    raise RuntimeError("this metric works on images, not cached features")
+
+
+def _chunked_eval(stat: GroupStat, weights: torch.Tensor, chunk: int = 250) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([stat.evaluate(weights[i:i + chunk]) for i in range(0, weights.shape[0], chunk)])

@@ -1,0 +1,190 @@
+"""Score a run directory: per-image scores, per-method × metric × emotion summaries with paired bootstrap CIs.
+
+``score_run(run_dir, zoo, metrics, baseline)`` reads only the run directory (manifest + PNGs), so it can be
+re-run at any time without regenerating images. Each image is checked against its sha256; each metric
+computes its per-image features once per image and caches them under ``$EMOBENCH_CACHE/scores/`` keyed by
+(image content id, judges hash, metric name + config). A problem with one image or one metric is reported and
+skipped; everything else completes. Outputs (see docs/ARCHITECTURE.md "Run directory" and docs/metrics.md):
+``scores.csv``, ``summary.csv``, ``summary.json`` (with each column's display facts), and any run-level
+tables a metric adds through ``Metric.extra_tables`` (Emo-A's ``confusion.json``).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+from emobench import registry
+from emobench.api import ImageRecord, Metric, config_to_dict
+from emobench.emotions import EMOTIONS
+from emobench.errors import EmobenchError
+from emobench.rundir import (ALL, SCORE_COLUMNS, SUMMARY_COLUMNS, SummaryRow, atomic_write_csv, atomic_write_text,
+                             read_manifest, read_methods)
+from emobench.scoring.engine import Layout, Population, RunScorer, Series, group_entries
+from emobench.scoring.inputs import CONTROL_REAL, CONTROL_SHUFFLED, Reference, real_entries, shuffled_entries, verified_entries
+from emobench.scoring.stats import BootstrapConfig, holm
+
+__all__ = ["score_run", "load_metrics", "CONTROL_REAL", "CONTROL_SHUFFLED", "ALL"]
+
+
+def _run_template(records: Sequence[ImageRecord]) -> str:
+    templates = sorted({r.template for r in records})
+    return templates[0] if templates else "an image of {emotion}"
+
+
+def load_metrics(names: Sequence[str] | None, problems: list[str]) -> list[Metric]:
+    """Metric instances for ``names`` (specs, ``NAME[:option=value]``; all installed when None); a metric that
+    cannot be loaded is a problem line, and the others are scored."""
+    reg = registry.metrics()
+    out = []
+    for name in (list(names) if names else reg.names()):
+        try:
+            out.append(reg.create(name)[1])
+        except EmobenchError as err:
+            problems.append(f"metric {name!r}: {err}")
+    return out
+
+
+def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseline: str | None = None, *,
+              bootstrap: BootstrapConfig = BootstrapConfig(), cache_dir: str | Path | None = None,
+              controls: bool = True, control_per_emotion: int | None = None) -> None:
+    """Score every image of ``run_dir`` with ``metrics`` (all registered when None) and write the tables.
+
+    ``baseline``: method to compare every other method with (paired differences, Holm-corrected p-values).
+    ``control_per_emotion``: real test images per emotion in the control rows (default: the run's largest
+    number of images per emotion, so controls and methods have comparable CIs).
+    """
+    run_dir = Path(run_dir)
+    problems: list[str] = []
+    records = read_manifest(run_dir)
+    methods_info = read_methods(run_dir)
+    run_methods = sorted({r.method for r in records})
+    if baseline is not None and baseline not in run_methods:
+        if baseline not in methods_info:
+            raise EmobenchError(f"baseline {baseline!r} is not a method of this run",
+                                f"pick one of: {', '.join(run_methods) or '(no images)'}")
+        problems.append(f"baseline {baseline!r} has no images (it failed): no paired differences")
+        baseline = None
+    scorer = RunScorer(zoo, bootstrap, Path(cache_dir) if cache_dir is not None else None)
+    entries = verified_entries(run_dir, records, problems)
+    metric_objs = load_metrics(metrics, problems)
+    emotions = [e for e in EMOTIONS if any(r.emotion == e for r in records)]
+    template = _run_template(records)
+
+    run_groups = group_entries(entries, emotions)
+    pops = [Population("method", run_groups, Layout(run_groups, bootstrap, "cells"))]
+    reference: Reference | None = None
+    if getattr(zoo, "dataset", None) is not None and emotions:
+        size = int(zoo.sampling.height)
+        reference = Reference(zoo.dataset, emotions, size, template, scorer.root)
+        per_emotion = control_per_emotion or max((len(v) for v in run_groups.values()), default=0) or None
+        real = real_entries(zoo.dataset, emotions, per_emotion, size, template) if controls else []
+        if real:
+            real_groups = group_entries(real, emotions)
+            shuf_groups = group_entries(shuffled_entries(real, template, bootstrap.seed), emotions)
+            pops.append(Population("control", real_groups, Layout(real_groups, bootstrap, "real")))
+            pops.append(Population("control", shuf_groups, Layout(shuf_groups, bootstrap, "shuffled")))
+    elif controls:
+        problems.append("the zoo has no dataset: real and shuffled control rows are skipped")
+
+    rows: list[SummaryRow] = []
+    score_rows: list[dict[str, Any]] = []
+    kinds = {m: pop.kind for pop in pops for m, _ in pop.groups}
+    for metric in metric_objs:
+        n_score_rows = len(score_rows)
+        try:
+            series = scorer.score_metric(metric, pops, reference, score_rows)
+            scorer.prefetch(list(series.values()))
+        except Exception as err:  # noqa: BLE001 — one failing metric (plugin) never costs the others
+            reason = str(err) if isinstance(err, EmobenchError) else f"crashed: {type(err).__name__}: {err}"
+            problems.append(f"metric {metric.name}: {reason}")
+            del score_rows[n_score_rows:]
+            rows.extend(SummaryRow(m, "method", "failed", metric.name, ALL, reason=reason) for m in run_methods)
+            continue
+        new_rows = _rows_for(scorer, metric, series, kinds, baseline, emotions)
+        have = {(r.method, r.emotion) for r in new_rows}
+        for m in run_methods:   # a group with no valid image still gets a row, saying why it has no value
+            new_rows.extend(SummaryRow(m, "method", "skipped", metric.name, e,
+                                reason="no value for some emotion" if e == ALL else "no valid images")
+                            for e in list(emotions) + [ALL] if (m, e) not in have)
+        rows.extend(new_rows)
+    problems = problems + scorer.problems
+
+    for name, info in methods_info.items():
+        if str(info.get("status", "ok")) != "ok":
+            reason = str(info.get("reason") or "failed")
+            rows = [r for r in rows if r.method != name]
+            rows.extend(SummaryRow(name, "method", "failed", m.name, ALL, reason=reason) for m in metric_objs)
+    _apply_holm(rows)
+    scorer.flush()
+    _write_outputs(run_dir, rows, score_rows, scorer, problems, baseline, bootstrap, zoo, metric_objs)
+    for p in problems:
+        scorer.log(f"emobench score: {p}")
+
+
+def _rows_for(scorer: RunScorer, metric: Metric, series: dict[tuple[str, str, str], Series],
+              kinds: dict[str, str], baseline: str | None, emotions: Sequence[str]) -> list[SummaryRow]:
+    rows = []
+    for (method, col, emotion), s in series.items():
+        est = scorer.estimate(s)
+        row = SummaryRow(method, kinds.get(method, "method"), "ok", col, emotion, est.value, est.ci_low, est.ci_high,
+                  n=s.stat.n, warning=getattr(s.stat, "warning", ""), extra=dict(getattr(s.stat, "extra", {})))
+        if baseline and method != baseline and kinds.get(method) == "method":
+            b = series.get((baseline, col, emotion))
+            if b is not None:
+                d = scorer.paired(s, b)
+                if d is not None:
+                    row.diff, row.diff_ci_low, row.diff_ci_high, row.p_value = d.diff, d.ci_low, d.ci_high, d.p_value
+        rows.append(row)
+    order = {e: i for i, e in enumerate(list(emotions) + [ALL])}
+    return sorted(rows, key=lambda r: (r.kind != "method", r.method, r.metric, order.get(r.emotion, 99)))
+
+
+def _apply_holm(rows: list[SummaryRow]) -> None:
+    """Holm across all comparisons of one emotion level (the "all" rows form the headline family)."""
+    families: dict[str, list[SummaryRow]] = {}
+    for r in rows:
+        if math.isfinite(r.p_value):
+            families.setdefault(r.emotion, []).append(r)
+    for fam in families.values():
+        for r, p in zip(fam, holm([r.p_value for r in fam])):
+            r.p_holm = p
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def display_facts(metrics: Sequence[Metric]) -> dict[str, dict[str, Any]]:
+    """Every column's display facts, as the metrics declare them (the report reads these, never a plugin)."""
+    out: dict[str, dict[str, Any]] = {}
+    for m in metrics:
+        for col, facts in m.display().items():
+            out.setdefault(col, dict(facts))
+    return out
+
+
+def _write_outputs(run_dir: Path, rows: list[SummaryRow], score_rows: list[dict[str, Any]], scorer: RunScorer,
+                   problems: list[str], baseline: str | None, cfg: BootstrapConfig, zoo,
+                   metrics: Sequence[Metric]) -> None:
+    atomic_write_csv(run_dir / "scores.csv", SCORE_COLUMNS, score_rows)
+    atomic_write_csv(run_dir / "summary.csv", SUMMARY_COLUMNS, [r.as_dict() for r in rows])
+    summary = {
+        "baseline": baseline,
+        "bootstrap": {"n_resamples": cfg.n_resamples, "seed": cfg.seed, "alpha": cfg.alpha,
+                      "unit": "cell, stratified by emotion; paired across methods",
+                      "p_value": "two-sided paired bootstrap", "correction": "Holm within each emotion level"},
+        "judges_hash": zoo.judges_hash,
+        "metrics": {m.name: {"config": config_to_dict(m.config), "higher_is_better": m.higher_is_better}
+                    for m in metrics},
+        "display": display_facts(metrics),
+        "problems": problems,
+        "rows": [{k: _clean(v) for k, v in r.as_dict().items()} for r in rows],
+    }
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=1, sort_keys=False))
+    for name, table in scorer.tables.items():
+        if table:
+            atomic_write_text(run_dir / name, json.dumps(table, indent=1))
