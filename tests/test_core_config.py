@@ -6,7 +6,8 @@ import torch
 from emobench.api import Cell
 from emobench.config import DEFAULT_TEMPLATE, merge, read_toml
 from emobench.plan import Plan, cell_latent
-from emobench.store import ImageStore, image_key, load_images
+from emobench.rundir import load_images
+from emobench.store import ImageStore, image_key
 
 
 def test_precedence_and_hash(tmp_path):

@@ -1,7 +1,8 @@
-"""``emobench validate-plugin NAME``: run the method contract kit from the command line.
+"""``emobench validate-plugin NAME``: run the method or metric contract kit from the command line.
 
 By default a tiny randomly initialised zoo is built in a temporary folder (seconds), so a submitter can
-check a plugin without any weights; ``--zoo`` runs the same checks against any zoo.
+check a plugin without any weights; ``--zoo`` runs the same checks against any zoo. NAME is looked up among
+the method plugins, then the metric plugins (``--kind`` picks one when both have it).
 """
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from emobench.errors import EmobenchError
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("validate-plugin", help="run the method contract checks on a plugin (tiny zoo by default)",
+    p = sub.add_parser("validate-plugin", help="run the method or metric contract checks on a plugin (tiny zoo by default)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", help="method name (its emobench.methods entry point)")
+    p.add_argument("name", help="plugin name (its emobench.methods or emobench.metrics entry point)")
+    p.add_argument("--kind", choices=["method", "metric"], default=None,
+                   help="which kind of plugin NAME is (default: found among the methods, then the metrics)")
     p.add_argument("--zoo", default=None,
                    help="zoo to check against: 'mini', a zoo folder or a paper .toml (default: a tiny zoo in a "
                         "temporary folder)")
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
-                   help="a method config option (repeatable; VALUE is parsed as JSON when it can be)")
+                   help="a plugin config option (repeatable; VALUE is parsed as JSON when it can be)")
     p.add_argument("--check", action="append", default=None, metavar="NAME",
                    help="run only this check (repeatable); default: all")
     p.add_argument("--no-latents", action="store_true",
@@ -46,13 +49,29 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def plugin_kind(name: str, kind: str | None) -> str:
+    """``method`` or ``metric``: the registry that has ``name`` (``kind`` decides when both have it)."""
+    from emobench import registry
+
+    if kind is not None:
+        return kind
+    found = [k for k, reg in (("method", registry.methods()), ("metric", registry.metrics()))
+             if name in reg.names() or name in reg.broken()]
+    if len(found) == 2:
+        raise EmobenchError(f"{name!r} is both a method and a metric plugin", "pass --kind method or --kind metric")
+    return found[0] if found else "method"   # unknown: the method registry says so, with did-you-mean
+
+
 def main(args: argparse.Namespace) -> int:
     from emobench.testing.contract import CHECKS, ContractSettings, check_method
+    from emobench.testing.metric_contract import METRIC_CHECKS, check_metric
     from emobench.zoo.load import load_zoo
 
+    kind = plugin_kind(args.name, args.kind)
+    known = CHECKS if kind == "method" else METRIC_CHECKS
     for c in args.check or []:
-        if c not in CHECKS:
-            raise EmobenchError(f"unknown check {c!r}", f"choose from {', '.join(CHECKS)}")
+        if c not in known:
+            raise EmobenchError(f"unknown {kind} check {c!r}", f"choose from {', '.join(known)}")
     settings = ContractSettings(options=parse_options(args.option), uses_latents=not args.no_latents,
                                 bad_options=[parse_options([b]) for b in args.bad_option],
                                 check_fit_determinism=not args.no_refit)
@@ -64,10 +83,15 @@ def main(args: argparse.Namespace) -> int:
             zoo = load_zoo(str(build_tiny_zoo(Path(tmp) / "zoo")))
         else:
             zoo = load_zoo(args.zoo)
-        print(f"checking method {args.name!r} on zoo {zoo.name!r}", flush=True)
-        report = check_method(args.name, zoo, settings=settings, checks=args.check,
-                              progress=lambda r: print(f"  {r.status:4}  {r.name:<18}  {r.seconds:6.2f}s  {r.detail}",
-                                                       flush=True))
+        print(f"checking {kind} {args.name!r} on zoo {zoo.name!r}", flush=True)
+
+        def progress(r):
+            print(f"  {r.status:4}  {r.name:<18}  {r.seconds:6.2f}s  {r.detail}", flush=True)
+
+        if kind == "method":
+            report = check_method(args.name, zoo, settings=settings, checks=args.check, progress=progress)
+        else:
+            report = check_metric(args.name, zoo, options=settings.options, checks=args.check, progress=progress)
     verdict = "all checks passed" if report.ok else f"{len(report.failed)} check(s) failed: " + \
         ", ".join(r.name for r in report.failed)
     print(f"{report.method}: {verdict}")
