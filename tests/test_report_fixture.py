@@ -37,6 +37,14 @@ def _boot(values: np.ndarray, rng: np.random.Generator, reps: int = 200) -> tupl
     return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
+def display_facts(names: tuple[str, ...] = PER_SET + PER_IMAGE) -> dict:
+    """The display facts the scorer writes into summary.json, as the built-in metrics declare them."""
+    from emobench import registry
+    from emobench.scoring.run import display_facts as facts
+
+    return facts([registry.metrics().create(n)[1] for n in names])
+
+
 def make_run(root: Path, methods: tuple[str, ...] = ("sd", "emogen", "textual-inversion"),
              failed: dict[str, str] | None = None, emotions: tuple[str, ...] = EMOTIONS[:3],
              n_per_emotion: int = 4, templates: tuple[str, ...] = ("an image of {emotion}",),
@@ -125,7 +133,7 @@ def make_run(root: Path, methods: tuple[str, ...] = ("sd", "emogen", "textual-in
         sdf.at[idx, "p_holm"] = running
     sdf.loc[sdf["p_value"].notna() & ~mask, "p_holm"] = sdf["p_value"]
     sdf.to_csv(root / "summary.csv", index=False)
-    (root / "summary.json").write_text(json.dumps({"rows": json.loads(sdf.to_json(orient="records"))}, indent=1))
+    (root / "summary.json").write_text(json.dumps({"display": display_facts(), "rows": json.loads(sdf.to_json(orient="records"))}, indent=1))
     (root / "confusion.json").write_text(json.dumps(confusion, sort_keys=True))
     return root
 
