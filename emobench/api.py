@@ -1,5 +1,6 @@
 """The contracts between the core and plugins: the data that flows (cells, requests, records) and the
-``Method`` / ``Metric`` base classes. Plugins import from here and nowhere deeper in the core.
+``Method`` / ``Metric`` base classes. Plugins import from here, ``emobench.errors``,
+``emobench.zoo.base`` and the toolkit (``emobench.sampling``, ``emobench.training``), nowhere deeper in the core.
 
 Images cross every boundary as float tensors ``[N, 3, H, W]`` in ``[0, 1]`` on CPU (what diffusers'
 ``output_type="pt"`` returns); the store quantises them to uint8 PNG, and metrics get them back the same way.
@@ -7,14 +8,18 @@ Images cross every boundary as float tensors ``[N, 3, H, W]`` in ``[0, 1]`` on C
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
+import types
+import typing
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence, Union
 
 import torch
+
+from emobench.emotions import EMOTIONS  # noqa: F401  (re-exported: plugins import it from here)
+from emobench.hashing import stable_hash  # noqa: F401  (re-exported: plugins import it from here)
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.data.emoset import EmoSetDataset
@@ -83,12 +88,6 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})
 
 
-def stable_hash(obj: Any, n: int = 16) -> str:
-    """sha256 of canonical JSON, truncated; the one hash used for config, plan and content keys."""
-    blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:n]
-
-
 @dataclass
 class FitContext:
     """What a learning method gets to fit on. ``artifact_dir`` is empty and owned by this fit."""
@@ -111,6 +110,11 @@ class Method(ABC):
     name: ClassVar[str]
     Config: ClassVar[type] = NoConfig
     learns: ClassVar[bool] = False  # True: the core calls fit() (or reuses cached / shipped artifacts)
+    # Options with which this method's images are byte-identical to the plain SD baseline's (``sd``) on the same
+    # cells, e.g. {"strength": 0.0}; ``{}``: as configured. The contract kit then generates both and compares
+    # the stored bytes, which catches a method that does not take the plan's step noise (``generator=``).
+    # None: the method does not reduce to the baseline (the check is skipped).
+    reduces_to_baseline: ClassVar[Mapping[str, Any] | None] = None
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()
@@ -153,3 +157,47 @@ class Metric(ABC):
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()
+
+
+def type_name(tp: Any) -> str:
+    """How an option's type reads in an error message."""
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def convert_option(raw: str, tp: Any) -> Any:
+    """``raw`` (the text of ``name:key=raw``) as type ``tp``: int/float/str/bool, Optional, Literal, and
+    ``+``-joined tuples/lists. Raises ValueError/TypeError; callers name the option in their error."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if raw.lower() in ("none", "null", "") and len(args) < len(typing.get_args(tp)):
+            return None
+        errors = []
+        for arg in args:
+            try:
+                return convert_option(raw, arg)
+            except (TypeError, ValueError) as err:
+                errors.append(str(err))
+        raise ValueError("; ".join(errors))
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis] or [str]
+        items = [convert_option(s.strip(), args[0]) for s in raw.split("+") if s.strip()]
+        return tuple(items) if origin is tuple else items
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        for c in choices:
+            if str(c) == raw:
+                return c
+        raise ValueError(f"choose one of {choices}")
+    if tp is bool:
+        low = raw.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("expected true/false")
+    if tp in (int, float, str):
+        return tp(raw)
+    if tp is Any:
+        return raw
+    raise TypeError(f"options of type {type_name(tp)} cannot be given on the command line")

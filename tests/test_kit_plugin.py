@@ -53,12 +53,12 @@ def test_the_example_is_small_and_complete():
 
 
 def test_validate_plugin_cli_passes_the_example(example_installed, zoo_dir, capsys):
-    code = cli_main(["validate-plugin", "mine", "--zoo", str(zoo_dir), "--bad-option", "guidance_scale=0.5"])
+    code = cli_main(["validate-plugin", "mine", "--zoo", str(zoo_dir), "--bad-option", "guidance=7"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "mine: all checks passed" in out
     for check in ("resolve", "bad_config", "output_contract", "seeds_honoured", "latents_honoured",
-                  "determinism", "batch_independence", "zoo_untouched"):
+                  "determinism", "batch_independence", "zoo_untouched", "reduces_to_baseline"):
         assert f"PASS  {check}" in out
 
 
