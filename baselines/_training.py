@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from emobench.api import FitContext, GenerationRequest
 from emobench.errors import EmobenchError

@@ -13,21 +13,10 @@ from baselines.textual_inversion import TextualInversionConfig, TextualInversion
 from emobench.api import Cell, FitContext, GenerationRequest
 from emobench.errors import EmobenchError
 from emobench.plan import cell_generators
-from emobench.testing.tiny import tiny_zoo
 from emobench.zoo.load import load_zoo
 
 TI_TINY = TextualInversionConfig(steps=2, batch_size=4)
 DB_TINY = DreamBoothConfig(steps=2, batch_size=4)
-
-
-@pytest.fixture(scope="module")
-def zoo_dir(tmp_path_factory) -> Path:
-    return tiny_zoo(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def zoo(zoo_dir):
-    return load_zoo(zoo_dir)
 
 
 def requests(zoo, emotions: list[str], seeds=(0, 1), template: str = "an image of {emotion}"):

@@ -18,7 +18,7 @@ import pytest
 from emobench import registry
 from emobench.testing.contract import ContractSettings, shared_tiny_zoo, check_method
 
-from kit_options import TINY_OPTIONS
+from support.kit_options import TINY_OPTIONS
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import pytest
 from emobench import shard as shard_mod
 from emobench.testing.tiny import tiny_zoo
 
-from kit_options import spec
+from support.kit_options import spec
 
 TESTS = Path(__file__).resolve().parent
-PLUGINS = "method:killable=kit_fake_plugins:KillableMethod"
+PLUGINS = "method:killable=support.kit_fake_plugins:KillableMethod"
 
 
 def _run_args(zoo_dir: Path, out: Path) -> list[str]:
