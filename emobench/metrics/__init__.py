@@ -11,7 +11,7 @@ from typing import Any
 def metric_names() -> list[str]:
     from emobench import registry
 
-    return registry.metrics().names()
+    return registry.metrics().available()
 
 
 def load_metric(spec: str) -> Any:
