@@ -9,6 +9,10 @@ Two ways in, both running the same checks:
 
 Images are compared the way the store keeps them (uint8, ``round(x * 255)``), because that is what every
 score is computed from; a float difference that never reaches a PNG is not a contract violation.
+
+The kit's parts: ``report`` (CHECKS, results, settings), ``plumbing`` (building methods and requests, the
+uint8 comparison), ``harness`` (one ``check_<name>`` per check), ``pytest_kit`` (the mixin). This module is the
+entry point and re-exports what a plugin's tests use.
 """
 from __future__ import annotations
 
