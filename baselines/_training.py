@@ -1,6 +1,7 @@
 """Shared pieces of the learning baselines (textual inversion, DreamBooth): training data as latents, the
-denoising loss, prompt encoding, per-emotion seeds, atomic per-emotion artifacts, and a private view of the
-zoo's pipeline that a method may change without touching the one every other method samples from.
+denoising loss, prompt encoding, atomic per-emotion artifacts, and per-emotion sampling. The generic pieces
+(seeds, generators, latent encoding, epoch sampler, the sampler itself) come from the public toolkit,
+``emobench.training`` and ``emobench.sampling``.
 
 The training procedure follows diffusers' ``examples/textual_inversion/textual_inversion.py`` and
 ``examples/dreambooth/train_dreambooth_lora.py``: ε- (or v-) prediction MSE at uniformly drawn timesteps of a
@@ -8,25 +9,23 @@ The training procedure follows diffusers' ``examples/textual_inversion/textual_i
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import os
 import shutil
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 
-from emobench.api import FitContext, GenerationRequest, stable_hash
-from emobench.diffusion import denoising_loss as per_sample_denoising_loss
+from emobench.api import FitContext, GenerationRequest
 from emobench.errors import EmobenchError
 from emobench.rundir import atomic_write_text
+from emobench.sampling import sample
+from emobench.training import cpu_generator, encode_latents
+from emobench.training import denoising_loss as per_sample_denoising_loss
 
 if TYPE_CHECKING:  # pragma: no cover
     from diffusers import DDPMScheduler, StableDiffusionPipeline
@@ -34,33 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from emobench.zoo.base import Zoo
 
 ENCODE_CHUNK = 16  # images per VAE call while caching latents (bounds memory at 512 px)
-
-
-def emotion_seed(seed: int, emotion: str) -> int:
-    """The seed of one emotion's fit: independent of which other emotions are fitted, or in what order,
-    so refitting one emotion (or resuming after a crash) reproduces exactly what a full fit would write."""
-    return int(stable_hash(["fit", seed, emotion]), 16) % (2**63 - 1)
-
-
-def cpu_generator(seed: int) -> torch.Generator:
-    return torch.Generator("cpu").manual_seed(seed)
-
-
-@contextmanager
-def quiet_loading() -> Iterator[None]:
-    """Silence diffusers/transformers notices that are expected when loading our own artifacts (the
-    text-encoder "no LoRA keys" note, the embedding-resize note)."""
-    from diffusers.utils import logging as dlog
-    from transformers.utils import logging as tlog
-
-    levels = dlog.get_verbosity(), tlog.get_verbosity()
-    dlog.set_verbosity_error()
-    tlog.set_verbosity_error()
-    try:
-        yield
-    finally:
-        dlog.set_verbosity(levels[0])
-        tlog.set_verbosity(levels[1])
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -95,44 +67,13 @@ def training_latents(
     pipe = zoo.pipeline
     vae = pipe.vae
     size = zoo.sampling.height
-    scale = float(getattr(vae.config, "scaling_factor", 1.0) or 1.0)
-    shift = getattr(vae.config, "shift_factor", None)
     chunks = []
     with torch.no_grad():
         for start in range(0, len(samples), ENCODE_CHUNK):
             images = dataset.load_images(samples[start : start + ENCODE_CHUNK], size)
             x = images.to(zoo.device, dtype=vae.dtype) * 2.0 - 1.0   # SD's [-1, 1] image range
-            dist = vae.encode(x).latent_dist
-            z = dist.sample(generator=_device_generator(generator, zoo.device))
-            if shift is not None:
-                z = z - shift
-            chunks.append((z * scale).float())
+            chunks.append(encode_latents(vae, x, generator).float())
     return torch.cat(chunks)
-
-
-def _device_generator(generator: torch.Generator, device: torch.device) -> torch.Generator:
-    """A generator on ``device`` seeded from ``generator`` (VAE sampling draws on the latents' device)."""
-    if torch.device(device).type == "cpu":
-        return generator
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    return torch.Generator(device).manual_seed(seed)
-
-
-class EpochSampler:
-    """Batches of indices drawn without replacement within an epoch, reshuffled each epoch (a seeded
-    ``DataLoader(shuffle=True, drop_last=False)`` that wraps around instead of returning a short batch)."""
-
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator):
-        self.n, self.batch_size, self.generator = n, batch_size, generator
-        self._order: list[int] = []
-
-    def next(self) -> torch.Tensor:
-        out: list[int] = []
-        while len(out) < self.batch_size:
-            if not self._order:
-                self._order = torch.randperm(self.n, generator=self.generator).tolist()
-            out.append(self._order.pop())
-        return torch.tensor(out)
 
 
 # ---------------------------------------------------------------------------------------------- loss
@@ -165,7 +106,7 @@ def denoising_loss(
     generator: torch.Generator,
     reduce: bool = True,
 ) -> torch.Tensor:
-    """The shared denoising MSE (``emobench.diffusion.denoising_loss``), averaged unless ``reduce=False``."""
+    """The shared denoising MSE (``emobench.training.denoising_loss``), averaged unless ``reduce=False``."""
     err = per_sample_denoising_loss(unet, scheduler, latents, cond, generator)
     return err.mean() if reduce else err
 
@@ -308,18 +249,6 @@ def fit_emotions(
 # ---------------------------------------------------------------------------------------------- generation
 
 
-def private_pipeline(pipe: "StableDiffusionPipeline", **replace: Any) -> "StableDiffusionPipeline":
-    """A shallow copy of ``pipe`` with some components swapped for private ones.
-
-    Not a new ``StableDiffusionPipeline(**components)``: its constructor rewrites the *shared* scheduler's
-    config (``clip_sample=False``), which would silently change every other method's images.
-    """
-    view = copy.copy(pipe)
-    for name, module in replace.items():
-        setattr(view, name, module)
-    return view
-
-
 def group_by_emotion(requests: Sequence[GenerationRequest]) -> Iterator[tuple[str, list[int]]]:
     """(emotion, request indices) in order of first appearance."""
     groups: dict[str, list[int]] = {}
@@ -335,24 +264,24 @@ def missing_artifact(method: str, emotion: str, artifact_dir: Path | None) -> Em
     )
 
 
-def rendered(request: GenerationRequest, emotion_text: str) -> GenerationRequest:
-    """The request with its template already rendered with ``emotion_text``, for the ``sd`` sampler (which
-    renders ``{emotion}`` with the plain word); braces are escaped so the rendered text survives ``format``."""
-    text = request.cell.prompt(emotion_text).replace("{", "{{").replace("}", "}}")
-    return GenerationRequest(dataclasses.replace(request.cell, template=text), request.latents)
-
-
-class Sampler:
-    """Sampling shared with the ``sd`` baseline: its batch-invariant pipeline calls (the plan's latents, the
-    zoo's sampling defaults), run on a private pipeline."""
-
-    def __init__(self, zoo: "Zoo", pipe: "StableDiffusionPipeline"):
-        from baselines.stable_diffusion import StableDiffusionMethod
-
-        self.pipe = pipe
-        self._sd = StableDiffusionMethod()
-        self._sd.load(dataclasses.replace(zoo, pipeline=pipe), None)
-
-    def __call__(self, requests: Sequence[GenerationRequest], emotion_text: str) -> tuple[torch.Tensor, list[str]]:
-        out = self._sd.generate([rendered(r, emotion_text) for r in requests])
-        return out.images.float().clamp(0, 1), out.prompts
+def sample_by_emotion(
+    zoo: "Zoo",
+    pipe: "StableDiffusionPipeline",
+    requests: Sequence[GenerationRequest],
+    emotion_text: Callable[[str], str],
+    weights: Callable[[str], ContextManager[Any]],
+) -> tuple[torch.Tensor, list[str]]:
+    """Images and prompts for ``requests`` in order, sampled one emotion at a time on ``pipe``: each cell's
+    template rendered with ``emotion_text(emotion)``, inside ``weights(emotion)`` (which loads that emotion's
+    artifact, or raises ``missing_artifact``). Sampling is ``sd``'s: ``emobench.sampling.sample`` with the
+    zoo's defaults and the default micro-batch."""
+    images: list[torch.Tensor | None] = [None] * len(requests)
+    prompts = [""] * len(requests)
+    for emotion, idx in group_by_emotion(requests):
+        group = [requests[i] for i in idx]
+        texts = [r.cell.prompt(emotion_text(emotion)) for r in group]
+        with weights(emotion):
+            out = sample(zoo, group, prompt=texts, pipe=pipe)
+        for j, i in enumerate(idx):
+            images[i], prompts[i] = out[j], texts[j]
+    return torch.stack(images), prompts  # type: ignore[arg-type]

@@ -27,24 +27,20 @@ import torch
 
 from baselines._training import (
     EmotionFit,
-    EpochSampler,
     LossTrace,
-    cpu_generator,
     denoising_loss,
-    emotion_seed,
     encode_text,
     fixed_batch_loss,
     fit_emotions,
-    group_by_emotion,
     missing_artifact,
-    private_pipeline,
-    quiet_loading,
-    Sampler,
+    sample_by_emotion,
     training_latents,
     training_scheduler,
 )
 from emobench.api import FitContext, GenerationRequest, GenerationResult, Method
 from emobench.errors import EmobenchError
+from emobench.sampling import autocast, private_pipeline
+from emobench.training import EpochSampler, cpu_generator, emotion_seed, quiet_loading
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.zoo.base import Zoo
@@ -86,7 +82,7 @@ class DreamBoothMethod(Method):
         if "{}" not in c.instance_template:
             raise EmobenchError(f"dreambooth instance_template {c.instance_template!r} has no {{}} slot",
                                 "use a template such as 'an image of {}'")
-        self._sampler: Sampler | None = None
+        self._pipe: Any = None
         self._zoo: "Zoo | None" = None
         self._artifact_dir: Path | None = None
 
@@ -183,21 +179,16 @@ class DreamBoothMethod(Method):
     def _class_latents(self, zoo: "Zoo", emotion: str, seed: int) -> torch.Tensor:
         """The base model's own samples for the class prompt (prior preservation), kept as latents: the
         pipeline's ``output_type="latent"`` gives exactly what the UNet trains on, with no decode/encode."""
-        from contextlib import nullcontext
-
         s = zoo.sampling
         prompt = self.config.instance_template.format(emotion)
         shape = zoo.latent_shape()
         out = []
         pipe = private_pipeline(zoo.pipeline)  # a view, so the progress-bar setting stays ours
-        pipe.set_progress_bar_config(disable=True)
-        cast = (torch.autocast(torch.device(zoo.device).type, dtype=getattr(torch, s.autocast_dtype))
-                if s.autocast_dtype else nullcontext())
         for start in range(0, self.config.n_class_images, 16):
             n = min(16, self.config.n_class_images - start)
             noise = torch.stack([torch.randn(shape, generator=cpu_generator(seed + start + i + 1))
                                  for i in range(n)])
-            with torch.no_grad(), cast:
+            with torch.no_grad(), autocast(zoo):
                 z = pipe(prompt=[prompt] * n, latents=noise.to(zoo.device), output_type="latent",
                          num_inference_steps=s.num_inference_steps, guidance_scale=s.guidance_scale,
                          height=s.height, width=s.width).images
@@ -212,30 +203,28 @@ class DreamBoothMethod(Method):
                                 "run `emobench fit dreambooth` first")
         # a private UNet: loading a LoRA rewrites the module tree, and other methods sample from the zoo's
         unet = copy.deepcopy(zoo.pipeline.unet) if self.config.lora else zoo.pipeline.unet
-        self._sampler = Sampler(zoo, private_pipeline(zoo.pipeline, unet=unet))
+        self._pipe = private_pipeline(zoo.pipeline, unet=unet)
         self._zoo, self._artifact_dir = zoo, Path(artifact_dir)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> GenerationResult:
-        if self._sampler is None or self._zoo is None or self._artifact_dir is None:
+        if self._pipe is None or self._zoo is None or self._artifact_dir is None:
             raise RuntimeError("dreambooth: call load() before generate()")
-        images: list[torch.Tensor | None] = [None] * len(requests)
-        prompts = [""] * len(requests)
-        for emotion, idx in group_by_emotion(requests):
-            path = self._artifact_dir / self.slot_name(emotion)
-            if not path.exists():
-                raise missing_artifact(self.name, emotion, self._artifact_dir)
-            with self._weights_of(emotion, path):
-                out, texts = self._sampler([requests[i] for i in idx], self.subject(emotion))
-            for j, i in enumerate(idx):
-                images[i], prompts[i] = out[j], texts[j]
-        return GenerationResult(images=torch.stack(images), prompts=prompts)
+        images, prompts = sample_by_emotion(self._zoo, self._pipe, requests, self.subject, self._weights)
+        return GenerationResult(images=images, prompts=prompts)
+
+    def _weights(self, emotion: str):
+        assert self._artifact_dir is not None
+        path = self._artifact_dir / self.slot_name(emotion)
+        if not path.exists():
+            raise missing_artifact(self.name, emotion, self._artifact_dir)
+        return self._weights_of(emotion, path)
 
     @contextmanager
     def _weights_of(self, emotion: str, path: Path) -> Iterator[None]:
         """The private pipeline with this emotion's weights: its LoRA loaded (and unloaded after), or its
         fine-tuned UNet swapped in."""
-        assert self._sampler is not None and self._zoo is not None
-        pipe = self._sampler.pipe
+        assert self._pipe is not None and self._zoo is not None
+        pipe = self._pipe
         if not self.config.lora:
             from diffusers import UNet2DConditionModel
 

@@ -27,25 +27,20 @@ from safetensors.torch import save_file
 
 from baselines._training import (
     EmotionFit,
-    EpochSampler,
     LossTrace,
-    cpu_generator,
     denoising_loss,
-    emotion_seed,
     encode_text,
     fixed_batch_loss,
     fit_emotions,
-    group_by_emotion,
     missing_artifact,
-    private_pipeline,
-    quiet_loading,
-    Sampler,
+    sample_by_emotion,
     training_latents,
     training_scheduler,
 )
-from emobench.api import FitContext, GenerationRequest, GenerationResult, Method
-from emobench.emotions import EMOTIONS
+from emobench.api import EMOTIONS, FitContext, GenerationRequest, GenerationResult, Method
 from emobench.errors import EmobenchError
+from emobench.sampling import private_pipeline
+from emobench.training import EpochSampler, cpu_generator, emotion_seed, quiet_loading
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.zoo.base import Zoo
@@ -90,7 +85,8 @@ class TextualInversionMethod(Method):
         if "{emotion}" not in c.token:
             raise EmobenchError(f"textual-inversion token {c.token!r} has no {{emotion}} placeholder",
                                 "use a pattern such as '<{emotion}>' so each emotion gets its own token")
-        self._sampler: Sampler | None = None
+        self._pipe: Any = None
+        self._zoo: Zoo | None = None
         self._loaded: set[str] = set()
         self._artifact_dir: Path | None = None
 
@@ -213,21 +209,21 @@ class TextualInversionMethod(Method):
                 raise EmobenchError(f"cannot load the textual-inversion embedding {path}: {err}",
                                     "refit with --refit, or pick another token pattern") from err
             loaded.add(emotion)
-        self._sampler, self._loaded, self._artifact_dir = Sampler(zoo, pipe), loaded, artifact_dir
+        self._zoo, self._pipe, self._loaded, self._artifact_dir = zoo, pipe, loaded, artifact_dir
 
     def generate(self, requests: Sequence[GenerationRequest]) -> GenerationResult:
-        if self._sampler is None:
+        if self._pipe is None or self._zoo is None:
             raise RuntimeError("textual-inversion: call load() before generate()")
-        images: list[torch.Tensor | None] = [None] * len(requests)
-        prompts = [""] * len(requests)
-        for emotion, idx in group_by_emotion(requests):
-            if emotion not in self._loaded:
-                raise missing_artifact(self.name, emotion, self._artifact_dir)
-            out, texts = self._sampler([requests[i] for i in idx], self.token_for(emotion))
-            for j, i in enumerate(idx):
-                images[i], prompts[i] = out[j], texts[j]
-        return GenerationResult(images=torch.stack(images), prompts=prompts,
+        images, prompts = sample_by_emotion(self._zoo, self._pipe, requests, self.token_for, self._fitted)
+        return GenerationResult(images=images, prompts=prompts,
                                 extras=[{"token": self.token_for(r.cell.emotion)} for r in requests])
+
+    @contextmanager
+    def _fitted(self, emotion: str) -> Iterator[None]:
+        """Every fitted token is already in the private pipeline: only check this emotion has one."""
+        if emotion not in self._loaded:
+            raise missing_artifact(self.name, emotion, self._artifact_dir)
+        yield
 
 
 def token_text(tokens: list[str]) -> str:

@@ -22,7 +22,8 @@ from emobench.zoo.base import SamplingDefaults, Zoo
 from emogen.config import MINI_STAGE1_STEPS, STAGE2_EPOCHS, EmoGenConfig, resolve
 from emogen.data import ImageBank, split_samples
 from emogen.emotion_space import build_encoder
-from emogen.stage2 import EpochSampler, Stage2Trainer
+from emobench.training import InOrderEpochSampler as EpochSampler
+from emogen.stage2 import Stage2Trainer
 
 BAR_SECONDS = 600
 MINI_TRAIN_IMAGES = 20_000        # the shipped EmoSet-mini's train split

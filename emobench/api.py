@@ -1,5 +1,6 @@
 """The contracts between the core and plugins: the data that flows (cells, requests, records) and the
-``Method`` / ``Metric`` base classes (and what the scorer hands a metric). Plugins import from here and nowhere deeper in the core.
+``Method`` / ``Metric`` base classes. Plugins import from here, ``emobench.errors``,
+``emobench.zoo.base`` and the toolkit (``emobench.sampling``, ``emobench.training``), nowhere deeper in the core.
 
 Images cross every boundary as float tensors ``[N, 3, H, W]`` in ``[0, 1]`` on CPU (what diffusers'
 ``output_type="pt"`` returns); the store quantises them to uint8 PNG, and metrics get them back the same way.
@@ -7,14 +8,17 @@ Images cross every boundary as float tensors ``[N, 3, H, W]`` in ``[0, 1]`` on C
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import torch
+
+from emobench.emotions import EMOTIONS  # noqa: F401  (re-exported: plugins import it from here)
+from emobench.hashing import stable_hash  # noqa: F401  (re-exported: plugins import it from here)
+from emobench.options import convert_option, type_name  # noqa: F401  (re-exported: plugins import them from here)
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.data.emoset import EmoSetDataset
@@ -83,12 +87,6 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})
 
 
-def stable_hash(obj: Any, n: int = 16) -> str:
-    """sha256 of canonical JSON, truncated; the one hash used for config, plan and content keys."""
-    blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:n]
-
-
 @dataclass
 class FitContext:
     """What a learning method gets to fit on. ``artifact_dir`` is empty and owned by this fit."""
@@ -111,6 +109,11 @@ class Method(ABC):
     name: ClassVar[str]
     Config: ClassVar[type] = NoConfig
     learns: ClassVar[bool] = False  # True: the core calls fit() (or reuses cached / shipped artifacts)
+    # Options with which this method's images are byte-identical to the plain SD baseline's (``sd``) on the same
+    # cells, e.g. {"strength": 0.0}; ``{}``: as configured. The contract kit then generates both and compares
+    # the stored bytes, which catches a method that does not take the plan's step noise (``generator=``).
+    # None: the method does not reduce to the baseline (the check is skipped).
+    reduces_to_baseline: ClassVar[Mapping[str, Any] | None] = None
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()

@@ -21,13 +21,6 @@ def cell_latent(seed: int, shape: Sequence[int]) -> torch.Tensor:
     return torch.randn(tuple(shape), generator=torch.Generator("cpu").manual_seed(int(seed)), dtype=torch.float32)
 
 
-def cell_generators(seeds: Sequence[int], pad: int = 0) -> list[torch.Generator]:
-    """One CPU generator per row of a pipeline call, for stochastic schedulers (the mini zoo's is ancestral):
-    each cell's from its seed, then ``pad`` padding rows seeded 0. Every method that passes these draws the
-    same step noise for the same cell, whatever its batch neighbours."""
-    return [torch.Generator("cpu").manual_seed(int(s)) for s in [*seeds, *([0] * pad)]]
-
-
 @dataclass(frozen=True)
 class Plan:
     cells: tuple[Cell, ...]

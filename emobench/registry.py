@@ -1,6 +1,6 @@
 """Plugin discovery: methods and metrics come from entry-point groups, the built-ins included.
 
-In the spirit of lm-eval's registry (lazy, did-you-mean, duplicate names refused) and HELM's
+In the spirit of lm-eval's registry (lazy per entry, did-you-mean, duplicate names refused) and HELM's
 ``load_entry_point_plugins`` (a plugin that fails to import is reported and the others still load).
 The core never imports a plugin module by name; it only reads the groups ``emobench.methods`` and
 ``emobench.metrics``. ``EMOBENCH_PLUGINS`` adds entries without installing a package (for local
@@ -15,15 +15,15 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import types
+import threading
 import typing
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Union
+from typing import Any
 
-from emobench.api import Method, Metric, config_to_dict
+from emobench.api import Method, Metric, config_to_dict, convert_option, type_name
 from emobench.errors import EmobenchError, PluginError
 
 GROUPS = {"method": "emobench.methods", "metric": "emobench.metrics"}
@@ -37,15 +37,22 @@ class PluginEntry:
     target: str                   # "module:attr" the entry point names
     cls: type | None = None       # None until loaded, or when loading failed
     error: str | None = None      # why it failed to load
+    entry_point: EntryPoint | None = field(default=None, repr=False)  # None once loaded or refused
+    loaded: bool = False
 
 
 @dataclass
 class Registry:
-    """All plugins of one kind ("method" or "metric"); loads each entry point once, lazily."""
+    """All plugins of one kind ("method" or "metric").
+
+    Lazy per entry, like lm-eval's registry: discovery reads the entry-point metadata only; ``get(name)``
+    imports that one plugin's module, so ``run --methods sd`` never imports another method's code (nor its
+    dependencies). ``names()`` imports nothing; ``available()`` and ``broken()`` load every entry."""
 
     kind: str
     entries: dict[str, PluginEntry] = field(default_factory=dict)
-    _loaded: bool = False
+    _discovered: bool = False
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- discovery -------------------------------------------------------------------------------
     def _entry_points(self) -> list[EntryPoint]:
@@ -60,19 +67,28 @@ class Registry:
                 eps.append(EntryPoint(name=name.strip(), value=value.strip(), group=GROUPS[kind]))
         return eps
 
-    def load(self) -> "Registry":
-        if self._loaded:
-            return self
-        self._loaded = True
-        for ep in self._entry_points():
-            if ep.name in self.entries:
-                prev = self.entries[ep.name]
-                if prev.target != ep.value:
-                    prev.cls, prev.error = None, f"two plugins claim the name {ep.name!r}: {prev.target} and {ep.value}"
+    def discover(self) -> "Registry":
+        """Read the entry points (no plugin is imported). Two targets claiming one name are refused."""
+        with self._lock:
+            if self._discovered:
+                return self
+            self._discovered = True
+            for ep in self._entry_points():
+                prev = self.entries.get(ep.name)
+                if prev is None:
+                    self.entries[ep.name] = PluginEntry(ep.name, ep.value, entry_point=ep)
+                elif prev.target != ep.value and prev.error is None:
+                    prev.entry_point, prev.loaded = None, True
+                    prev.error = f"two plugins claim the name {ep.name!r}: {prev.target} and {ep.value}"
                     warnings.warn(f"emobench: {self.kind} plugin {prev.error}")
-                continue
-            entry = PluginEntry(ep.name, ep.value)
-            self.entries[ep.name] = entry
+        return self
+
+    def _load(self, entry: PluginEntry) -> PluginEntry:
+        with self._lock:
+            if entry.loaded:
+                return entry
+            entry.loaded = True
+            ep, entry.entry_point = entry.entry_point, None
             try:
                 obj = ep.load()
                 if not (isinstance(obj, type) and issubclass(obj, BASES[self.kind])):
@@ -83,19 +99,29 @@ class Registry:
             except Exception as err:  # noqa: BLE001 — any failure of a plugin is reported, never fatal
                 entry.error = f"{type(err).__name__}: {err}".splitlines()[0]
                 warnings.warn(f"emobench: {self.kind} plugin {ep.name!r} ({ep.value}) failed to load: {entry.error}")
+            return entry
+
+    def load(self) -> "Registry":
+        """Import every plugin (what ``emobench list`` shows); lookups never need this."""
+        for entry in list(self.discover().entries.values()):
+            self._load(entry)
         return self
 
     # -- lookup ----------------------------------------------------------------------------------
     def names(self) -> list[str]:
-        """Names of the plugins that loaded."""
+        """Names of every discovered plugin, without importing any (a broken one is listed too)."""
+        return sorted(self.discover().entries)
+
+    def available(self) -> list[str]:
+        """Names of the plugins that load (imports all of them)."""
         return sorted(n for n, e in self.load().entries.items() if e.cls is not None)
 
     def broken(self) -> dict[str, str]:
         return {n: e.error or "" for n, e in sorted(self.load().entries.items()) if e.cls is None}
 
     def get(self, name: str) -> type:
-        entry = self.load().entries.get(name)
-        if entry is not None and entry.cls is not None:
+        entry = self.discover().entries.get(name)
+        if entry is not None and self._load(entry).cls is not None:
             return entry.cls
         if entry is not None:
             raise PluginError(f"{self.kind} {name!r} is installed but failed to load ({entry.error})",
@@ -168,7 +194,7 @@ def build_config(config_cls: type, options: dict[str, str], who: str) -> Any:
         try:
             kwargs[key] = convert_option(raw, hints.get(key, str))
         except (TypeError, ValueError) as err:
-            raise EmobenchError(f"{who}: option {key}={raw!r} is not a valid {_type_name(hints.get(key))}",
+            raise EmobenchError(f"{who}: option {key}={raw!r} is not a valid {type_name(hints.get(key))}",
                                 f"give a value of that type ({err})") from None
     try:
         return config_cls(**kwargs)
@@ -176,52 +202,9 @@ def build_config(config_cls: type, options: dict[str, str], who: str) -> Any:
         raise EmobenchError(f"{who}: bad options {options}: {err}", "check the plugin's options (`emobench list methods`)") from None
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def convert_option(raw: str, tp: Any) -> Any:
-    """``raw`` (the text of ``name:key=raw``) as type ``tp``: int/float/str/bool, Optional, Literal, and
-    ``+``-joined tuples/lists. Raises ValueError/TypeError; callers name the option in their error."""
-    origin = typing.get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if raw.lower() in ("none", "null", "") and len(args) < len(typing.get_args(tp)):
-            return None
-        errors = []
-        for arg in args:
-            try:
-                return convert_option(raw, arg)
-            except (TypeError, ValueError) as err:
-                errors.append(str(err))
-        raise ValueError("; ".join(errors))
-    if origin in (tuple, list):
-        args = [a for a in typing.get_args(tp) if a is not Ellipsis] or [str]
-        items = [convert_option(s.strip(), args[0]) for s in raw.split("+") if s.strip()]
-        return tuple(items) if origin is tuple else items
-    if origin is typing.Literal:
-        choices = typing.get_args(tp)
-        for c in choices:
-            if str(c) == raw:
-                return c
-        raise ValueError(f"choose one of {choices}")
-    if tp is bool:
-        low = raw.lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        raise ValueError("expected true/false")
-    if tp in (int, float, str):
-        return tp(raw)
-    if tp is Any:
-        return raw
-    raise TypeError(f"options of type {_type_name(tp)} cannot be given on the command line")
-
-
 @lru_cache(maxsize=None)
 def _registry(kind: str, env: str) -> Registry:
-    return Registry(kind).load()
+    return Registry(kind)
 
 
 def methods() -> Registry:

@@ -42,7 +42,7 @@ class MethodSpec:
 
 def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
     reg = registry.methods()
-    specs = list(specs) or reg.names()
+    specs = list(specs) or reg.available()
     if not specs:
         raise EmobenchError("no method plugins are installed", "reinstall emobench (bash scripts/setup.sh)")
     out: dict[str, MethodSpec] = {}
@@ -62,7 +62,7 @@ def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
 def parse_metrics(specs: Sequence[str]) -> list[tuple[str, Any]]:
     """(label, metric) for the named metrics, or every installed one; needs no zoo, so it runs first."""
     reg = registry.metrics()
-    return [reg.create(spec) for spec in (list(specs) or reg.names())]
+    return [reg.create(spec) for spec in (list(specs) or reg.available())]
 
 
 def servable_metrics(parsed: list[tuple[str, Any]], zoo, explicit: bool) -> list[str]:

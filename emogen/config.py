@@ -98,7 +98,7 @@ class EmoGenConfig:
     @property
     def fusion(self) -> tuple[str, ...]:
         """The emotions of a fusion spec, validated against the canonical list."""
-        from emobench.emotions import EMOTIONS
+        from emobench.api import EMOTIONS
 
         if not self.fuse:
             return ()
@@ -125,7 +125,7 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 def _coerce(name: str, value: Any, kind: Any) -> Any:
     """A string (``emogen:key=value``) parsed by the registry's own option converter; a TOML/Python value kept,
     except that an int given for a float field becomes a float (so the config hashes the same either way)."""
-    from emobench.registry import convert_option
+    from emobench.api import convert_option
 
     if isinstance(value, str):
         try:

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from emobench.api import FitContext, stable_hash
-from emobench.emotions import EMOTIONS
+from emobench.api import EMOTIONS, FitContext, stable_hash
 from emobench.errors import EmobenchError
+from emobench.training import derive_seed
 from emogen.config import PAPER_STAGE1_EPOCHS, EmoGenConfig, Resolved, resolve
 from emogen.data import ImageBank, split_samples
 from emogen.emotion_space import EmotionEncoder, EmotionSpace, build_encoder, embed_all, train_encoder
@@ -32,7 +32,7 @@ VERSION = 1
 
 def seed_of(*parts: Any) -> int:
     """A seed derived from named parts (fit seed, stage; or cell seed, emotion, slot)."""
-    return int(stable_hash(["emogen", *parts]), 16) % (2**63 - 1)
+    return derive_seed("emogen", *parts)
 
 
 def fit_emogen(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:

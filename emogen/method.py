@@ -2,14 +2,12 @@
 
 Generation for a cell: v ~ N(μ_e, Σ_e) drawn with a generator seeded from (cell seed, emotion, slot) →
 mapper(v) → injected as the input embedding of the prompt's slot → the zoo pipeline with the plan's latents,
-classifier-free guidance against "". Requests are sampled in padded micro-batches of a fixed size, so
-images do not depend on the runner's batch size.
+classifier-free guidance against "", sampled with ``emobench.sampling.sample`` (padded micro-batches of a
+fixed size and per-cell step noise, so images do not depend on the runner's batch size).
 """
 from __future__ import annotations
 
-import copy
 import json
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,7 +16,7 @@ from safetensors.torch import load_file
 
 from emobench.api import Cell, FitContext, GenerationRequest, GenerationResult, Method
 from emobench.errors import EmobenchError
-from emobench.plan import cell_generators
+from emobench.sampling import empty_prompt_embeds, private_pipeline, sample, swap_scheduler
 from emogen import prompts
 from emogen.config import EmoGenConfig, auto_defaults
 from emogen.emotion_space import EmotionSpace
@@ -86,15 +84,9 @@ class EmoGenMethod(Method):
         self.meta, self.zoo = meta, zoo
         replace: dict[str, Any] = {}
         if self.config.scheduler == "unipc":
-            from emobench.zoo.schedulers import swap_scheduler
-
             replace["scheduler"] = swap_scheduler(zoo.pipeline.scheduler, "UniPCMultistepScheduler")
-        # A private shallow view: changing its scheduler or progress bar never touches the shared pipeline
-        # (a new StableDiffusionPipeline(**components) would rewrite the shared scheduler's config).
-        self.pipe = copy.copy(zoo.pipeline)
-        for k, v in replace.items():
-            setattr(self.pipe, k, v)
-        self.pipe.set_progress_bar_config(disable=True)
+        # A private view: changing its scheduler or progress bar never touches the shared pipeline.
+        self.pipe = private_pipeline(zoo.pipeline, **replace)
         self._negative: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ the pieces of one cell
@@ -127,53 +119,24 @@ class EmoGenMethod(Method):
         lay = self.prompt_layout(cell)
         return prompts.encode(self.pipe.text_encoder, [lay], [self.mapped_tokens(cell)]), lay.text
 
-    @torch.no_grad()
     def _negative_embeds(self) -> torch.Tensor:
         if self._negative is None:
-            tok = self.pipe.tokenizer
-            ids = tok([""], padding="max_length", max_length=tok.model_max_length, truncation=True,
-                      return_tensors="pt").input_ids
-            self._negative = self.pipe.text_encoder(ids.to(self.zoo.device))[0]
+            self._negative = empty_prompt_embeds(self.pipe, self.zoo.device)
         return self._negative
 
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[GenerationRequest]) -> GenerationResult:
         self._require_loaded()
         s = self.zoo.sampling
-        steps = self.config.inference_steps or s.num_inference_steps
-        guidance = self.config.guidance_scale if self.config.guidance_scale is not None else s.guidance_scale
-        dev = self.zoo.device
-        amp = (torch.autocast(device_type=dev.type, dtype=getattr(torch, s.autocast_dtype))
-               if s.autocast_dtype else nullcontext())
-        if self.config.micro_batch < 1:
-            raise EmobenchError(f"emogen:micro_batch must be at least 1, got {self.config.micro_batch}",
-                                "pass emogen:micro_batch=8 (the default) or another positive number")
-        images, texts, extras = [], [], []
-        mb = self.config.micro_batch
-        for start in range(0, len(requests), mb):
-            chunk = requests[start : start + mb]
-            embeds, chunk_texts = zip(*(self.prompt_embeds(r.cell) for r in chunk))
-            # Every call holds exactly ``mb`` cells (zero latents and the empty prompt as padding): a row's
-            # result then depends neither on the batch size nor on its neighbours (see baselines/stable_diffusion.py).
-            pad = mb - len(chunk)
-            negative = self._negative_embeds()
-            latents = torch.stack([r.latents for r in chunk])
-            latents = torch.cat([latents, latents.new_zeros((pad, *latents.shape[1:]))])
-            generators = cell_generators([r.cell.seed for r in chunk], pad)
-            with torch.no_grad(), amp:
-                out = self.pipe(
-                    prompt_embeds=torch.cat([*embeds, negative.expand(pad, -1, -1)]),
-                    negative_prompt_embeds=negative.expand(mb, -1, -1),
-                    latents=latents.to(device=dev, dtype=self.pipe.unet.dtype), num_inference_steps=steps,
-                    guidance_scale=guidance, height=s.height, width=s.width, output_type="pt",
-                    # per-request generators seeded like the sd baseline's: only stochastic schedulers draw
-                    generator=generators,
-                )
-            images.append(out.images[: len(chunk)].float().cpu().clamp(0, 1))
-            texts.extend(chunk_texts)
-            extras.extend({"emogen_emotions": "+".join(self.emotions_of(r.cell))} for r in chunk)
-        empty = torch.zeros(0, 3, s.height, s.width)
-        return GenerationResult(torch.cat(images) if images else empty, texts, extras)
+        if not requests:
+            return GenerationResult(torch.zeros(0, 3, s.height, s.width), [], [])
+        embeds, texts = zip(*(self.prompt_embeds(r.cell) for r in requests))
+        c = self.config
+        images = sample(self.zoo, requests, prompt_embeds=torch.cat(embeds), negative_prompt_embeds=self._negative_embeds(),
+                        pipe=self.pipe, micro_batch=c.micro_batch, num_inference_steps=c.inference_steps,
+                        guidance_scale=c.guidance_scale)
+        extras = [{"emogen_emotions": "+".join(self.emotions_of(r.cell))} for r in requests]
+        return GenerationResult(images, list(texts), extras)
 
     def _require_loaded(self) -> None:
         if self.space is None or self.mapper is None:

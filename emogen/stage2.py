@@ -12,8 +12,8 @@ from typing import Any, Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from emobench.diffusion import denoising_loss
 from emobench.errors import EmobenchError
+from emobench.training import InOrderEpochSampler, denoising_loss, encode_latents
 from emogen import losses, prompts
 from emogen.confidence import ConfidenceTable
 from emogen.config import STAGE2_EPOCHS, EmoGenConfig, Resolved
@@ -89,31 +89,6 @@ def train_emotion_probe(zoo: Any, dataset: Any, samples: list, labels: torch.Ten
     return probe.to(zoo.device)
 
 
-class EpochSampler:
-    """Item indices without replacement within an epoch: the first epoch in list order (the list is already
-    shuffled, as official), later epochs reshuffled; a batch wraps across the epoch boundary."""
-
-    def __init__(self, n: int, batch: int, generator: torch.Generator):
-        self.n, self.batch, self.generator = n, batch, generator
-        self.epoch, self.queue = 0, []
-
-    def next(self) -> list[int]:
-        out: list[int] = []
-        while len(out) < self.batch:
-            if not self.queue:
-                order = list(range(self.n)) if self.epoch == 0 else torch.randperm(self.n, generator=self.generator).tolist()
-                self.queue = order[::-1]
-                self.epoch += 1
-            out.append(self.queue.pop())
-        return out
-
-
-def _device_generator(generator: torch.Generator, device: torch.device) -> torch.Generator:
-    if torch.device(device).type == "cpu":
-        return generator
-    return torch.Generator(device).manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
-
-
 @dataclass
 class Stage2Trainer:
     """Everything a stage-2 step needs; ``loss`` (one batch) is also what the speed benchmark and tests call."""
@@ -168,7 +143,7 @@ class Stage2Trainer:
         """Train ``steps`` steps; returns the seconds spent."""
         opt = torch.optim.AdamW(self.mapper.parameters(), lr=self.config.lr, betas=(0.9, 0.999),
                                 weight_decay=self.config.weight_decay, eps=1e-8)
-        sampler = EpochSampler(len(self.items), self.config.batch_size, self.generator)
+        sampler = InOrderEpochSampler(len(self.items), self.config.batch_size, self.generator)
         t0 = time.perf_counter()
         with self.training():
             for step in range(steps):
@@ -200,9 +175,7 @@ class Stage2Trainer:
             if cfg.flip:
                 flip = (torch.rand(len(its), generator=g) < 0.5).to(device)[:, None, None, None]
                 x = torch.where(flip, x.flip(-1), x)
-            z = vae.encode((x * 2 - 1).to(vae.dtype)).latent_dist.sample(generator=_device_generator(g, device))
-            shift = getattr(vae.config, "shift_factor", None)
-            latents = ((z - shift) if shift is not None else z) * float(getattr(vae.config, "scaling_factor", 1.0) or 1.0)
+            latents = encode_latents(vae, (x * 2 - 1).to(vae.dtype), g)
         tokens = self.mapper(self.vectors[img_idx].to(device))
         bare = self._bare()
         lays = [bare] * len(its)

@@ -12,22 +12,11 @@ from baselines.dreambooth import DreamBoothConfig, DreamBoothMethod
 from baselines.textual_inversion import TextualInversionConfig, TextualInversionMethod
 from emobench.api import Cell, FitContext, GenerationRequest
 from emobench.errors import EmobenchError
-from emobench.plan import cell_generators
-from emobench.testing.tiny import tiny_zoo
+from emobench.sampling import cell_generators
 from emobench.zoo.load import load_zoo
 
 TI_TINY = TextualInversionConfig(steps=2, batch_size=4)
 DB_TINY = DreamBoothConfig(steps=2, batch_size=4)
-
-
-@pytest.fixture(scope="module")
-def zoo_dir(tmp_path_factory) -> Path:
-    return tiny_zoo(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def zoo(zoo_dir):
-    return load_zoo(zoo_dir)
 
 
 def requests(zoo, emotions: list[str], seeds=(0, 1), template: str = "an image of {emotion}"):
@@ -174,7 +163,8 @@ def test_ti_training_encoding_equals_the_loaded_embedding(zoo, tmp_path):
 
     from safetensors.torch import save_file
 
-    from baselines._training import encode_text, private_pipeline
+    from baselines._training import encode_text
+    from emobench.sampling import private_pipeline
     from baselines.textual_inversion import _TokenSpace
 
     dim = zoo.pipeline.text_encoder.get_input_embeddings().weight.shape[1]

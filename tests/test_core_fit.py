@@ -5,38 +5,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import test_core_plugins as plugins  # noqa: E402
+import support.core_plugins as plugins
 
-from emobench import artifacts, registry, runner  # noqa: E402
-from emobench.cli import main as cli  # noqa: E402
-from emobench.config import merge  # noqa: E402
-from emobench.errors import EmobenchError  # noqa: E402
-from emobench.testing.tiny import tiny_zoo  # noqa: E402
-from emobench.zoo.load import load_zoo  # noqa: E402
+from emobench import artifacts, registry, runner
+from emobench.cli import main as cli
+from emobench.config import merge
+from emobench.errors import EmobenchError
 
 EMOS = ("awe", "fear")
 
 
-@pytest.fixture(scope="module")
-def zoo_dir(tmp_path_factory):
-    return tiny_zoo(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def zoo(zoo_dir):
-    return load_zoo(zoo_dir)
-
-
 @pytest.fixture(autouse=True)
-def _env(monkeypatch, tmp_path):
+def _env(monkeypatch, isolated_cache):
     monkeypatch.setenv("EMOBENCH_PLUGINS", plugins.PLUGINS)
-    monkeypatch.setenv("EMOBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("EMOBENCH_TEST_FAIL", "1")
     plugins.FIT_CALLS.clear()
 

@@ -1,17 +1,17 @@
 """Registry: entry-point discovery, did-you-mean, broken plugins reported, spec options parsed into Config."""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_core_plugins import PLUGINS  # noqa: E402
+from support.core_plugins import PLUGINS
 
-from emobench import registry  # noqa: E402
-from emobench.cli import main as cli  # noqa: E402
-from emobench.errors import EmobenchError, PluginError  # noqa: E402
+from emobench import registry
+from emobench.cli import main as cli
+from emobench.errors import EmobenchError, PluginError
 
 
 @pytest.fixture
@@ -68,3 +68,26 @@ def test_bad_options(plugins, spec, message):
 def test_split_specs_keeps_option_lists():
     assert registry.split_specs("emogen:fuse=amusement+fear,sd:guidance_scale=7,steps=3, noise") == [
         "emogen:fuse=amusement+fear", "sd:guidance_scale=7:steps=3", "noise"]
+
+
+def test_looking_up_sd_imports_no_other_method():
+    """The registry is lazy per entry: resolving ``sd`` (as ``run --methods sd`` does) imports sd's module
+    only, and listing names imports none."""
+    code = (
+        "import sys\n"
+        "from emobench import registry, runner\n"
+        "reg = registry.methods()\n"
+        "assert 'sd' in reg.names() and 'emogen' in reg.names()\n"
+        "assert not [m for m in sys.modules if m.startswith(('baselines', 'emogen'))], 'names() imported a plugin'\n"
+        "runner.resolve_methods(['sd'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('baselines', 'emogen'))))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "EMOBENCH_PLUGINS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "['baselines', 'baselines.stable_diffusion']", out
+
+
+def test_broken_lists_every_plugin_after_loading_all(plugins):
+    assert "missing" in plugins.names()            # discovered without importing it
+    assert "missing" not in plugins.available()     # but it does not load
+    assert "missing" in plugins.broken()

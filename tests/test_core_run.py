@@ -13,33 +13,20 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_core_plugins import PLUGINS  # noqa: E402
+from support.core_plugins import PLUGINS
 
-from emobench import runner  # noqa: E402
-from emobench.cli import main as cli  # noqa: E402
-from emobench.config import merge  # noqa: E402
-from emobench.testing.tiny import tiny_zoo  # noqa: E402
-from emobench.zoo.load import load_zoo  # noqa: E402
+from emobench import runner
+from emobench.cli import main as cli
+from emobench.config import merge
+from emobench.zoo.load import load_zoo
 
 TESTS = Path(__file__).parent
 OUTPUTS = ("manifest.jsonl", "scores.csv", "summary.csv", "summary.json", "plan.json", "config.json")
 
 
-@pytest.fixture(scope="module")
-def zoo_dir(tmp_path_factory):
-    return tiny_zoo(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def zoo(zoo_dir):
-    return load_zoo(zoo_dir)
-
-
 @pytest.fixture(autouse=True)
-def _env(monkeypatch, tmp_path):
+def _env(monkeypatch, isolated_cache):
     monkeypatch.setenv("EMOBENCH_PLUGINS", PLUGINS)
-    monkeypatch.setenv("EMOBENCH_CACHE", str(tmp_path / "cache"))
 
 
 def run(zoo, zoo_dir, out, score=True, **kw):

@@ -14,19 +14,12 @@ from safetensors.torch import load_file
 from emobench.api import Cell, FitContext, GenerationRequest
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
-from emobench.testing.tiny import tiny_zoo
-from emobench.zoo.load import load_zoo
 from emogen.config import EmoGenConfig, resolve
 from emogen.data import ImageBank, split_samples
 from emogen.method import EmoGenMethod
 from emogen.stage2 import Stage2Trainer
 
 TINY = dict(stage1_steps=3, stage1_batch=16, steps=3, batch_size=4)
-
-
-@pytest.fixture(scope="module")
-def zoo(tmp_path_factory):
-    return load_zoo(tiny_zoo(tmp_path_factory))
 
 
 def fit(zoo, out: Path, dataset=None, emotions=EMOTIONS, **options) -> tuple[EmoGenMethod, dict]:

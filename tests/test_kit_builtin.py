@@ -18,7 +18,7 @@ import pytest
 from emobench import registry
 from emobench.testing.contract import ContractSettings, shared_tiny_zoo, check_method
 
-from kit_options import TINY_OPTIONS
+from support.kit_options import TINY_OPTIONS
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ BUILTIN = sorted(ep.name for ep in distribution("emobench").entry_points if ep.g
 
 def test_every_builtin_method_loads():
     assert {"sd", "textual-inversion", "dreambooth", "emogen"} <= set(BUILTIN)
-    assert set(BUILTIN) <= set(registry.methods().names()), registry.methods().broken()
+    assert set(BUILTIN) <= set(registry.methods().available()), registry.methods().broken()
 
 
 @pytest.mark.parametrize("name", BUILTIN)

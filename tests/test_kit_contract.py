@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from emobench.api import GenerationResult, Method
 from emobench.errors import EmobenchError
+from emobench.sampling import sample
 from emobench.testing.contract import (CHECKS, ContractSettings, MethodContractTests, shared_tiny_zoo,
                                        check_method)
 
@@ -137,6 +138,56 @@ class TouchesZoo(Good):
         super().load(zoo, artifact_dir)
         sched = zoo.pipeline.scheduler
         zoo.pipeline.scheduler = type(sched).from_config(sched.config)
+
+
+
+class SampledLikeSD(Method):
+    """Samples exactly as ``sd`` does, through the public toolkit, and says so."""
+
+    name = "fake-sd-like"
+    reduces_to_baseline: dict = {}
+
+    def load(self, zoo, artifact_dir):
+        self.zoo = zoo
+
+    def pipe(self):
+        return self.zoo.pipeline
+
+    def generate(self, requests):
+        prompts = [r.cell.prompt() for r in requests]
+        return GenerationResult(sample(self.zoo, requests, prompt=prompts, pipe=self.pipe()), prompts)
+
+
+class _DropsGenerator:
+    """The zoo's pipeline, called without ``generator=``: the scheduler then seeds its step noise itself."""
+
+    def __init__(self, pipe):
+        self.inner, self.unet = pipe, pipe.unet
+
+    def __call__(self, **kwargs):
+        kwargs.pop("generator")
+        return self.inner(**kwargs)
+
+
+class IgnoresStepNoise(SampledLikeSD):
+    """Takes the plan's latents but not its step noise: reproducible, seed- and batch-honouring, yet not the
+    noise every other method draws for the cell."""
+
+    def pipe(self):
+        return _DropsGenerator(self.zoo.pipeline)
+
+
+def test_a_method_that_ignores_the_step_noise_is_caught_only_by_the_baseline_check(zoo):
+    report = check_method(IgnoresStepNoise, zoo)
+    failed = [r.name for r in report.failed]
+    assert failed == ["reduces_to_baseline"], report.format()
+    assert "differ from 'sd'" in report.result("reduces_to_baseline").detail
+
+
+def test_a_method_that_takes_the_step_noise_reduces_to_sd(zoo):
+    report = check_method(SampledLikeSD, zoo, checks=["reduces_to_baseline"])
+    assert report.ok and not report.result("reduces_to_baseline").skipped, report.format()
+    assert "byte-identical to 'sd'" in report.result("reduces_to_baseline").detail
 
 
 def test_a_method_that_changes_the_shared_zoo_is_caught(zoo):

@@ -13,7 +13,6 @@ import pytest
 
 from emobench import registry
 from emobench.cli import main as cli_main
-from emobench.testing.tiny import tiny_zoo
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "emobench-plugin-example"
@@ -40,11 +39,6 @@ def example_installed():
     registry._registry.cache_clear()
 
 
-@pytest.fixture(scope="module")
-def zoo_dir(tmp_path_factory):
-    return tiny_zoo(tmp_path_factory)
-
-
 def test_the_example_is_small_and_complete():
     method = (EXAMPLE / "emobench_plugin_example" / "method.py").read_text().splitlines()
     assert len(method) <= 60
@@ -53,18 +47,18 @@ def test_the_example_is_small_and_complete():
 
 
 def test_validate_plugin_cli_passes_the_example(example_installed, zoo_dir, capsys):
-    code = cli_main(["validate-plugin", "mine", "--zoo", str(zoo_dir), "--bad-option", "guidance_scale=0.5"])
+    code = cli_main(["validate-plugin", "mine", "--zoo", str(zoo_dir), "--bad-option", "guidance=7"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "mine: all checks passed" in out
     for check in ("resolve", "bad_config", "output_contract", "seeds_honoured", "latents_honoured",
-                  "determinism", "batch_independence", "zoo_untouched"):
+                  "determinism", "batch_independence", "zoo_untouched", "reduces_to_baseline"):
         assert f"PASS  {check}" in out
 
 
 def test_validate_plugin_cli_reports_failures_and_exits_1(zoo_dir, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    monkeypatch.setenv("EMOBENCH_PLUGINS", "method:nan=kit_fake_plugins:NaNMethod")
+    monkeypatch.setenv("EMOBENCH_PLUGINS", "method:nan=support.kit_fake_plugins:NaNMethod")
     code = cli_main(["validate-plugin", "nan", "--zoo", str(zoo_dir), "--check", "output_contract"])
     out = capsys.readouterr().out
     assert code == 1
@@ -75,8 +69,8 @@ def test_run_mine_beside_sd_and_bad_plugins_fail_alone(example_installed, zoo_di
     """`emobench run --methods mine,sd,...` in a fresh process, as a user would type it."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
-           "EMOBENCH_PLUGINS": "method:nan=kit_fake_plugins:NaNMethod,method:wrong-count=kit_fake_plugins:"
-                               "WrongCountMethod,method:crash=kit_fake_plugins:CrashMethod,"
+           "EMOBENCH_PLUGINS": "method:nan=support.kit_fake_plugins:NaNMethod,method:wrong-count=support.kit_fake_plugins:"
+                               "WrongCountMethod,method:crash=support.kit_fake_plugins:CrashMethod,"
                                "method:broken=no_such_module_xyz:Thing"}
     run = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "emobench", "run", "--methods", "mine,nan,sd,wrong-count,crash,broken",

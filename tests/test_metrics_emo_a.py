@@ -15,7 +15,7 @@ from emobench.metrics.emotion_accuracy import EmotionAccuracy
 from emobench.scoring import CONTROL_REAL, CONTROL_SHUFFLED, score_run
 from emobench.scoring.stats import BootstrapConfig
 
-from test_metrics_fakes import CENTERS, SHARPNESS, fake_zoo, load_png, make_run
+from support.metrics_fakes import CENTERS, SHARPNESS, fake_zoo, load_png, make_run
 
 FAST = BootstrapConfig(n_resamples=200, seed=0)
 

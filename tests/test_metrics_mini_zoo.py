@@ -11,7 +11,7 @@ import torch
 from emobench.scoring import CONTROL_REAL, CONTROL_SHUFFLED, score_run
 from emobench.scoring.stats import BootstrapConfig
 
-from test_metrics_fakes import run_from_dataset
+from support.metrics_fakes import run_from_dataset
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from emobench.metrics.pairs import pair_mask
 from emobench.metrics.semantic_clarity import SemanticClarity
 from emobench.metrics.semantic_diversity import SemanticDiversity, SemanticDiversityCos, SemDConfig
 
-from test_metrics_fakes import AbsLPIPS, CENTERS, FakeClip, StatsFeatures, colour_image, fake_zoo
+from support.metrics_fakes import AbsLPIPS, CENTERS, FakeClip, StatsFeatures, colour_image, fake_zoo
 
 
 def _images(n: int, seed: int, size: int = 16) -> torch.Tensor:

@@ -10,7 +10,7 @@ from emobench.emotions import EMOTIONS
 from emobench.scoring import CONTROL_REAL, CONTROL_SHUFFLED, score_run
 from emobench.scoring.stats import BootstrapConfig
 
-from test_metrics_fakes import fake_zoo, make_run
+from support.metrics_fakes import fake_zoo, make_run
 
 FAST = BootstrapConfig(n_resamples=200, seed=0)
 ALL_METRICS = ["emo-a", "sem-c", "sem-d", "sem-d-cos", "fid", "kid", "lpips", "clip-score"]

@@ -12,21 +12,7 @@ from emobench.emotions import EMOTIONS
 from emobench.scoring import CONTROL_REAL, CONTROL_SHUFFLED, score_run
 from emobench.scoring.stats import BootstrapConfig
 
-from test_metrics_fakes import run_from_dataset
-
-
-@pytest.fixture(scope="module")
-def zoo_dir(tmp_path_factory):
-    from emobench.testing.tiny import tiny_zoo
-
-    return tiny_zoo(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def zoo(zoo_dir):
-    from emobench.zoo.load import load_zoo
-
-    return load_zoo(zoo_dir)
+from support.metrics_fakes import run_from_dataset
 
 
 def _row(rows, method, metric, emotion="all"):

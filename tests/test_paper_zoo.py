@@ -16,8 +16,8 @@ from emobench.testing.tiny import tiny_zoo
 from emobench.zoo.load import load_zoo
 from emobench.zoo.paper import PROBE_CONFIG, PROBE_WEIGHTS, read_paper_toml
 
-from kit_options import builtin_methods, spec
-from paper_fixtures import write_judge_files, write_paper_toml
+from support.kit_options import builtin_methods, spec
+from support.paper_fixtures import write_judge_files, write_paper_toml
 
 
 @pytest.fixture(scope="module")

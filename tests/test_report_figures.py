@@ -7,7 +7,7 @@ from PIL import Image
 from emobench.cli import main as cli_main
 from emobench.emotions import EMOTIONS
 from emobench.report import build_figures
-from test_report_fixture import make_run
+from support.report_fixture import make_run
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from emobench.report import build_report
-from test_report_fixture import make_run
+from support.report_fixture import make_run
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -10,7 +10,7 @@ from emobench.report import build_report
 from emobench.report.rundata import load_run
 from emobench.scoring import score_run
 from emobench.scoring.stats import BootstrapConfig
-from test_metrics_fakes import fake_zoo, make_run
+from support.metrics_fakes import fake_zoo, make_run
 
 
 def test_report_reads_what_the_scorer_writes(tmp_path):

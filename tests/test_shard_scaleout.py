@@ -14,10 +14,10 @@ from emobench import shard as shard_mod
 from emobench.commands.run import strip_launcher_args
 from emobench.testing.tiny import tiny_zoo
 
-from kit_options import spec
+from support.kit_options import spec
 
 TESTS = Path(__file__).resolve().parent
-PLUGINS = "method:killable=kit_fake_plugins:KillableMethod"
+PLUGINS = "method:killable=support.kit_fake_plugins:KillableMethod"
 
 
 def _run_args(zoo_dir: Path, out: Path) -> list[str]:

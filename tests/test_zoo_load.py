@@ -9,14 +9,8 @@ import pytest
 import torch
 
 from emobench.errors import EmobenchError
-from emobench.testing.tiny import tiny_zoo
 from emobench.zoo.load import load_zoo
 from emobench.zoo.pixel_vae import PixelShuffleVAE
-
-
-@pytest.fixture(scope="module")
-def zoo_dir(tmp_path_factory) -> Path:
-    return tiny_zoo(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"{i}  {e:<12} {'positive' if polarity(e) else 'negative'}")
         return 0
     reg = registry.methods() if args.what == "methods" else registry.metrics()
-    for name in reg.names():
+    for name in reg.available():
         cls = reg.get(name)
         flag = " [learns]" if getattr(cls, "learns", False) else ""
         print(f"{name:<22} {reg.entries[name].target}{flag}\n    options: {_options(cls)}")

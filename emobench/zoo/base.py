@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol, Sequence
 import torch
 from torch import nn
 
-from emobench.api import stable_hash
+from emobench.hashing import stable_hash
 
 if TYPE_CHECKING:  # pragma: no cover
     from diffusers import StableDiffusionPipeline

@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save_file
 from emobench.api import stable_hash
 from emobench.emotions import EMOTION_INDEX, EMOTIONS
 from emobench.errors import EmobenchError
-from emobench.zoo.paper import PROBE_CONFIG, PROBE_WEIGHTS
+from emobench.zoo.paper_spec import PROBE_CONFIG, PROBE_WEIGHTS
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ refused with the file named.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,10 @@ from typing import Any
 import torch
 
 from emobench.errors import EmobenchError
-from emobench.rundir import sha256_file
-from emobench.zoo.base import Judges, SamplingDefaults, Zoo
+from emobench.zoo.base import Judges, Zoo
+from emobench.zoo.pipeline import (PICKLED_SUFFIXES, check_safetensors, load_pipeline,  # noqa: F401
+                                    sampling_from_meta, sampling_from_pipeline)
+from emobench.zoo.hashing import file_sha256, folder_hash  # noqa: F401  (file_sha256: re-exported)
 
 # diffusers and transformers are imported inside the functions that need them: ``emobench score`` loads a
 # zoo without its pipeline (and its CLIP only when a CLIP feature is not cached), and importing those two
@@ -29,7 +30,6 @@ from emobench.zoo.base import Judges, SamplingDefaults, Zoo
 
 SHIPPED_MINI = Path(__file__).resolve().parent.parent / "zoo_weights" / "mini"
 ZOO_FORMAT = "emobench-zoo"
-PICKLED_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 REBUILD = "rebuild it with `emobench zoo build mini --out DIR` (or pass a complete zoo folder)"
 
 
@@ -122,13 +122,13 @@ def _load_zoo_folder(root: Path, device: torch.device, name: str, with_dataset: 
     clip = None
     clip_dir = root / components.get("clip", {}).get("path", "clip")
     if clip_dir.is_dir():
-        _check_safetensors(clip_dir)
+        check_safetensors(clip_dir)
         clip = _load_clip_checked(clip_dir, device) if with_pipeline else LazyClip(clip_dir, device)
         hashes["clip"] = folder_hash(clip_dir)
     judges = Judges()
     judges_dir = root / components.get("judges", {}).get("path", "judges")
     if judges_dir.is_dir():
-        _check_safetensors(judges_dir)
+        check_safetensors(judges_dir)
         judges = load_judges(judges_dir, device)
         hashes["judges"] = folder_hash(judges_dir)
 
@@ -199,104 +199,6 @@ def _zoo_dataset(root: Path, spec: dict[str, Any] | None, with_dataset: bool):
 
 
 # ---------------------------------------------------------------------------------------------- pipeline
-
-def _check_safetensors(folder: Path) -> None:
-    """Refuse a component folder whose weights exist only as pickles (we never unpickle)."""
-    for sub in [folder, *[p for p in folder.iterdir() if p.is_dir()]]:
-        files = [p for p in sub.iterdir() if p.is_file()]
-        pickled = [p for p in files if p.suffix in PICKLED_SUFFIXES]
-        if pickled and not any(p.suffix == ".safetensors" for p in files):
-            raise EmobenchError(f"{pickled[0]} is a pickled checkpoint and there is no .safetensors beside it",
-                                "emobench never unpickles; convert it to safetensors (e.g. load it yourself and "
-                                "call save_pretrained(..., safe_serialization=True))")
-
-
-def load_pipeline(folder: Path, device: torch.device | str = "cpu"):
-    """``StableDiffusionPipeline.from_pretrained`` (safetensors only, offline), with the loud checks."""
-    from diffusers import StableDiffusionPipeline
-
-    # let diffusers resolve the mini zoo's autoencoder and scheduler classes by module name
-    from emobench.zoo import pixel_vae, schedulers  # noqa: F401
-    from emobench.zoo.arch import quiet_loading, restore_clip_sample
-
-    folder = Path(folder)
-    index_file = folder / "model_index.json"
-    try:
-        index = json.loads(index_file.read_text())
-    except (OSError, ValueError) as err:
-        raise EmobenchError(f"cannot read {index_file}: {err}",
-                            "pass a complete diffusers StableDiffusionPipeline folder") from err
-    missing = [k for k in ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
-               if not isinstance(index.get(k), list) or index[k][0] is None]
-    if missing:
-        raise EmobenchError(f"{index_file} has no {', '.join(missing)}: not a StableDiffusionPipeline folder",
-                            "pass a folder saved by StableDiffusionPipeline.save_pretrained")
-    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
-        if not (folder / part).is_dir():
-            raise EmobenchError(f"{folder / part} is missing", "the pipeline folder is incomplete; re-save it")
-    _check_safetensors(folder)
-    for part in ("unet", "vae", "text_encoder"):
-        if not any(p.suffix == ".safetensors" for p in (folder / part).iterdir()):
-            raise EmobenchError(f"{folder / part} has no .safetensors weights",
-                                "re-save the pipeline with save_pretrained(..., safe_serialization=True)")
-    try:
-        with quiet_loading():
-            pipe = StableDiffusionPipeline.from_pretrained(
-                folder, use_safetensors=True, local_files_only=True, dtype=torch.float32,
-                safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-    except EmobenchError:
-        raise
-    except Exception as err:
-        raise EmobenchError(f"cannot load the diffusers pipeline in {folder}: {type(err).__name__}: "
-                            f"{str(err).splitlines()[0] if str(err) else ''}",
-                            "the folder is damaged or not a StableDiffusionPipeline; re-save or rebuild it") from err
-    sched_cfg = folder / "scheduler" / "scheduler_config.json"
-    try:
-        restore_clip_sample(pipe, bool(json.loads(sched_cfg.read_text()).get("clip_sample", False)))
-    except (OSError, ValueError) as err:
-        raise EmobenchError(f"cannot read {sched_cfg}: {err}", "the pipeline folder is damaged; re-save it") from err
-    pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device)
-
-
-def sampling_from_pipeline(pipe, steps: int = 50, guidance: float = 7.5) -> SamplingDefaults:
-    """Defaults for a bare pipeline: image size from the unet/vae configs, diffusers' own step/guidance
-    (``pipe=None``: the dataclass defaults, for a zoo loaded without its pipeline)."""
-    if pipe is None:
-        return SamplingDefaults(num_inference_steps=steps, guidance_scale=guidance)
-    size = int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
-    return SamplingDefaults(num_inference_steps=steps, guidance_scale=guidance, height=size, width=size)
-
-
-def sampling_from_meta(d: dict[str, Any], pipe) -> SamplingDefaults:
-    base = sampling_from_pipeline(pipe, SamplingDefaults.num_inference_steps, SamplingDefaults.guidance_scale)
-    fields = {k: d[k] for k in ("num_inference_steps", "guidance_scale", "height", "width", "autocast_dtype",
-                                "channels_last") if k in d}
-    return SamplingDefaults(**{**base.__dict__, **fields})
-
-
-# ---------------------------------------------------------------------------------------------- hashes
-
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _HASH_CACHE:
-        _HASH_CACHE[key] = sha256_file(path)
-    return _HASH_CACHE[key]
-
-
-def folder_hash(folder: Path) -> str:
-    """sha256 over (relative path, file sha256) of every file below ``folder`` (weights and configs: both
-    change what a component computes)."""
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and not p.name.startswith("."):
-            h.update(str(p.relative_to(folder)).encode() + b"\0" + file_sha256(p).encode() + b"\n")
-    return h.hexdigest()
-
 
 def component_hashes(pipe_dir: Path) -> dict[str, str]:
     index = json.loads((pipe_dir / "model_index.json").read_text())

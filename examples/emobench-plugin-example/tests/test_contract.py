@@ -5,4 +5,3 @@ from emobench.testing.contract import MethodContractTests
 class TestMine(MethodContractTests):
     method = "mine"                     # the entry-point name from pyproject.toml
     options = {}                        # tiny settings (e.g. few fit steps) for a learning method
-    bad_options = [{"emotion_text": "no placeholder"}, {"guidance_scale": 0.5}]

@@ -16,13 +16,13 @@ from safetensors.torch import load_file, save_file
 from emobench.api import GenerationRequest, GenerationResult, Method
 
 PLUGINS = ",".join([
-    "method:noise=test_core_plugins:NoiseMethod",
-    "method:broken=test_core_plugins:BrokenMethod",
-    "method:nan=test_core_plugins:NaNMethod",
-    "method:short=test_core_plugins:ShortMethod",
-    "method:learner=test_core_plugins:Learner",
-    "method:mutator=test_core_plugins:Mutator",
-    "method:missing=test_core_plugins_nonexistent:Nope",
+    "method:noise=support.core_plugins:NoiseMethod",
+    "method:broken=support.core_plugins:BrokenMethod",
+    "method:nan=support.core_plugins:NaNMethod",
+    "method:short=support.core_plugins:ShortMethod",
+    "method:learner=support.core_plugins:Learner",
+    "method:mutator=support.core_plugins:Mutator",
+    "method:missing=support.core_plugins_nonexistent:Nope",
 ])
 
 
