@@ -22,9 +22,8 @@ import torch
 
 from emobench.api import FitContext, GenerationRequest
 from emobench.errors import EmobenchError
-from emobench.rundir import atomic_write_text
 from emobench.sampling import sample
-from emobench.training import cpu_generator, encode_latents
+from emobench.training import atomic_write_text, cpu_generator, encode_latents
 from emobench.training import denoising_loss as per_sample_denoising_loss
 
 if TYPE_CHECKING:  # pragma: no cover
