@@ -113,6 +113,7 @@ def _fit(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:
         "attr_last": _mean(trace["attr"][-20:]) if trace["attr"] else None,
         "attr_top1_last": _mean(trace["attr_acc"][-50:]) if trace["attr_acc"] else None,
         "attr_bank_size": len(vocab.names), "confidence_mean": round(float(conf.mean()), 4),
+        **trainer.scaled.facts(),
     }
     facts = {
         "format": FORMAT, "version": VERSION, "emotions": emotions, "config": config.training_dict(),

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from emobench.diffusion import denoising_loss
 from emobench.errors import EmobenchError
+from emobench.precision import ScaledBackward
 from emogen import losses, prompts
 from emogen.confidence import ConfidenceTable
 from emogen.config import STAGE2_EPOCHS, EmoGenConfig, Resolved
@@ -169,17 +170,23 @@ class Stage2Trainer:
         opt = torch.optim.AdamW(self.mapper.parameters(), lr=self.config.lr, betas=(0.9, 0.999),
                                 weight_decay=self.config.weight_decay, eps=1e-8)
         sampler = EpochSampler(len(self.items), self.config.batch_size, self.generator)
+        self.scaled = self.backward_step()
         t0 = time.perf_counter()
         with self.training():
             for step in range(steps):
                 loss = self.loss(sampler.next())
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                self.scaled.step(loss, opt)   # loss scaling when the frozen pipeline is fp16 (paper zoo, CUDA)
                 if report and (step % 20 == 0 or step == steps - 1):
                     report(step + 1, steps)
         self.mapper.eval()
         return time.perf_counter() - t0
+
+    def backward_step(self) -> ScaledBackward:
+        """Backward + step, with a gradient scaler when the frozen parts compute in float16 (the official
+        accelerate fp16 AMP); plain ``loss.backward(); opt.step()`` otherwise (fp32 fits unchanged)."""
+        pipe = self.zoo.pipeline
+        return ScaledBackward([pipe.unet, pipe.vae, pipe.text_encoder, self.proj], self.zoo.device)
 
     @contextmanager
     def training(self) -> Iterator[None]:
