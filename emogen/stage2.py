@@ -16,10 +16,10 @@ from emobench.diffusion import denoising_loss
 from emobench.errors import EmobenchError
 from emobench.precision import ScaledBackward
 from emogen import losses, prompts
-from emogen.confidence import ConfidenceTable
 from emogen.config import STAGE2_EPOCHS, EmoGenConfig, Resolved
-from emogen.data import AttributeVocabulary, ImageBank, TrainItem, attribute_items
+from emogen.data import AttributeVocabulary, ImageBank, TrainItem
 from emogen.mapper import build_mapper
+from emogen.recipe import stage2_data
 
 
 def as_tensor(x: Any) -> torch.Tensor:
@@ -141,10 +141,7 @@ class Stage2Trainer:
         device = zoo.device
         need_attr = config.attr_weight > 0
         g = torch.Generator().manual_seed(seed)
-        items = attribute_items(train, labels, n_emotions, config.attributes, config.balance, g, need_attr)
-        table = ConfidenceTable.from_items(items, n_emotions, config.confidence_smoothing)
-        conf = table.weights(items, config.confidence_threshold)
-        vocab = AttributeVocabulary.from_dataset(dataset)
+        items, conf, vocab, data_facts = stage2_data(config, dataset, train, labels, n_emotions, g, need_attr)
         targets = torch.tensor([vocab.index(it.attribute) if it.attribute else -1 for it in items])
         proj = bank_feats = probe = None
         if need_attr or config.emo_weight > 0:
@@ -156,7 +153,9 @@ class Stage2Trainer:
             probe = train_emotion_probe(zoo, dataset, train, labels, n_emotions, probe_seed)
         torch.manual_seed(seed)  # mapper initialisation (the caller forks the global RNG)
         mapper = build_mapper(config.mapper, res.width, res.width, res.mapper_hidden, config.mapper_layers).to(device)
-        return cls(config, zoo, items, conf, targets, vocab, vectors, images, mapper, proj, bank_feats, probe, g)
+        trainer = cls(config, zoo, items, conf, targets, vocab, vectors, images, mapper, proj, bank_feats, probe, g)
+        trainer.data_facts = data_facts
+        return trainer
 
     def default_steps(self, resolved_steps: int | None) -> int:
         """``resolved_steps`` (the user's ``steps``), else ``epochs`` (default ``STAGE2_EPOCHS``, the authors'
