@@ -102,11 +102,28 @@ def _sha256(path: Path) -> str:
 
 # ---------------------------------------------------------------------------------------------- import
 def import_official(src: str | Path, out: str | Path) -> dict[str, Any]:
-    """Convert the files of a local clone of the official repository; returns the manifest."""
+    """Convert the files of a local clone of the official repository; returns the manifest. Written into a
+    scratch folder first: a failed import leaves ``out`` as it was and no temporary files."""
+    import shutil
+    import tempfile
+
     src, out = Path(src), Path(out)
     if not src.is_dir():
         raise EmobenchError(f"{src} is not a folder", "pass a local clone of github.com/JingyuanYY/EmoGen")
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".emogen-import-", dir=out.parent))
+    try:
+        manifest = _import_into(src, tmp)
+        out.mkdir(exist_ok=True)
+        for name in [*manifest["files"], MANIFEST]:   # the manifest last: its presence means a complete import
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).replace(out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def _import_into(src: Path, out: Path) -> dict[str, Any]:
     sources: dict[str, str] = {}
     written: list[str] = []
 

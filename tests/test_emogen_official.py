@@ -215,6 +215,7 @@ def test_restricted_unpickler_refuses_a_planted_payload(tmp_path, capsys):
     (src / "dataset_balance" / "scene_attr.pkl").write_bytes(blob)
     assert main(["import", str(src), "--out", str(tmp_path / "off")]) == 2
     assert "not a plain-data pickle" in capsys.readouterr().err and not marker.exists()
+    assert not (tmp_path / "off").exists() and not list(tmp_path.glob(".emogen-import-*"))   # nothing left
     # numpy arrays and plain data pass
     ok = {"a": [1, 2.5, "s"], "b": np.ones(8, np.float32)}
     back = SafeUnpickler(__import__("io").BytesIO(pickle.dumps(ok))).load()
