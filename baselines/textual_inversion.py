@@ -40,7 +40,7 @@ from baselines._training import (
 from emobench.api import EMOTIONS, FitContext, GenerationRequest, GenerationResult, Method
 from emobench.errors import EmobenchError
 from emobench.sampling import private_pipeline
-from emobench.training import EpochSampler, cpu_generator, emotion_seed, quiet_loading
+from emobench.training import EpochSampler, ScaledBackward, cpu_generator, emotion_seed, quiet_loading
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.zoo.base import Zoo
@@ -134,6 +134,7 @@ class TextualInversionMethod(Method):
         unet.requires_grad_(False)  # gradients flow through the UNet to the token only
         scheduler = training_scheduler(pipe)
         opt = torch.optim.AdamW([vectors], lr=cfg.lr, weight_decay=cfg.weight_decay)
+        scaled = ScaledBackward([unet, space.text_encoder], space.device)   # fp16 zoo: loss scaling (fp32: plain)
         sampler = EpochSampler(len(latents), cfg.batch_size, gen)
         trace = LossTrace()
         device = latents.device
@@ -154,8 +155,7 @@ class TextualInversionMethod(Method):
                     cond = encode_text(pipe, captions, space.tokenizer, space.text_encoder)
                     loss = denoising_loss(unet, scheduler, latents[idx.to(device)], cond, gen)
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
+                    scaled.step(loss, opt)
                     trace.add(loss.item())
                     tick(step + 1, cfg.steps)
                 after = probe_loss()
@@ -168,7 +168,7 @@ class TextualInversionMethod(Method):
                            trace.first, trace.last,
                            {"token": token, "seed": seed,
                             "vector_norm": round(float(learned.norm(dim=1).mean()), 5),
-                            "init_norm": round(float(init.norm(dim=1).mean()), 5),
+                            "init_norm": round(float(init.norm(dim=1).mean()), 5), **scaled.facts(),
                             "fixed_batch_loss_before": round(before, 6), "fixed_batch_loss_after": round(after, 6)})
 
         def write(tmp: Path) -> None:

@@ -24,6 +24,35 @@ MINI_STAGE1_STEPS = 500     # ≈ 1.6 epochs of EmoSet-mini's 20k training image
 STAGE2_EPOCHS = 1.0         # stage-2 length when neither steps nor epochs is given (both scales)
 PAPER_STAGE1_EPOCHS = 3.0   # unreleased recipe: a plain fine-tune length, documented as our choice
 
+# ---------------------------------------------------------------------------- the official-recipe switch
+# Options whose official value (the authors' code, docs/emogen.md "Recipe: current default and official") differs
+# from what every shipped mini fit was trained with. The defaults stay PRE_REFIT_RECIPE until the mini zoo's
+# prefits are refitted: flipping a default changes EmoGen's artifact key, so the shipped prefits would no longer
+# be found. THE ONE CHANGE that moves every default to the official recipe, with that refit:
+#     DEFAULT_RECIPE = OFFICIAL_RECIPE
+PRE_REFIT_RECIPE: dict[str, Any] = {
+    "train_list": "overlap",   # every image under its first object AND under its scene
+    "framing": "crop",         # stage 2 sees a centre crop of the full short side, resized
+    "encoder_crop": 1.0,       # stage 1 crops 100 % of the short side
+    "attr_names": "raw",       # attribute names as annotated ("Billiard table")
+}
+OFFICIAL_RECIPE: dict[str, Any] = {
+    "train_list": "norepeat",  # dataset_balance.py: under the scene, else under object[0] (each image once)
+    "framing": "squash",       # main.py: Resize((512, 512)), no crop (--center_crop off)
+    "encoder_crop": 0.875,     # main.py / emo_translate.py: Resize 256 → CenterCrop 224
+    "attr_names": "snake",     # main.py / dataset_balance.py: .lower().replace(' ', '_')
+}
+DEFAULT_RECIPE = PRE_REFIT_RECIPE
+# Options added after the shipped prefits were fitted: left out of the artifact key while they hold the value
+# those fits were trained with (so the shipped keys stay byte-identical), written into it otherwise.
+KEY_OMITTED_AT: dict[str, Any] = {"train_list": "overlap", "framing": "crop", "encoder_crop": 1.0,
+                                  "attr_bank": "dataset", "space": "fit", "official_dir": ""}
+# preset=paper2024: the inference the paper's Table 1 most likely used (pre-fix EOS placement, commit f560012,
+# EmoGen#5; UniPC, 7.5, 50 steps as in inference.py). Generation only: the fit is shared with the default.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper2024": {"placement": "eos", "scheduler": "unipc", "guidance_scale": 7.5, "inference_steps": 50},
+}
+
 
 @dataclass(frozen=True)
 class EmoGenConfig:
@@ -35,6 +64,8 @@ class EmoGenConfig:
     stage1_batch: int = 64
     stage1_lr: float = 1e-3
     covariance: str = "diag"         # diag (faithful, prepare.py) | full (the commented-out variant)
+    encoder_crop: float = DEFAULT_RECIPE["encoder_crop"]  # centre-crop fraction of the short side (official .875)
+    space: str = "fit"               # fit (Gaussians of our encoder) | official (the authors' emo_space, imported)
     # ---------------------------------------------------------------- stage 2: mapping network
     mapper: str = "mlp"              # mlp (faithful) | fc (Linear only; the paper's FC ablation)
     mapper_layers: int = 2           # MLP linear layers (faithful 2); >2 adds hidden→hidden blocks
@@ -47,13 +78,20 @@ class EmoGenConfig:
     # ---------------------------------------------------------------- losses
     attr_weight: float = 0.01        # λ (faithful 0.01); 0 = the "without attribute loss" ablation
     emo_weight: float = 0.0          # μ (faithful 0: L_emo off)
-    confidence: bool = True          # emotion confidence c (faithful); false = the ablation: L = L_LDM + λ·L_attr
+    confidence: bool | str = True    # c (faithful); false = the ablation L = L_LDM + λ·L_attr; official = the
+                                     # authors' attr_coefficient_*.pkl (imported) instead of our label frequencies
     confidence_smoothing: float = 1.0  # additive (Laplace) smoothing of P(emotion | attribute) counts
     confidence_threshold: float = 0.0  # c := 0 below it (faithful 0: no filtering)
     attr_temperature: float = 1.0    # logits = cos / T (faithful: none, T=1); CLIP's own scale is T=0.01
     attr_pool: str = "token"         # token (faithful: legacy argmax pooling lands on the mapped token) | eos
-    attr_names: str = "raw"          # raw (faithful: "city_street", no template) | words ("city street")
+    attr_names: str = DEFAULT_RECIPE["attr_names"]  # raw (as annotated) | snake (official: lower-case, "_")
+                                     # | words ("city street"); no template in any
+    attr_bank: str = "dataset"       # dataset (every object + scene name) | official (the authors' 278 names)
     attributes: str = "both"         # both (faithful: object list + scene list) | object | scene
+    train_list: str = DEFAULT_RECIPE["train_list"]  # overlap | norepeat (official rule) | official (the
+                                     # authors' balanced lists, imported, restricted to our train split)
+    framing: str = DEFAULT_RECIPE["framing"]  # stage-2 images: crop (centre crop) | squash (official, no crop)
+    official_dir: str = ""           # folder written by `python -m emogen.official import` (for "official")
     balance: bool = True             # oversample every emotion to the majority count (dataset_balance.py)
     flip: bool = True                # horizontal flip p=0.5 of training images (faithful)
     # ---------------------------------------------------------------- generation
@@ -64,6 +102,7 @@ class EmoGenConfig:
     guidance_scale: float | None = None   # None: the zoo's default (official 7.5)
     inference_steps: int | None = None    # None: the zoo's default (official 50)
     micro_batch: int = 8                  # cells per pipeline call, padded (batch-size invariant, like ``sd``)
+    preset: str = ""                      # paper2024: placement=eos, scheduler=unipc, 7.5, 50 (PRESETS)
 
     def __post_init__(self) -> None:
         # Options may arrive as strings from ``emogen:key=value``: coerce to the declared types here, so the
@@ -78,7 +117,14 @@ class EmoGenConfig:
         _check_choice("mapper", self.mapper, ("mlp", "fc"))
         _check_choice("attr_pool", self.attr_pool, ("token", "eos"))
         _check_choice("attributes", self.attributes, ("both", "object", "scene"))
-        _check_choice("attr_names", self.attr_names, ("raw", "words"))
+        _check_choice("attr_names", self.attr_names, ("raw", "snake", "words"))
+        self._official_options()
+        _check_choice("preset", self.preset, ("", *PRESETS))
+        for key, value in PRESETS.get(self.preset, {}).items():   # a preset sets its generation options
+            object.__setattr__(self, key, value)
+        if not 0 < self.encoder_crop <= 1:
+            raise EmobenchError(f"emogen:encoder_crop={self.encoder_crop} is not a fraction of the short side",
+                                "use 1 (whole short side) or 0.875 (official Resize 256 → CenterCrop 224)")
         _check_choice("prompt", self.prompt, ("bare", "plan"))
         _check_choice("placement", self.placement, ("token", "eos"))
         _check_choice("scheduler", self.scheduler, ("pipeline", "unipc"))
@@ -94,6 +140,34 @@ class EmoGenConfig:
         if self.fuse and self.placement == "eos":
             raise EmobenchError("emogen:fuse cannot be combined with placement=eos (one vector fills every "
                                 "padding slot there)", "use placement=token for fusion")
+
+    def _official_options(self) -> None:
+        """Validate the options that can read the authors' released files; ``X=official:DIR`` is shorthand for
+        ``X=official,official_dir=DIR``."""
+        choices = {"space": ("fit", "official"), "attr_bank": ("dataset", "official"),
+                   "train_list": ("overlap", "norepeat", "official"), "framing": ("crop", "squash")}
+        for name in ("space", "attr_bank", "train_list", "confidence"):
+            value = getattr(self, name)
+            if isinstance(value, str) and value.startswith("official:"):
+                folder = value.split(":", 1)[1]
+                if self.official_dir and self.official_dir != folder:
+                    raise EmobenchError(f"emogen:{name}={value} names another folder than official_dir="
+                                        f"{self.official_dir}", "import the authors' files into one folder")
+                object.__setattr__(self, "official_dir", folder)
+                object.__setattr__(self, name, "official")
+        for name, allowed in choices.items():
+            _check_choice(name, getattr(self, name), allowed)
+        if isinstance(self.confidence, str) and self.confidence != "official":
+            raise EmobenchError(f"emogen:confidence={self.confidence!r} is not a known choice",
+                                "use true, false or official")
+        if self.uses_official() and not self.official_dir:
+            raise EmobenchError("an emogen option asks for the authors' files but no folder holds them",
+                                "import them with `python -m emogen.official import EmoGen/ --out DIR`, then pass "
+                                "emogen:official_dir=DIR (or e.g. emogen:space=official:DIR)")
+
+    def uses_official(self) -> bool:
+        """True when any option reads the authors' imported files."""
+        return "official" in (self.space, self.attr_bank, self.train_list, self.confidence)
 
     @property
     def fusion(self) -> tuple[str, ...]:
@@ -113,8 +187,12 @@ class EmoGenConfig:
 
     def training_dict(self) -> dict[str, Any]:
         """The fields that change the fitted artifacts (generation-only fields excluded)."""
-        generation = {"prompt", "placement", "fuse", "scheduler", "guidance_scale", "inference_steps", "micro_batch"}
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in generation}
+        generation = {"prompt", "placement", "fuse", "scheduler", "guidance_scale", "inference_steps", "micro_batch",
+                      "preset"}
+        # official_dir is a path: the key carries the imported files' hash instead (EmoGenMethod.fit_config)
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if k not in generation and k != "official_dir"
+                and not (k in KEY_OMITTED_AT and v == KEY_OMITTED_AT[k])}
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

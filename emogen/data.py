@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from emobench.errors import EmobenchError
 
@@ -14,15 +15,38 @@ PRELOAD_BYTES = 768 * 2**20   # preload a split as uint8 below this size; above 
 LOAD_CHUNK = 256
 
 
-class ImageBank:
-    """Images of ``samples`` at ``size`` px as float [0,1], by index (what ``dataset.load_images`` returns)."""
+def load_framed(dataset: Any, samples: Sequence[Any], size: int, framing: str = "crop", crop: float = 1.0
+                ) -> torch.Tensor:
+    """Images at ``size``×``size``, float [0,1]. ``crop`` with ``crop = 1``: the dataset's own centre crop of the
+    whole short side (emobench's default). ``crop < 1``: the centre ``crop`` fraction of the short side (official
+    stage 1: Resize 256 → CenterCrop 224 = 0.875). ``squash``: the whole image resized to a square, aspect ratio
+    not kept (official stage 2: ``Resize((512, 512))`` without ``--center_crop``)."""
+    if framing == "crop" and crop == 1.0:
+        return dataset.load_images(samples, size)
+    out = []
+    for s in samples:   # native sizes differ: one image at a time
+        x = dataset.load_images([s])[0]
+        if framing == "crop":
+            _, h, w = x.shape
+            m = max(1, round(min(h, w) * crop))
+            top, left = (h - m) // 2, (w - m) // 2
+            x = x[:, top : top + m, left : left + m]
+        x = F.interpolate(x[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
+        out.append(x.clamp_(0, 1))
+    return torch.stack(out) if out else torch.zeros(0, 3, size, size)
 
-    def __init__(self, dataset: Any, samples: Sequence[Any], size: int):
+
+class ImageBank:
+    """Images of ``samples`` at ``size`` px as float [0,1], by index (what ``dataset.load_images`` returns, or
+    with another ``framing`` / ``crop``: see :func:`load_framed`)."""
+
+    def __init__(self, dataset: Any, samples: Sequence[Any], size: int, framing: str = "crop", crop: float = 1.0):
         self.dataset, self.samples, self.size = dataset, list(samples), size
+        self.framing, self.crop = framing, crop
         self._cache: torch.Tensor | None = None
         if len(self.samples) * 3 * size * size <= PRELOAD_BYTES:
             chunks = [
-                (dataset.load_images(self.samples[s : s + LOAD_CHUNK], size) * 255).round().to(torch.uint8)
+                (self._load(self.samples[s : s + LOAD_CHUNK]) * 255).round().to(torch.uint8)
                 for s in range(0, len(self.samples), LOAD_CHUNK)
             ]
             self._cache = torch.cat(chunks) if chunks else torch.zeros(0, 3, size, size, dtype=torch.uint8)
@@ -34,7 +58,10 @@ class ImageBank:
         idx = [int(i) for i in idx]
         if self._cache is not None:
             return self._cache[idx].float() / 255.0
-        return self.dataset.load_images([self.samples[i] for i in idx], self.size)
+        return self._load([self.samples[i] for i in idx])
+
+    def _load(self, samples: Sequence[Any]) -> torch.Tensor:
+        return load_framed(self.dataset, samples, self.size, self.framing, self.crop)
 
     def chunks(self, chunk: int = LOAD_CHUNK):
         for s in range(0, len(self), chunk):
@@ -58,10 +85,27 @@ class AttributeVocabulary:
     kinds: tuple[str, ...]          # "object" | "scene" per entry
 
     @classmethod
-    def from_dataset(cls, dataset: Any) -> "AttributeVocabulary":
+    def from_dataset(cls, dataset: Any, style: str = "raw") -> "AttributeVocabulary":
+        """``style`` ``snake`` stores the official strings (:func:`snake_case`); names that become equal merge,
+        keeping the first (an object before a scene)."""
         objects = list(getattr(dataset, "objects", []) or [])
         scenes = list(getattr(dataset, "scenes", []) or [])
+        if style == "snake":
+            return cls.from_lists([snake_case(o) for o in objects], [snake_case(x) for x in scenes], dedupe=True)
         return cls(tuple(objects + scenes), tuple(["object"] * len(objects) + ["scene"] * len(scenes)))
+
+    @classmethod
+    def from_lists(cls, objects: Sequence[str], scenes: Sequence[str], dedupe: bool = False
+                   ) -> "AttributeVocabulary":
+        """Objects then scenes. The official bank (278 names, ``read_attr``) keeps its repeats, since the target is
+        the first occurrence anyway; ``dedupe`` drops them."""
+        names, kinds = [], []
+        for kind, lst in (("object", objects), ("scene", scenes)):
+            for n in lst:
+                if not (dedupe and n in names):
+                    names.append(n)
+                    kinds.append(kind)
+        return cls(tuple(names), tuple(kinds))
 
     def index(self, name: str) -> int:
         try:
@@ -70,8 +114,17 @@ class AttributeVocabulary:
             return -1
 
     def texts(self, style: str = "raw") -> list[str]:
-        """raw: the names as annotated (official: underscores kept, no template); words: "city street"."""
+        """raw: the names as stored (as annotated, or already snake_case); snake: the official strings
+        (``billiard_table``); words: "city street". No template in any."""
+        if style == "snake":
+            return [snake_case(n) for n in self.names]
         return [n if style == "raw" else n.replace("_", " ").strip() for n in self.names]
+
+
+def snake_case(name: str) -> str:
+    """The official attribute string: ``name.lower().replace(' ', '_')`` (``main.py:444,493``,
+    ``dataset_balance.py:16-26``): EmoSet's "Billiard table" becomes "billiard_table"."""
+    return name.lower().replace(" ", "_")
 
 
 @dataclass(frozen=True)
@@ -85,10 +138,15 @@ class TrainItem:
 
 
 def attribute_items(samples: Sequence[Any], labels: torch.Tensor, n_emotions: int, which: str,
-                    balance: bool, generator: torch.Generator, need_attributes: bool) -> list[TrainItem]:
-    """The official training list: per property, each image once under its scene (scene list) or its first
-    object (object list); every emotion oversampled to the majority count (``dataset_balance.py``, here
-    seeded); the lists concatenated and shuffled.
+                    balance: bool, generator: torch.Generator, need_attributes: bool, rule: str = "overlap",
+                    names: str = "raw") -> list[TrainItem]:
+    """The training lists, one per property; every emotion oversampled to the majority count
+    (``dataset_balance.py``, here seeded); the lists concatenated and shuffled.
+
+    ``rule`` ``norepeat`` is the official one (``dataset_balance.py:19-30``): an image goes under its scene, and
+    under its first object only when it has no scene, so each image is in one list. ``overlap`` (emobench's
+    pre-refit default) puts an image with both annotations into both lists. ``names`` ``snake`` stores the
+    attribute as the official string (:func:`snake_case`).
 
     Without annotations (and ``need_attributes`` false) every image is one item with no attribute.
     """
@@ -98,6 +156,10 @@ def attribute_items(samples: Sequence[Any], labels: torch.Tensor, n_emotions: in
         items = []
         for i, s in enumerate(samples):
             name = (s.objects[0] if s.objects else None) if kind == "object" else s.scene
+            if kind == "object" and rule == "norepeat" and s.scene:
+                name = None   # officially filed under its scene
+            if name and names == "snake":
+                name = snake_case(name)
             if name:
                 items.append(TrainItem(i, int(labels[i]), kind, name))
         if items:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -20,8 +20,11 @@ from torch import nn
 if TYPE_CHECKING:  # pragma: no cover
     from emogen.data import ImageBank
 
-# torchvision's ImageNet ResNet-50 checkpoints (V1 and V2); used only if already on disk, never downloaded
-RESNET50_FILES = ("resnet50-0676ba61.pth", "resnet50-11ad3fa6.pth", "resnet50-19c8e357.pth")
+# torchvision's ImageNet ResNet-50 checkpoints (V1 = the official ``pretrained=True``, and V2); used only if already
+# on disk, never downloaded. Like torch.hub's ``check_hash``, a file counts only if its sha256 starts with the hex
+# in its name (the pre-2021 name resnet50-19c8e357.pth does not follow that rule, so it cannot be verified).
+RESNET50_FILES = ("resnet50-0676ba61.pth", "resnet50-11ad3fa6.pth")
+IMAGENET_RESNET50 = {"0676ba61": "torchvision ResNet50_Weights.IMAGENET1K_V1", "11ad3fa6": "torchvision ResNet50_Weights.IMAGENET1K_V2"}
 
 
 class SmallTrunk(nn.Sequential):
@@ -41,20 +44,53 @@ class SmallTrunk(nn.Sequential):
         self.out_features = c_in
 
 
-def resnet50_trunk(init: str) -> tuple[nn.Module, bool]:
-    """torchvision ResNet-50 without its fc; ImageNet weights only if a torchvision checkpoint is on disk."""
+def resnet50_trunk(init: str, zoo: Any = None) -> tuple[nn.Module, bool]:
+    """torchvision ResNet-50 without its fc; ImageNet weights only if verified ones are at hand
+    (:func:`imagenet_resnet50`)."""
     import torchvision
 
     net = torchvision.models.resnet50(weights=None)
     loaded = False
+    net.imagenet_source = None  # type: ignore[attr-defined]
     if init == "imagenet":
-        path = find_resnet50_weights()
-        if path is not None:
-            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        state, source = imagenet_resnet50(zoo)
+        if state is not None:
+            net.load_state_dict(state)
             loaded = True
+            net.imagenet_source = source  # type: ignore[attr-defined]
     net.fc = nn.Identity()
     net.out_features = 2048  # type: ignore[attr-defined]
     return net, loaded
+
+
+def imagenet_resnet50(zoo: Any = None) -> tuple[dict[str, torch.Tensor] | None, str | None]:
+    """(state dict, where it came from) of torchvision's ImageNet ResNet-50, or (None, None).
+
+    Looked for, in order: the zoo's object judge (the paper zoo's ``[judges.object]``, wherever its TOML points,
+    is that very network; used when the sha256 the zoo recorded for it matches a torchvision name), then torch.hub's
+    checkpoint folder. A hub file whose sha256 does not match its name is refused (a file with the right name is
+    not proof of ImageNet weights)."""
+    from emobench.errors import EmobenchError
+
+    digest = (getattr(zoo, "hashes", None) or {}).get("judges.object") or ""
+    net = getattr(getattr(getattr(zoo, "judges", None), "object", None), "net", None)
+    if net is not None and digest[:8] in IMAGENET_RESNET50:
+        # a copy: the encoder is trained, the judge must stay as it is
+        state = {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
+        return state, f"the zoo's [judges.object] ({IMAGENET_RESNET50[digest[:8]]}, sha256 {digest[:12]}…)"
+    path = find_resnet50_weights()
+    if path is None:
+        return None, None
+    from emobench.zoo.load import file_sha256
+
+    want = path.stem.split("-")[-1]
+    got = file_sha256(path)
+    if not got.startswith(want):
+        raise EmobenchError(f"{path} is not torchvision's ImageNet ResNet-50: its sha256 starts {got[:8]}, its name "
+                            f"says {want}", "delete or replace the file, or train stage 1 from scratch with "
+                            "emogen:encoder_init=none")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state, f"{path} ({IMAGENET_RESNET50.get(want, 'torchvision')}, sha256 verified)"
 
 
 def find_resnet50_weights() -> Path | None:
@@ -91,10 +127,10 @@ class EmotionEncoder(nn.Module):
 
 
 def build_encoder(kind: str, width: int, n_classes: int, image_size: int, init: str = "none",
-                  seed: int = 0) -> tuple[EmotionEncoder, bool]:
+                  seed: int = 0, zoo: Any = None) -> tuple[EmotionEncoder, bool]:
     torch.manual_seed(seed)  # initial weights depend on the fit seed only
     if kind == "resnet50":
-        trunk, pretrained = resnet50_trunk(init)
+        trunk, pretrained = resnet50_trunk(init, zoo)
     else:
         trunk, pretrained = SmallTrunk(), False
     return EmotionEncoder(trunk, width, n_classes, kind, image_size), pretrained

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from emobench.api import EMOTIONS, FitContext, stable_hash
 from emobench.errors import EmobenchError
 from emobench.training import derive_seed
-from emogen.config import PAPER_STAGE1_EPOCHS, EmoGenConfig, Resolved, resolve
+from emogen.config import KEY_OMITTED_AT, PAPER_STAGE1_EPOCHS, EmoGenConfig, Resolved, resolve
 from emogen.data import ImageBank, split_samples
 from emogen.emotion_space import EmotionEncoder, EmotionSpace, build_encoder, embed_all, train_encoder
 from emogen.mapper import n_parameters
@@ -72,8 +73,9 @@ def _fit(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:
     if not train:
         raise EmobenchError(f"the dataset at {getattr(dataset, 'root', '?')} has no training images of "
                             f"{', '.join(emotions)}", "check its train split, or choose other --emotions")
-    enc_bank = ImageBank(dataset, train, res.image_size)
-    key1 = stable_hash({"stage1": {k: getattr(config, k) for k in STAGE1_FIELDS},
+    enc_bank = ImageBank(dataset, train, res.image_size, crop=config.encoder_crop)
+    key1 = stable_hash({"stage1": {k: getattr(config, k) for k in STAGE1_FIELDS
+                                   if not (k in KEY_OMITTED_AT and getattr(config, k) == KEY_OMITTED_AT[k])},
                         "resolved": [res.encoder, res.image_size, res.width, res.stage1_steps],
                         "dataset": getattr(dataset, "content_hash", None), "emotions": emotions, "seed": ctx.seed})
     resumed = _resume_stage1(out, key1, res, emotions, zoo.device)
@@ -86,12 +88,21 @@ def _fit(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:
                                                   enc_bank, progress("emogen stage 1 (emotion encoder)"))
         save_file({k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()},
                   str(out / "encoder.safetensors"))
+        if config.space == "official":   # the authors' Gaussians replace ours (docs: only with their encoder)
+            from emogen.official import OfficialFiles
+
+            space = EmotionSpace.from_tensors(emotions, OfficialFiles(config.official_dir).space(emotions))
+            if space.mean.shape[1] != res.width:
+                raise EmobenchError(f"the official emotion space is {space.mean.shape[1]}-d, this zoo's text "
+                                    f"encoder {res.width}-d", "use emogen:space=official with the paper zoo only")
+            stage1["space"] = "official"
         save_file(space.tensors(), str(out / "space.safetensors"))
         (out / "stage1.json").write_text(json.dumps({"key": key1, "facts": stage1}, indent=2, sort_keys=True))
 
     # ------------------------------------------------------------------ stage 2: mapping network
     diff_size = int(zoo.sampling.height)
-    diff_bank = enc_bank if diff_size == res.image_size else ImageBank(dataset, train, diff_size)
+    same = diff_size == res.image_size and config.framing == "crop" and config.encoder_crop == 1.0
+    diff_bank = enc_bank if same else ImageBank(dataset, train, diff_size, framing=config.framing)
     trainer = Stage2Trainer.build(config, res, zoo, dataset, train, train_labels, len(emotions), vectors, diff_bank,
                                   seed_of("stage2", ctx.seed), seed_of("probe", ctx.seed))
     steps2 = trainer.default_steps(res.stage2_steps)
@@ -113,6 +124,7 @@ def _fit(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:
         "attr_last": _mean(trace["attr"][-20:]) if trace["attr"] else None,
         "attr_top1_last": _mean(trace["attr_acc"][-50:]) if trace["attr_acc"] else None,
         "attr_bank_size": len(vocab.names), "confidence_mean": round(float(conf.mean()), 4),
+        **trainer.scaled.facts(), **trainer.data_facts,
     }
     facts = {
         "format": FORMAT, "version": VERSION, "emotions": emotions, "config": config.training_dict(),
@@ -121,13 +133,17 @@ def _fit(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:
         "stage1": stage1, "stage2": stage2, "wall_seconds": round(time.perf_counter() - started, 2),
         "torch_threads": torch.get_num_threads(),
     }
+    if config.uses_official():
+        from emogen.official import OfficialFiles
+
+        facts["official_files"] = OfficialFiles(config.official_dir).files_hash
     (out / "emogen.json").write_text(json.dumps(facts, indent=2, sort_keys=True))
     return facts
 
 
 # options that change stage 1's outputs (a partial fit with the same ones can skip stage 1)
 STAGE1_FIELDS = ("encoder", "encoder_init", "encoder_image_size", "stage1_steps", "stage1_batch", "stage1_lr",
-                 "covariance", "flip")
+                 "covariance", "flip", "encoder_crop")
 
 
 def _stage1(config: EmoGenConfig, res: Resolved, ctx: FitContext, emotions: list[str], train: list,
@@ -135,7 +151,7 @@ def _stage1(config: EmoGenConfig, res: Resolved, ctx: FitContext, emotions: list
             ) -> tuple[EmotionEncoder, EmotionSpace, torch.Tensor, dict[str, Any]]:
     """Train the emotion encoder, embed the train split, fit the Gaussians, measure held-out accuracy."""
     encoder, imagenet = build_encoder(res.encoder, res.width, len(emotions), res.image_size, config.encoder_init,
-                                      seed_of("encoder", ctx.seed))
+                                      seed_of("encoder", ctx.seed), zoo=ctx.zoo)
     encoder.to(ctx.zoo.device)
     steps1 = res.stage1_steps or math.ceil(PAPER_STAGE1_EPOCHS * len(train) / config.stage1_batch)
     g1 = torch.Generator().manual_seed(seed_of("stage1", ctx.seed))
@@ -157,9 +173,12 @@ def _stage1(config: EmoGenConfig, res: Resolved, ctx: FitContext, emotions: list
         "vector_norm_mean": round(float(space.mean.norm(dim=1).mean()), 4),
         "vector_std_mean": round(float(space.std.mean()), 4),
     }
+    if imagenet:
+        facts["imagenet_source"] = getattr(encoder.trunk, "imagenet_source", None)
     if res.encoder == "resnet50" and config.encoder_init == "imagenet" and not imagenet:
-        facts["note"] = ("ImageNet ResNet-50 weights were not found under torch.hub's checkpoint folder; "
-                         "the encoder was trained from random initialisation")
+        facts["note"] = ("ImageNet ResNet-50 weights were not found (neither as the zoo's [judges.object] nor under "
+                         "torch.hub's checkpoint folder); the encoder was trained from random initialisation")
+        warnings.warn(f"emobench: emogen: {facts['note']} (official: ImageNet init)", stacklevel=2)
     return encoder, space, vectors, facts
 
 

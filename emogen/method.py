@@ -18,7 +18,7 @@ from emobench.api import Cell, FitContext, GenerationRequest, GenerationResult, 
 from emobench.errors import EmobenchError
 from emobench.sampling import empty_prompt_embeds, private_pipeline, sample, swap_scheduler
 from emogen import prompts
-from emogen.config import EmoGenConfig, auto_defaults
+from emogen.config import KEY_OMITTED_AT, EmoGenConfig, auto_defaults
 from emogen.emotion_space import EmotionSpace
 from emogen.fit import FORMAT, VERSION, fit_emogen, seed_of
 from emogen.mapper import build_mapper
@@ -42,7 +42,12 @@ class EmoGenMethod(Method):
         """The options that change the fitted artifacts (generation-only options such as ``fuse`` or
         ``prompt`` excluded) and what their ``auto`` values resolve to, for cores that key the artifact cache on
         them."""
-        return {**self.config.training_dict(), "auto": auto_defaults()}
+        out = {**self.config.training_dict(), "auto": auto_defaults()}
+        if self.config.uses_official():   # the imported files' content, not the folder's path
+            from emogen.official import OfficialFiles
+
+            out["official_files"] = OfficialFiles(self.config.official_dir).files_hash
+        return out
 
     # ------------------------------------------------------------------ fit / load
     def fit(self, ctx: FitContext) -> dict[str, Any]:
@@ -67,8 +72,10 @@ class EmoGenMethod(Method):
         if meta["width"] != width:
             raise EmobenchError(f"emogen artifacts map to {meta['width']}-d tokens, the zoo's text encoder is "
                                 f"{width}-d", "refit for this zoo: emobench fit emogen --refit")
-        mine = self.config.training_dict()
-        differ = sorted(k for k, v in meta["config"].items() if k in mine and mine[k] != v)
+        # options added later are absent from older artifacts and omitted at their pre-existing value: fill both
+        mine = {**KEY_OMITTED_AT, **self.config.training_dict()}
+        theirs = {**KEY_OMITTED_AT, **meta["config"]}
+        differ = sorted(k for k, v in theirs.items() if k in mine and mine[k] != v)
         if differ:
             raise EmobenchError(f"the emogen artifacts in {root} were fitted with other options ({', '.join(differ)})",
                                 "refit with these options (emobench fit emogen --refit)")

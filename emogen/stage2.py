@@ -13,12 +13,12 @@ import torch
 import torch.nn.functional as F
 
 from emobench.errors import EmobenchError
-from emobench.training import InOrderEpochSampler, denoising_loss, encode_latents
+from emobench.training import InOrderEpochSampler, ScaledBackward, denoising_loss, encode_latents
 from emogen import losses, prompts
-from emogen.confidence import ConfidenceTable
 from emogen.config import STAGE2_EPOCHS, EmoGenConfig, Resolved
-from emogen.data import AttributeVocabulary, ImageBank, TrainItem, attribute_items
+from emogen.data import AttributeVocabulary, ImageBank, TrainItem
 from emogen.mapper import build_mapper
+from emogen.recipe import stage2_data
 
 
 def as_tensor(x: Any) -> torch.Tensor:
@@ -115,10 +115,7 @@ class Stage2Trainer:
         device = zoo.device
         need_attr = config.attr_weight > 0
         g = torch.Generator().manual_seed(seed)
-        items = attribute_items(train, labels, n_emotions, config.attributes, config.balance, g, need_attr)
-        table = ConfidenceTable.from_items(items, n_emotions, config.confidence_smoothing)
-        conf = table.weights(items, config.confidence_threshold)
-        vocab = AttributeVocabulary.from_dataset(dataset)
+        items, conf, vocab, data_facts = stage2_data(config, dataset, train, labels, n_emotions, g, need_attr)
         targets = torch.tensor([vocab.index(it.attribute) if it.attribute else -1 for it in items])
         proj = bank_feats = probe = None
         if need_attr or config.emo_weight > 0:
@@ -130,7 +127,9 @@ class Stage2Trainer:
             probe = train_emotion_probe(zoo, dataset, train, labels, n_emotions, probe_seed)
         torch.manual_seed(seed)  # mapper initialisation (the caller forks the global RNG)
         mapper = build_mapper(config.mapper, res.width, res.width, res.mapper_hidden, config.mapper_layers).to(device)
-        return cls(config, zoo, items, conf, targets, vocab, vectors, images, mapper, proj, bank_feats, probe, g)
+        trainer = cls(config, zoo, items, conf, targets, vocab, vectors, images, mapper, proj, bank_feats, probe, g)
+        trainer.data_facts = data_facts
+        return trainer
 
     def default_steps(self, resolved_steps: int | None) -> int:
         """``resolved_steps`` (the user's ``steps``), else ``epochs`` (default ``STAGE2_EPOCHS``, the authors'
@@ -144,17 +143,23 @@ class Stage2Trainer:
         opt = torch.optim.AdamW(self.mapper.parameters(), lr=self.config.lr, betas=(0.9, 0.999),
                                 weight_decay=self.config.weight_decay, eps=1e-8)
         sampler = InOrderEpochSampler(len(self.items), self.config.batch_size, self.generator)
+        self.scaled = self.backward_step()
         t0 = time.perf_counter()
         with self.training():
             for step in range(steps):
                 loss = self.loss(sampler.next())
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                self.scaled.step(loss, opt)   # loss scaling when the frozen pipeline is fp16 (paper zoo, CUDA)
                 if report and (step % 20 == 0 or step == steps - 1):
                     report(step + 1, steps)
         self.mapper.eval()
         return time.perf_counter() - t0
+
+    def backward_step(self) -> ScaledBackward:
+        """Backward + step, with a gradient scaler when the frozen parts compute in float16 (the official
+        accelerate fp16 AMP); plain ``loss.backward(); opt.step()`` otherwise (fp32 fits unchanged)."""
+        pipe = self.zoo.pipeline
+        return ScaledBackward([pipe.unet, pipe.vae, pipe.text_encoder, self.proj], self.zoo.device)
 
     @contextmanager
     def training(self) -> Iterator[None]:
