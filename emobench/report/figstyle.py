@@ -64,13 +64,13 @@ def text_width_in(text: str, size: float = BODY_PT, bold: bool = False) -> float
                 for line in text.split("\n")), default=0.0) / 72.0
 
 
-_BREAK = re.compile(r"(?<=[\s:,;=+])")  # break after spaces and a method spec's separators
+_BREAK = re.compile(r"(?<=[\s:,;=+-])")  # break after spaces, hyphens and a method spec's separators
 
 
 def wrap(text: str, width_in: float, size: float = BODY_PT, bold: bool = False) -> str:
     """Greedy line breaks so that no line is wider than ``width_in`` at ``size`` points.
 
-    Breaks after spaces and ``: , ; = +`` (method specs like ``emogen:mapper=fc`` break at their parts);
+    Breaks after spaces, hyphens and ``: , ; = +`` (method specs like ``emogen:mapper=fc`` break at their parts);
     a single part wider than the width stays whole rather than being cut mid-word.
     """
     lines: list[str] = []

@@ -113,7 +113,9 @@ def _image_figure(canvas, row_c, row_labels, geom, groups: list[Group], title: s
     the figure is exactly ``size.width`` wide."""
     h, w = canvas.shape[:2]
     W = size.width
-    left = max(text_width_in(str(lab), LABEL_PT) for lab in row_labels) + 0.06
+    label_pt = BODY_PT if size.narrow else LABEL_PT  # a column is narrow: labels at the minimum size
+    bold = not size.narrow                            # … and group names in regular weight
+    left = max(text_width_in(str(lab), label_pt) for lab in row_labels) + 0.06
     # Inches per mosaic pixel: fill the width, but no tile over MAX_TILE_IN (a grid of few methods would
     # otherwise be pages tall); a narrower mosaic is centred.
     scale = min((W - left - 0.03) / w, MAX_TILE_IN / TILE)
@@ -121,13 +123,14 @@ def _image_figure(canvas, row_c, row_labels, geom, groups: list[Group], title: s
     group_w = [gw * scale for _, gw, _ in geom]
     tile_w = TILE * scale
     # Group labels: wrapped to the group's width; if a single word is still wider, set them vertically.
-    glabels = [wrap(g.label, gwi, LABEL_PT, bold=True) for g, gwi in zip(groups, group_w)]
-    vertical = any(text_width_in(lab, LABEL_PT, True) > gwi + 0.02 for lab, gwi in zip(glabels, group_w))
+    glabels = [wrap(g.label, gwi, label_pt, bold=bold) for g, gwi in zip(groups, group_w)]
+    # A label may reach into the gaps between groups (10 px each side), not further.
+    vertical = any(text_width_in(lab, label_pt, bold) > gwi + 10 * scale for lab, gwi in zip(glabels, group_w))
     if vertical:
         glabels = [g.label for g in groups]
-        g_h = max(text_width_in(lab, LABEL_PT, True) for lab in glabels) + 0.04
+        g_h = max(text_width_in(lab, label_pt, bold) for lab in glabels) + 0.04
     else:
-        g_h = max(lab.count("\n") + 1 for lab in glabels) * _line_in(LABEL_PT)
+        g_h = max(lab.count("\n") + 1 for lab in glabels) * _line_in(label_pt)
     # Tile labels ("T1 s0"): one line if they fit the tile, else template over seed.
     tlabels = [[t for t in g.tiles] for g in groups]
     if any(text_width_in(t, BODY_PT) > tile_w - 0.01 for ts in tlabels for t in ts):
@@ -152,7 +155,7 @@ def _image_figure(canvas, row_c, row_labels, geom, groups: list[Group], title: s
 
     for yc, lab in zip(row_c, row_labels):
         fig.text((left - 0.05) / W, (img_top - yc * scale) / H, str(lab), ha="right", va="center",
-                 fontsize=LABEL_PT)
+                 fontsize=label_pt)
     y_tiles = img_top + 0.02
     y_rule = y_tiles + t_h + 0.02
     for (x0, gw, tcs), g, lab, ts in zip(geom, groups, glabels, tlabels):
@@ -163,8 +166,8 @@ def _image_figure(canvas, row_c, row_labels, geom, groups: list[Group], title: s
         if g.colour:  # a rule in the method's colour under its name (names themselves stay dark)
             fig.add_artist(Line2D([fx(x0), fx(x0 + gw)], [y_rule / H] * 2, color=g.colour, linewidth=2.2,
                                   solid_capstyle="butt"))
-        fig.text(fx(x0 + gw / 2), (y_rule + 0.03) / H, lab, ha="center", va="bottom", fontsize=LABEL_PT,
-                 fontweight="bold", rotation=90 if vertical else 0, linespacing=1.1)
+        fig.text(fx(x0 + gw / 2), (y_rule + 0.03) / H, lab, ha="center", va="bottom", fontsize=label_pt,
+                 fontweight="bold" if bold else "normal", rotation=90 if vertical else 0, linespacing=1.1)
     fig.text(0.5, (H - 0.04) / H, title_txt, ha="center", va="top", fontsize=TITLE_PT)
     if note_txt:
         fig.text(0.05 / W, 0.03 / H, note_txt, ha="left", va="bottom", fontsize=BODY_PT)
@@ -353,7 +356,9 @@ def _yerr(v, lo, hi):
 
 def _legend_columns(labels: list[str], width_in: float) -> int:
     col_w = max(text_width_in(x, BODY_PT) for x in labels) + 0.45  # handle + padding
-    return max(1, min(len(labels), int((width_in - 0.1) // col_w)))
+    most = max(1, min(len(labels), int((width_in - 0.1) // col_w)))
+    rows = math.ceil(len(labels) / most)
+    return math.ceil(len(labels) / rows)  # balanced rows: matplotlib fills the legend column by column
 
 
 def axis_range(lows: list[float], highs: list[float]) -> tuple[float, float, bool]:
@@ -369,7 +374,7 @@ def axis_range(lows: list[float], highs: list[float]) -> tuple[float, float, boo
         step = 10 ** math.floor(math.log10(max(hi - bottom, 1e-12)))
         bottom = max(0.0, math.floor(bottom / (step / 2)) * (step / 2))
         return bottom, hi + 0.14 * (hi - bottom), bottom > 0
-    bottom = min(0.0, lo - 0.05 * (hi - lo))
+    bottom = 0.0 if lo >= 0 else lo - 0.05 * (hi - lo)
     return bottom, hi + 0.14 * (hi - bottom), False
 
 
@@ -488,20 +493,22 @@ def confusion_figure(run: RunData, methods: list[str], styles, out: AtomicOutput
     mats = [(m, run.confusion[m]) for m in methods + controls if m in run.confusion]
     if not mats:
         return None
-    ncols = min(len(mats), 2 if size.narrow else 3)
-    nrows = math.ceil(len(mats) / ncols)
+    most = 2 if size.narrow else 4
+    nrows = math.ceil(len(mats) / most)
+    ncols = math.ceil(len(mats) / nrows)   # as few empty slots as the rows allow
     panel_w = (size.width - 0.75) / ncols
     title_lines = []
     for m, conf in mats:
         counts = np.asarray(conf["counts"], dtype=float)
         acc = np.trace(counts) / max(counts.sum(), 1)
-        title_lines.append(wrap(f"{m} (Emo-A {acc * 100:.1f}%)", panel_w - 0.05, BODY_PT, bold=True))
+        title_lines.append(wrap(m, panel_w - 0.2, BODY_PT, bold=True) + f"\nEmo-A {acc * 100:.1f}%")
     t_lines = max(t.count("\n") + 1 for t in title_lines)
     # Panels are square cells: as tall as their rows (emotions not in the plan are left out).
     n_rows = max(int((np.asarray(conf["counts"]).sum(axis=1) > 0).sum()) or len(conf["labels"]) for _, conf in mats)
     n_cols = max(len(conf["labels"]) for _, conf in mats)
     panel_h = (panel_w - 0.3) * n_rows / n_cols + t_lines * _line_in(BODY_PT) + 0.3
     fig = new_figure(size, nrows * panel_h + 0.45)
+    fig.get_layout_engine().set(w_pad=0.04, wspace=0.06)  # room between neighbouring panels' titles
     axes = fig.subplots(nrows, ncols, squeeze=False)
     im = None
     for idx, (ax, (m, conf), title) in enumerate(zip(axes.flat, mats, title_lines)):
@@ -569,10 +576,13 @@ def scatter_emoa_semd(run: RunData, methods: list[str], styles, out: AtomicOutpu
     ax.set_xlabel("Sem-D↑ (semantic diversity)")
     ax.set_ylabel("Emo-A↑ (%)")
     fig.suptitle(title)
+    handles, names = ax.get_legend_handles_labels()
+    order = sorted(range(len(names)), key=lambda i: labels.index(names[i]) if names[i] in labels else len(labels))
+    handles, names = [handles[i] for i in order], [names[i] for i in order]   # methods first, then controls
     if below:
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=ncol, frameon=False)
+        ax.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=ncol, frameon=False)
     else:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+        ax.legend(handles, names, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return save(fig, out, "scatter_emoa_semd", size)
 
 

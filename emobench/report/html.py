@@ -17,6 +17,7 @@ from PIL import Image
 
 from emobench.emotions import EMOTIONS
 from emobench.report.colors import method_colours
+from emobench.report.figures import template_numbers
 from emobench.report.leaderboard import Entry, Leaderboard, Row, sig_mark
 from emobench.report.metrics_display import MetricSpec, spec_for
 from emobench.report.rundata import RunData
@@ -153,7 +154,8 @@ def _grids(run: RunData, methods: list[str], colours: dict[str, str], max_cells:
             lst.append((c["template"], int(c["seed"])))
     rank = {e: i for i, e in enumerate(EMOTIONS)}  # canonical emotion order, whatever order the files list
     by_emotion = dict(sorted(by_emotion.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
-    templates = sorted({t for lst in by_emotion.values() for t, _ in lst})
+    tnum = template_numbers(run)  # T1, T2 … in the config's order, as in the figures
+    templates = sorted({t for lst in by_emotion.values() for t, _ in lst}, key=lambda t: (tnum.get(t, 0), t))
     tix = {t: i + 1 for i, t in enumerate(templates)}
     tooltips = _image_scores(run)
     parts = []
