@@ -219,3 +219,19 @@ def test_axis_range_zooms_only_when_values_sit_high():
     assert bottom == 0.0 and not broken
     bottom, top, broken = axis_range([-3.0, 1.0], [2.0, 5.0])       # negatives stay visible
     assert bottom < -3.0 and not broken
+
+
+def test_method_styles_read_on_white_and_in_greyscale():
+    from emobench.report.colors import PALETTE, method_styles
+    from emobench.report.figstyle import luminance
+
+    assert all(luminance(c) < 0.6 for c in PALETTE)              # no light yellow on white
+    names = [f"m{i}" for i in range(len(PALETTE) + 3)]
+    styles = method_styles(names)
+    first = [styles[m] for m in names[:len(PALETTE)]]
+    assert len({s.hatch for s in first}) == len({s.marker for s in first}) == len({s.colour for s in first}) \
+        == len(PALETTE)                                         # greyscale: hatch and marker tell them apart
+    assert len({(s.colour, s.hatch) for s in styles.values()}) == len(names)  # beyond the palette: new hatch
+    # Styles follow the order given, never a method's name: a plugin is styled like a built-in.
+    assert method_styles(["sd", "emogen"])["emogen"] == method_styles(["x", "y"])["y"]
+    assert method_styles(["real (control)"])["real (control)"].colour == "#999999"

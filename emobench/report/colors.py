@@ -36,8 +36,8 @@ def method_styles(methods: list[str]) -> dict[str, MethodStyle]:
         if m.endswith(CONTROL_SUFFIX):
             out[m] = MethodStyle(CONTROL_COLOUR, "", "*")
             continue
-        # Past the palette's length, colours repeat with a different hatch/marker (the two cycle at
-        # different lengths only if the tuples differ; they are the same length, so shift the hatch).
+        # Past the palette's length, colours repeat: shift the hatch and marker by one per round, so no two
+        # methods share colour and hatch.
         out[m] = MethodStyle(PALETTE[i % len(PALETTE)], HATCHES[(i + i // len(PALETTE)) % len(HATCHES)],
                              MARKERS[(i + i // len(PALETTE)) % len(MARKERS)])
         i += 1
