@@ -354,6 +354,21 @@ def _yerr(v, lo, hi):
     return (max(0.0, v - lo), max(0.0, hi - v))
 
 
+def _pack(bits: list[str], width_in: float, size: float) -> str:
+    """Join phrases with "; ", breaking lines only between phrases (a phrase is wrapped only if it alone is
+    too wide), so "* Holm p<0.05 vs sd" never splits mid-phrase."""
+    lines: list[str] = []
+    for bit in bits:
+        cand = f"{lines[-1]}; {bit}" if lines else bit
+        if lines and text_width_in(cand, size) <= width_in:
+            lines[-1] = cand
+        else:
+            if lines:
+                lines[-1] += ";"
+            lines.append(wrap(bit, width_in, size))
+    return "\n".join(lines)
+
+
 def _legend_columns(labels: list[str], width_in: float) -> int:
     col_w = max(text_width_in(x, BODY_PT) for x in labels) + 0.45  # handle + padding
     most = max(1, min(len(labels), int((width_in - 0.1) // col_w)))
@@ -399,7 +414,7 @@ def bar_chart(run: RunData, methods: list[str], spec: MetricSpec, styles: dict[s
         title_bits.append("lines: controls")
     if marks and baseline:
         title_bits.append(f"* Holm p<{SIGNIFICANT:g} vs {baseline}")
-    title = wrap("; ".join(title_bits), size.width - 0.1, TITLE_PT)
+    title = _pack(title_bits, size.width - 0.1, TITLE_PT)
     legend_rows = math.ceil(len(legend_labels) / ncol)
     height = (2.05 if size.narrow else 2.3) + legend_rows * _line_in(BODY_PT) * 1.15 \
         + title.count("\n") * _line_in(TITLE_PT)

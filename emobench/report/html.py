@@ -196,7 +196,7 @@ def _grids(run: RunData, methods: list[str], colours: dict[str, str], max_cells:
 
 def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
     methods_ok = [r.method for r in lb.rows if r.kind != "failed"]
-    colours = method_colours([r.method for r in lb.rows + lb.controls])
+    colours = method_colours(run.method_names() + [r.method for r in lb.controls])  # same order as figures
     facts = " · ".join(f"{_e(k)}: <code>{_e(v)}</code>" for k, v in lb.facts.items())
     out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
