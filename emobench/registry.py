@@ -4,7 +4,8 @@ In the spirit of lm-eval's registry (lazy per entry, did-you-mean, duplicate nam
 ``load_entry_point_plugins`` (a plugin that fails to import is reported and the others still load).
 The core never imports a plugin module by name; it only reads the groups ``emobench.methods`` and
 ``emobench.metrics``. ``EMOBENCH_PLUGINS`` adds entries without installing a package (for local
-development and tests): ``"method:NAME=module:Class,metric:NAME=module:Class"``.
+development and tests): ``"method:NAME=module:Class,metric:NAME=module:Class"``; ``module`` is imported
+from ``sys.path`` with the current directory added at its end.
 
 Method and metric *specs* may carry options for the plugin's ``Config`` dataclass:
 ``emogen:fuse=amusement+fear``, ``sd:guidance_scale=7:num_inference_steps=10`` (options separated by
@@ -15,7 +16,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import sys
 import threading
+import types
 import typing
 import warnings
 from dataclasses import dataclass, field
@@ -53,6 +56,7 @@ class Registry:
     entries: dict[str, PluginEntry] = field(default_factory=dict)
     _discovered: bool = False
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _from_env: set[str] = field(default_factory=set)
 
     # -- discovery -------------------------------------------------------------------------------
     def _entry_points(self) -> list[EntryPoint]:
@@ -65,6 +69,7 @@ class Registry:
                 continue
             if kind == self.kind:
                 eps.append(EntryPoint(name=name.strip(), value=value.strip(), group=GROUPS[kind]))
+                self._from_env.add(name.strip())
         return eps
 
     def discover(self) -> "Registry":
@@ -90,6 +95,8 @@ class Registry:
             entry.loaded = True
             ep, entry.entry_point = entry.entry_point, None
             try:
+                if ep.name in self._from_env:
+                    _cwd_on_path()
                 obj = ep.load()
                 if not (isinstance(obj, type) and issubclass(obj, BASES[self.kind])):
                     raise TypeError(f"{ep.value} is not a subclass of emobench.api.{BASES[self.kind].__name__}")
@@ -137,6 +144,17 @@ class Registry:
         cls = self.get(name)
         config = build_config(cls.Config, options, f"{self.kind} {name!r}")
         return spec_label(name, config), cls(config)
+
+
+def _cwd_on_path() -> None:
+    """Let an ``EMOBENCH_PLUGINS`` module be found in the current directory, as ``python -m`` would.
+
+    The ``emobench`` console script puts its own bin folder first on ``sys.path``, not the current
+    directory, so ``module:Class`` failed unless PYTHONPATH was set. The directory is appended (last), so it
+    never shadows an installed package, and only when an entry of that variable is loaded."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,30 @@ def test_broken_lists_every_plugin_after_loading_all(plugins):
     assert "missing" in plugins.names()            # discovered without importing it
     assert "missing" not in plugins.available()     # but it does not load
     assert "missing" in plugins.broken()
+def test_env_plugin_module_found_in_the_current_directory(tmp_path):
+    """``EMOBENCH_PLUGINS=method:NAME=module:Class`` from the folder that holds ``module.py``, through the
+    real console script (whose sys.path starts with its bin folder, not the current directory)."""
+    import os
+    import subprocess
+
+    (tmp_path / "my_cwd_plugin.py").write_text(
+        "from baselines.stable_diffusion import StableDiffusionMethod\n\n\n"
+        "class CwdMethod(StableDiffusionMethod):\n    pass\n")
+    exe = Path(sys.executable).with_name("emobench")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["EMOBENCH_PLUGINS"] = "method:from-cwd=my_cwd_plugin:CwdMethod"
+    res = subprocess.run([str(exe), "list", "methods"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    line = next((ln for ln in res.stdout.splitlines() if "from-cwd" in ln), "")
+    assert line and "fail" not in line.lower(), res.stdout + res.stderr
+
+
+def test_polarity_is_a_public_api():
+    from emobench.emotions import EMOTIONS, NEGATIVE, POSITIVE, polarity
+
+    assert POSITIVE | NEGATIVE == set(EMOTIONS) and not POSITIVE & NEGATIVE
+    assert NEGATIVE == {"anger", "disgust", "fear", "sadness"}
+    assert [polarity(e) for e in EMOTIONS] == [1, 1, 1, 1, 0, 0, 0, 0]
+    with pytest.raises(ValueError, match="not one of the eight emotions"):
+        polarity("happiness")

@@ -17,6 +17,7 @@ from PIL import Image
 
 from emobench.emotions import EMOTIONS
 from emobench.report.colors import method_colours
+from emobench.report.figures import template_numbers
 from emobench.report.leaderboard import BoardEntry, BoardRow, Leaderboard, sig_mark
 from emobench.report.metrics_display import MetricSpec, spec_for
 from emobench.report.rundata import RunData
@@ -153,7 +154,8 @@ def _grids(run: RunData, methods: list[str], colours: dict[str, str], max_cells:
             lst.append((c["template"], int(c["seed"])))
     rank = {e: i for i, e in enumerate(EMOTIONS)}  # canonical emotion order, whatever order the files list
     by_emotion = dict(sorted(by_emotion.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
-    templates = sorted({t for lst in by_emotion.values() for t, _ in lst})
+    tnum = template_numbers(run)  # T1, T2 … in the config's order, as in the figures
+    templates = sorted({t for lst in by_emotion.values() for t, _ in lst}, key=lambda t: (tnum.get(t, 0), t))
     tix = {t: i + 1 for i, t in enumerate(templates)}
     tooltips = _image_scores(run)
     parts = []
@@ -194,7 +196,7 @@ def _grids(run: RunData, methods: list[str], colours: dict[str, str], max_cells:
 
 def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
     methods_ok = [r.method for r in lb.rows if r.kind != "failed"]
-    colours = method_colours([r.method for r in lb.rows + lb.controls])
+    colours = method_colours(run.method_names() + [r.method for r in lb.controls])  # same order as figures
     facts = " · ".join(f"{_e(k)}: <code>{_e(v)}</code>" for k, v in lb.facts.items())
     out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
