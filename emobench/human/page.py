@@ -8,6 +8,7 @@ PAGE = r"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>emobench rating</title>
+<link rel="icon" href="data:,">
 <style>
 :root { --ink:#1d2430; --mute:#6b7480; --line:#dde2e8; --accent:#2f6fdb; --bg:#f6f7f9; }
 * { box-sizing: border-box; }
