@@ -77,7 +77,7 @@ class Server:
     def __init__(self, run: Path, port: int | None = None):
         self.run, self.port = run, port or _free_port()
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "emobench", "human", "serve", str(run), "--port",
+        self.proc = subprocess.Popen([sys.executable, "-m", "emobench.human", "serve", str(run), "--port",
                                       str(self.port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -422,7 +422,7 @@ def test_analyze_recovers_planted_bradley_terry_order(tmp_path, capsys):
     store_path = run / "human" / "votes.sqlite"
     csv_path, alpha_planted = _simulate(run, n_good=24, n_random=4)
     assert import_votes(csv_path, VoteStore.open(store_path)).refused == []
-    assert cli_main(["human", "analyze", str(store_path), "--json", "--resamples", "200"]) == 0
+    assert cli_main(["human", "analyze", str(store_path), "--json", "--resamples", "100"]) == 0
     result = json.loads(capsys.readouterr().out)
 
     planted_order = sorted(PLANTED, key=PLANTED.get, reverse=True)

@@ -6,12 +6,12 @@ table); what a rater or a platform sees is an opaque task id and opaque image id
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emobench.api import stable_hash
 from emobench.errors import EmobenchError
 
 # EmoGen Table 2's three questions (emotion expression, semantic clarity, diversity), as shown to raters.
@@ -31,6 +31,13 @@ CONTROL_REAL = "real (control)"
 CONTROL_SHUFFLED = "shuffled (control)"
 
 STUDY_FORMAT = "emobench-human-study"
+
+
+def stable_hash(obj: Any, n: int = 16) -> str:
+    """sha256 of canonical JSON, as ``emobench.api.stable_hash`` (which imports torch: the rating server and
+    its tests start in ~1 s instead of ~6 s without it)."""
+    blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:n]
 
 
 @dataclass
