@@ -202,7 +202,8 @@ def analyze(store: VoteStore, *, min_pass: float = MIN_PASS, n_boot: int = 1000,
     for q in questions:
         dq = [d for d in duels if d.question == q]
         point = _bt(methods, dq)
-        boots = np.array([_bt(methods, dq, boot_w[i]) for i in range(n_bt_boot)]) if n_bt_boot else None
+        boots = (np.array([_bt(methods, dq, boot_w[i]) for i in range(n_bt_boot)])
+                 if n_bt_boot and len({d.rater for d in dq}) > 1 else None)
         order = np.argsort(-point, kind="stable")
         bt_point[q] = {m: float(point[i]) for i, m in enumerate(methods)}
         for rank, i in enumerate(order, start=1):
@@ -222,7 +223,9 @@ def analyze(store: VoteStore, *, min_pass: float = MIN_PASS, n_boot: int = 1000,
             share = float(wins.sum() / total.sum())
             bw, bt = boot_w @ wins, boot_w @ total
             ok = bt > 0
-            lo, hi = np.percentile(bw[ok] / bt[ok], [2.5, 97.5]) if ok.any() else (math.nan, math.nan)
+            # One rater has no between-rater spread to resample: no interval rather than a zero-width one.
+            lo, hi = (np.percentile(bw[ok] / bt[ok], [2.5, 97.5]) if ok.any() and (total > 0).sum() > 1
+                      else (math.nan, math.nan))
             per_rater = wins[total > 0] / total[total > 0]
             std = float(per_rater.std(ddof=1)) if len(per_rater) > 1 else math.nan
             preferences.append(Preference(q, m, o, int(total.sum()), int((total > 0).sum()), share,

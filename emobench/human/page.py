@@ -21,7 +21,7 @@ header h1 { font-size:17px; margin:0; font-weight:600; }
 #bar { flex:1; height:8px; background:var(--line); border-radius:4px; overflow:hidden; }
 #fill { height:100%; width:0; background:var(--accent); transition:width .2s; }
 #count { font-variant-numeric:tabular-nums; color:var(--mute); font-size:14px; min-width:90px; text-align:right; }
-main { max-width:980px; margin:24px auto; padding:0 24px; }
+main { max-width:900px; margin:18px auto; padding:0 24px; }
 .card { background:#fff; border:1px solid var(--line); border-radius:10px; padding:22px 26px; }
 #question { font-size:22px; font-weight:600; margin:0 0 4px; text-align:center; }
 #qstep { text-align:center; color:var(--mute); font-size:14px; margin-bottom:18px; }
@@ -30,7 +30,7 @@ main { max-width:980px; margin:24px auto; padding:0 24px; }
         display:flex; flex-direction:column; align-items:center; gap:10px; transition:border-color .1s; }
 .side:hover { border-color:var(--accent); }
 .side.picked { border-color:var(--accent); background:#eef4ff; }
-.imgs { display:grid; gap:6px; width:100%; max-width:340px; }
+.imgs { display:grid; gap:6px; width:100%; max-width:300px; }
 .imgs.n1 { grid-template-columns:1fr; }
 .imgs.many { grid-template-columns:1fr 1fr; }
 .imgs img { width:100%; aspect-ratio:1/1; object-fit:contain; background:#fff; border-radius:4px; }

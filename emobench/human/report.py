@@ -16,16 +16,22 @@ def _f(x: float, pct: bool = False, nd: int = 2) -> str:
     return f"{100 * x:.1f}" if pct else f"{x:.{nd}f}"
 
 
+def _ci(lo: float, hi: float, pct: bool = False) -> str:
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return "–"
+    return f"{_f(lo, pct)} – {_f(hi, pct)}"
+
+
 def tables(a: HumanAnalysis) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) of every table; both renderers use these."""
     out = []
     out.append(("Preference (EmoGen Table 2 style)",
                 ["Question", "Method", "vs", "Preferred %", "95 % CI", "± std (raters)", "Votes", "Raters"],
                 [[LABEL[p.question], p.method, p.opponent, _f(p.preference, True),
-                  f"{_f(p.ci_low, True)}–{_f(p.ci_high, True)}", _f(p.std_raters, True), str(p.n_votes),
+                  _ci(p.ci_low, p.ci_high, True), _f(p.std_raters, True), str(p.n_votes),
                   str(p.n_raters)] for p in a.preferences]))
     out.append(("Bradley–Terry strengths", ["Question", "Rank", "Method", "Log-strength", "95 % CI"],
-                [[LABEL[s.question], str(s.rank), s.method, _f(s.strength), f"{_f(s.ci_low)} – {_f(s.ci_high)}"]
+                [[LABEL[s.question], str(s.rank), s.method, _f(s.strength), _ci(s.ci_low, s.ci_high)]
                  for s in a.strengths]))
     out.append(("Agreement between raters (Krippendorff's α, nominal)", ["Question", "α", "Tasks", "Raters"],
                 [[LABEL[q], _f(v["alpha"]), str(int(v["n_units"])), str(int(v["n_raters"]))]

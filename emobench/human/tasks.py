@@ -18,7 +18,7 @@ from emobench.errors import EmobenchError
 QUESTIONS: dict[str, str] = {
     "emotion": "Which image shows {emotion} better?",
     "clarity": "Which image has the clearer content (objects and scene easy to recognise)?",
-    "diversity": "Which set of images is more diverse?",
+    "diversity": "Which set of {emotion} images is more diverse?",
 }
 PAIR_QUESTIONS = ("emotion", "clarity")
 SET_QUESTIONS = ("diversity",)
