@@ -170,6 +170,8 @@ def test_export_is_blind_and_has_the_checks(study_run):
             assert (t.a, t.b) == (orig.a, orig.b) and t.export_order != orig.export_order
             for rater in ("r1", "r2", "r3"):
                 assert shown_order(study, rater, t) != shown_order(study, rater, orig)
+                ids = [x.task_id for x in rater_order(study, rater)]
+                assert abs(ids.index(t.task_id) - ids.index(orig.task_id)) >= 3
         if t.kind == "control":
             assert t.method_a == "real (control)" and t.questions == ["emotion"]
             assert t.keys_b[0].startswith("shuffled:") and not t.keys_b[0].split(":")[1].startswith(t.emotion)

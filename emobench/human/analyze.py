@@ -210,6 +210,7 @@ def analyze(store: VoteStore, *, min_pass: float = MIN_PASS, n_boot: int = 1000,
             lo, hi = (np.nanpercentile(boots[:, i], [2.5, 97.5]) if boots is not None and len(boots)
                       else (math.nan, math.nan))
             strengths.append(Strength(q, methods[i], float(point[i]), float(lo), float(hi), rank))
+        rows_q: list[Preference] = []
         for m1, m2 in itertools.combinations(methods, 2):
             m, o = (m1, m2) if bt_point[q][m1] >= bt_point[q][m2] else (m2, m1)
             wins = np.zeros(len(raters))
@@ -228,8 +229,11 @@ def analyze(store: VoteStore, *, min_pass: float = MIN_PASS, n_boot: int = 1000,
                       else (math.nan, math.nan))
             per_rater = wins[total > 0] / total[total > 0]
             std = float(per_rater.std(ddof=1)) if len(per_rater) > 1 else math.nan
-            preferences.append(Preference(q, m, o, int(total.sum()), int((total > 0).sum()), share,
-                                          float(lo), float(hi), std))
+            rows_q.append(Preference(q, m, o, int(total.sum()), int((total > 0).sum()), share,
+                                     float(lo), float(hi), std))
+        # Table 2 layout: the strongest method's comparisons first.
+        rank = {methods[i]: r for r, i in enumerate(order)}
+        preferences += sorted(rows_q, key=lambda p: (rank[p.method], rank[p.opponent]))
         alpha[q] = _alpha(dq, tasks, len(raters))
     analysis = HumanAnalysis(n_votes=len(votes), n_raters=len(quality), n_kept=len(kept),
                              rule=EXCLUSION_RULE.format(min_pass), raters=quality, preferences=preferences,

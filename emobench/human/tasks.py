@@ -110,13 +110,19 @@ def image_id(seed: int, source: str) -> str:
 def rater_order(study: Study, rater: str) -> list[Task]:
     """The rater's own seeded task order; the same rater always resumes in the same order."""
     ranked = sorted(study.tasks, key=lambda t: stable_hash([study.seed, rater, t.task_id]))
-    # Keep a repeat away from its original (at least 3 tasks apart) so it tests attention, not memory.
-    pos = {t.task_id: i for i, t in enumerate(ranked)}
-    for t in list(ranked):
-        if t.of and t.of in pos and abs(pos[t.task_id] - pos[t.of]) < 3:
-            ranked.remove(t)
-            ranked.append(t)
-            pos = {x.task_id: i for i, x in enumerate(ranked)}
+    # Keep a repeat away from its original (3 positions or more, when the study is that long) so it tests
+    # attention, not short-term memory.
+    ids = [t.task_id for t in ranked]
+    for t in [x for x in ranked if x.of in ids]:
+        i, j = ids.index(t.task_id), ids.index(t.of)
+        if abs(i - j) >= 3:
+            continue
+        ranked.pop(i)
+        ids.pop(i)
+        j = ids.index(t.of)
+        k = j + 3 if j + 3 <= len(ranked) else max(0, j - 2)
+        ranked.insert(k, t)
+        ids.insert(k, t.task_id)
     return ranked
 
 
