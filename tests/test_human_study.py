@@ -325,6 +325,11 @@ def test_bad_input_is_refused_with_4xx_and_nothing_written(server, study_run):
     big = json.dumps({**good, "pad": "x" * 100_000}).encode()
     assert server.request("POST", "/api/vote", big, {"Content-Type": "application/json"})[0] == 413
     assert server.request("POST", "/api/vote", b"{not json", {"Content-Type": "application/json"})[0] == 422
+    con = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)   # no length: refused unread
+    con.request("POST", "/api/vote", body=iter([json.dumps(good).encode()]), encode_chunked=True,
+                headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    assert con.getresponse().status == 411
+    con.close()
     assert len(_votes(study_run)) == before
     # The valid vote goes in once; a second submit is refused and writes nothing.
     assert server.post_json("/api/vote", good)[0] == 200

@@ -42,37 +42,22 @@ class VoteIn(BaseModel):
 
 
 class BodyLimit:
-    """ASGI middleware: refuse a request body over ``limit`` bytes with 413, by header or while streaming."""
+    """ASGI middleware: a request with a body must declare its length (411 otherwise: the page and every
+    HTTP client send Content-Length for a JSON body) and stay within ``limit`` bytes (413), checked before
+    any of it is read. uvicorn never hands the app more bytes than the declared length."""
 
     def __init__(self, app, limit: int = MAX_BODY):
         self.app, self.limit = app, limit
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD"):
-            return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await _plain(send, 413, "request body too large")
-        seen = 0
-
-        async def limited():
-            nonlocal seen
-            msg = await receive()
-            if msg["type"] == "http.request":
-                seen += len(msg.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge()
-            return msg
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _plain(send, 413, "request body too large")
-
-
-class _TooLarge(Exception):
-    pass
+        if scope["type"] == "http" and scope.get("method") not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(scope.get("headers") or [])
+            declared = headers.get(b"content-length")
+            if declared is None:
+                return await _plain(send, 411, "send the body with a Content-Length")
+            if not declared.isdigit() or int(declared) > self.limit:
+                return await _plain(send, 413, "request body too large")
+        return await self.app(scope, receive, send)
 
 
 async def _plain(send, status: int, text: str) -> None:
