@@ -28,8 +28,8 @@ from emobench.human.tasks import QUESTIONS, Task, winner
 
 MIN_PASS = 0.8
 EXCLUSION_RULE = ("a rater is excluded when they passed fewer than {:.0%} of the attention checks they answered "
-                  "(a control: the real image must win the emotion question; a repeat: the same side must win "
-                  "as in the rater's first answer to that pair); raters who answered no check are kept, flagged")
+                  "(a control: the real image must win the emotion question; a repeat: the same method must win "
+                  "as in the rater's first answer to that pair, whose sides were swapped); raters who answered no check are kept, flagged")
 
 
 @dataclass

@@ -62,8 +62,11 @@ def to_markdown(a: HumanAnalysis) -> str:
 def to_html(a: HumanAnalysis) -> str:
     e = html.escape
     parts = ['<section id="human"><h2>Human study</h2>',
-             f"<p>{a.n_votes} votes from {a.n_raters} raters; {a.n_kept} kept. Exclusion rule: {e(a.rule)}. "
-             "Questions: " + "; ".join(e(QUESTIONS[q].format(emotion="{emotion}")) for q in a.alpha) + "</p>"]
+             "<style>table.human{border-collapse:collapse;margin:6px 0 18px;font-variant-numeric:tabular-nums}"
+             "table.human th,table.human td{padding:3px 10px;border-bottom:1px solid #e3e6ea;text-align:left}"
+             "table.human th{border-bottom:2px solid #c9ced6}p.note{color:#666}</style>",
+             f"<p>{a.n_votes} votes from {a.n_raters} raters; {a.n_kept} kept. Exclusion rule: {e(a.rule)}.</p>",
+             "<p>Questions:</p><ul>" + "".join(f"<li>{e(QUESTIONS[q])}</li>" for q in a.alpha) + "</ul>"]
     for title, header, rows in tables(a):
         parts.append(f"<h3>{e(title)}</h3><table class=\"human\"><thead><tr>"
                      + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead><tbody>"
