@@ -228,29 +228,36 @@ def test_chromium_rater_clicks_through_20_tasks(server, study_run, tmp_path):
 # ------------------------------------------------------------------------------------- two raters at once
 
 def test_two_raters_at_once_lose_no_vote(server, study_run):
+    """Two raters answer every task as fast as they can, at the same time: duo-a and duo-b on one server
+    (concurrent requests), duo-c on a second server process writing to the same store file."""
     total = len(load_study(study_run / "human").tasks)
     done: dict[str, int] = {}
     errors: list[BaseException] = []
+    second = Server(study_run)
 
-    def rate(rater: str) -> None:
+    def rate(rater: str, srv: Server) -> None:
         try:
             n = 0
-            while answer_next(server, rater, "right" if rater.endswith("b") else "left") is not None:
+            while answer_next(srv, rater, "right" if rater.endswith("b") else "left") is not None:
                 n += 1
             done[rater] = n
         except BaseException as err:  # noqa: BLE001 — reported by the main thread
             errors.append(err)
 
-    threads = [threading.Thread(target=rate, args=(r,)) for r in ("duo-a", "duo-b")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    threads = [threading.Thread(target=rate, args=(r, s)) for r, s in
+               (("duo-a", server), ("duo-b", server), ("duo-c", second))]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        second.stop()
     assert not errors, errors
-    assert done == {"duo-a": total, "duo-b": total}
+    assert done == {"duo-a": total, "duo-b": total, "duo-c": total}
     tasks = load_study(study_run / "human").by_id()
     n_questions = sum(len(t.questions) for t in tasks.values())
-    for rater, side in (("duo-a", "left"), ("duo-b", "right")):
+    for rater, side in (("duo-a", "left"), ("duo-b", "right"), ("duo-c", "left")):
         votes = _votes(study_run, rater)
         assert len(votes) == n_questions and {v.choice for v in votes} == {side}
 
@@ -379,6 +386,8 @@ def test_import_merges_and_reports_refused_rows(tmp_path, capsys):
     report = import_votes(f, VoteStore.open(store_path))
     assert report.imported == 0 and report.count("duplicate") == 3
     assert cli_main(["human", "import", str(tmp_path / "nope.csv"), "--store", str(store_path)]) == 2
+    assert cli_main(["human", "analyze", str(f)]) == 2   # a CSV is no vote store
+    assert "is not an emobench vote store" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- simulated Bradley–Terry raters

@@ -82,6 +82,9 @@ def _export(args, out: Path):
     from emobench.commands.score import run_zoo_spec
     from emobench.human.export import export_run
 
+    if not (args.run_dir / "manifest.jsonl").is_file():
+        raise EmobenchError(f"{args.run_dir} is not a finished run (no manifest.jsonl)",
+                            "pass the folder `emobench run` wrote, once the run is done")
     opts = _options(args)
     dataset, size = None, None
     if opts.controls_per_emotion > 0:
@@ -114,7 +117,9 @@ def main_serve(args) -> int:
     if not (study_dir / "study.json").is_file():
         main_export(argparse.Namespace(**{**vars(args), "out": study_dir}))
     study = load_study(study_dir)
-    store = VoteStore.open(args.store or study_dir / "votes.sqlite")
+    store_path = args.store or study_dir / "votes.sqlite"
+    # A new --store path starts an empty store for this study (e.g. one store per session or site).
+    store = VoteStore.open(store_path) if store_path.exists() else VoteStore.create(store_path, study)
     try:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:

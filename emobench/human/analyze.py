@@ -238,6 +238,10 @@ def analyze(store: VoteStore, *, min_pass: float = MIN_PASS, n_boot: int = 1000,
     analysis = HumanAnalysis(n_votes=len(votes), n_raters=len(quality), n_kept=len(kept),
                              rule=EXCLUSION_RULE.format(min_pass), raters=quality, preferences=preferences,
                              strengths=strengths, alpha=alpha)
+    if not votes:
+        analysis.notes.append("the store holds no votes yet: rate with `emobench human serve RUN` or import "
+                              "a platform's CSV with `emobench human import FILE --store STORE`")
+        return analysis
     run_dir = run_dir or store.meta().get("run_dir")
     analysis.agreement, notes = metric_agreement(run_dir, tasks, duels, bt_point)
     analysis.notes += notes
