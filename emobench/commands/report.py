@@ -15,6 +15,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--no-html", action="store_true", help="skip index.html")
     p.add_argument("--grid-cells", type=int, default=24, metavar="N",
                    help="cells per emotion in the HTML image grid (default 24; 0 = all)")
+    p.add_argument("--human", metavar="STORE", help="add the human-study section from this vote store "
+                                                    "(`emobench human`: votes.sqlite)")
     p.set_defaults(func=main)
     return p
 
@@ -23,7 +25,7 @@ def main(args) -> int:
     from emobench.report import build_report
 
     res = build_report(args.run_dirs, args.out, figures=not args.no_figures, html=not args.no_html,
-                       grid_cells=args.grid_cells or None)
+                       grid_cells=args.grid_cells or None, human=args.human)
     print(f"wrote {len(res.files)} files into {res.out}: " + ", ".join(
         f for f in res.files if not f.startswith("figures/")) + (
         f", figures/ ({sum(f.startswith('figures/') for f in res.files)} files)" if any(

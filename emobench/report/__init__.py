@@ -45,17 +45,33 @@ def provenance(run: RunData) -> str:
 
 
 def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, *,
-                 figures: bool = True, html: bool = True, grid_cells: int | None = 24) -> ReportResult:
+                 figures: bool = True, html: bool = True, grid_cells: int | None = 24,
+                 human: str | Path | None = None) -> ReportResult:
     run: RunData = load_runs(list(run_dirs))
     lb = _leaderboard.build(run)
+    study = None
+    if human is not None:   # a human-study vote store: its analysis becomes a section (emobench.human)
+        from emobench.human.analyze import analyze
+        from emobench.human.store import VoteStore
+
+        study = analyze(VoteStore.open(human), run_dir=run.root)
     dest = _out_dir(run_dirs, out)
     files = ["leaderboard.md", "leaderboard.csv", "provenance.json"]
     with AtomicOutput(dest) as w:
         w.write_text("leaderboard.md", _leaderboard.to_markdown(lb))
         w.write_text("leaderboard.csv", _leaderboard.to_csv(lb))
         w.write_text("provenance.json", provenance(run))
+        if study is not None:
+            from emobench.human import report as _human
+
+            w.write_text("human.md", _human.to_markdown(study))
+            w.write_text("human.json", study.to_json())
+            files += ["human.md", "human.json"]
         if html:
-            w.write_text("index.html", _html.render(run, lb, max_cells=grid_cells))
+            page = _html.render(run, lb, max_cells=grid_cells)
+            if study is not None:
+                page = _human.insert_into_page(page, _human.to_html(study))
+            w.write_text("index.html", page)
             files.append("index.html")
         if figures:
             files += [f"figures/{n}.{ext}" for n in _figures.write_figures(run, w) for ext in ("png", "pdf")]
