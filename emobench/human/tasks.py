@@ -6,7 +6,6 @@ table); what a rater or a platform sees is an opaque task id and opaque image id
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
