@@ -111,6 +111,9 @@ class Method(ABC):
     name: ClassVar[str]
     Config: ClassVar[type] = NoConfig
     learns: ClassVar[bool] = False  # True: the core calls fit() (or reuses cached / shipped artifacts)
+    # Emotion judges this method optimised against (judge names, judge families such as "clip-linear-probe", or
+    # "primary" for the zoo's Emo-A judge): their verdicts on it are not independent evidence (docs/judges.md).
+    trained_against: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()

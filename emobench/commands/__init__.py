@@ -2,4 +2,4 @@
 
 A module listed here that is not written yet is skipped, so parts can land independently.
 """
-COMMANDS = ["run", "list", "score", "fit", "zoo", "report", "figures", "validate_plugin"]
+COMMANDS = ["run", "list", "score", "fit", "zoo", "report", "figures", "validate_plugin", "audit"]
