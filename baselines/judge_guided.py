@@ -79,13 +79,15 @@ class JudgeGuidedMethod(Method):
         out, x = model_output.float(), x_t.float()
         x0 = {"epsilon": lambda: (x - b * out) / a, "v_prediction": lambda: a * x - b * out,
               "sample": lambda: out}[kind]()
-        with torch.enable_grad():
-            z = x0.detach().requires_grad_(True)
+        # the runner generates under inference_mode; the gradient needs a normal tensor outside it
+        with torch.inference_mode(False), torch.enable_grad():
+            z = x0.detach().clone().requires_grad_(True)
             images = (self._decode(z.to(x_t.dtype), None).float() / 2 + 0.5).clamp(0, 1)
             logp = torch.log_softmax(self.judge.logits(images), dim=1)
             keep = targets >= 0                                     # padding rows are not guided
             picked = logp[keep].gather(1, targets[keep, None].to(logp.device))
             (grad,) = torch.autograd.grad(picked.sum(), z)
+        grad, x0 = grad.detach(), x0.clone()
         rms = grad.flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-12).view(-1, *[1] * (grad.ndim - 1))
         x0 = x0 + self.config.scale * grad / rms
         new = {"epsilon": lambda: (x - a * x0) / b, "v_prediction": lambda: (a * x - x0) / b, "sample": lambda: x0}[kind]()
