@@ -123,7 +123,7 @@ def fit_panel(zoo_dir: str | Path, settings: PanelSettings = PanelSettings(),
     zoo = load_zoo(str(zoo_dir), with_pipeline=False)
     figures = {}
     for judge in load_panel(zoo).judges:
-        figures[judge.name] = held_out(judge, zoo.dataset, "test", settings.max_per_emotion)
+        figures[judge.name] = held_out(judge, zoo.dataset, "test", settings.max_per_emotion, size=zoo.sampling.height)
         if progress:
             progress(f"held-out {judge.name}", 1, 1)
     for name, card in cards.items():
@@ -142,7 +142,10 @@ def validate_panel(zoo_spec: str, split: str = "test", max_per_emotion: int | No
 
     zoo = load_zoo(zoo_spec, with_pipeline=False)
     zoo.require("dataset")
-    return {j.name: {"family": j.family, **held_out(j, zoo.dataset, split, max_per_emotion)}
+    # real images at the size the zoo generates (EmoSet's vary; a batch needs one): centre crop + resize,
+    # so every judge sees real and generated images at the same resolution
+    size = zoo.sampling.height
+    return {j.name: {"family": j.family, **held_out(j, zoo.dataset, split, max_per_emotion, size=size)}
             for j in load_panel(zoo, names).judges}
 
 

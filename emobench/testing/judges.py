@@ -33,12 +33,14 @@ from emobench.emotions import EMOTION_INDEX, EMOTIONS
 from emobench.judges.base import CARD_KEYS, Judge
 
 
-def dataset_fixture(dataset: Any, per_emotion: int = 8, split: str = "test") -> tuple[torch.Tensor, list[str]]:
-    """The first ``per_emotion`` images of each emotion of a split, and their annotated emotions."""
+def dataset_fixture(dataset: Any, per_emotion: int = 8, split: str = "test",
+                    size: int | None = None) -> tuple[torch.Tensor, list[str]]:
+    """The first ``per_emotion`` images of each emotion of a split (centre-cropped and resized to ``size``
+    when given: real EmoSet images differ in size), and their annotated emotions."""
     from emobench.zoo.fit_judges import _samples
 
     rows = _samples(dataset, split, per_emotion)
-    return dataset.load_images(rows), [r.emotion for r in rows]
+    return dataset.load_images(rows, size=size), [r.emotion for r in rows]
 
 
 def fixture_accuracy(judge: Judge, images: torch.Tensor, labels: Sequence[str]) -> float:
