@@ -114,6 +114,9 @@ class Method(ABC):
     # the stored bytes, which catches a method that does not take the plan's step noise (``generator=``).
     # None: the method does not reduce to the baseline (the check is skipped).
     reduces_to_baseline: ClassVar[Mapping[str, Any] | None] = None
+    # Emotion judges this method optimised against (judge names, judge families such as "clip-linear-probe", or
+    # "primary" for the zoo's Emo-A judge): their verdicts on it are not independent evidence (docs/judges.md).
+    trained_against: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()

@@ -7,7 +7,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLIC = {"emobench.api", "emobench.errors", "emobench.zoo.base", "emobench.sampling", "emobench.training"}
+PUBLIC = {"emobench.api", "emobench.errors", "emobench.zoo.base", "emobench.sampling", "emobench.training",
+          "emobench.judges"}  # the judge panel: a method that uses a judge (the judge-guided control) loads it here
 MAX_LINES = 400
 
 

@@ -9,8 +9,9 @@ from emobench.emotions import EMOTIONS, polarity
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("list", help="installed methods and metrics, and the emotions")
-    p.add_argument("what", choices=["methods", "metrics", "emotions"])
+    p = sub.add_parser("list", help="installed methods, metrics and emotion judges, and the emotions")
+    p.add_argument("what", choices=["methods", "metrics", "judges", "emotions"])
+    p.add_argument("--zoo", default="mini", help="judges: the zoo whose panel to list ('mini', a folder, a .toml)")
     p.set_defaults(func=main)
 
 
@@ -27,6 +28,10 @@ def main(args: argparse.Namespace) -> int:
         for i, e in enumerate(EMOTIONS):
             print(f"{i}  {e:<12} {'positive' if polarity(e) else 'negative'}")
         return 0
+    if args.what == "judges":
+        from emobench.judges.listing import print_judges
+
+        return print_judges(args.zoo)
     reg = registry.methods() if args.what == "methods" else registry.metrics()
     for name in reg.available():
         cls = reg.get(name)

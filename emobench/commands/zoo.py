@@ -53,6 +53,9 @@ def add_parser(sub) -> None:
     from emobench.zoo import fit_judges  # kit area: `zoo fit-judges --zoo paper.toml` (Emo-A probe)
 
     fit_judges.add_parser(zsub)
+    from emobench.judges import fit as fit_panel  # `zoo fit-panel DIR`, `zoo validate-judges --zoo Z`
+
+    fit_panel.add_parser(zsub)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
 

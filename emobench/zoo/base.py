@@ -74,6 +74,7 @@ class Zoo:
     judges: Judges = field(default_factory=Judges)
     dataset: "EmoSetDataset | None" = None
     root: Path | None = None
+    source: Path | None = None                 # the file it was described by (a paper .toml); judge plugins read it
     hashes: dict[str, str] = field(default_factory=dict)   # component → sha256 over its weight files
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 

@@ -113,7 +113,7 @@ def load_paper_zoo(path: str | Path, device: torch.device | str | None = None, *
     hashes["judges.lpips"] += ":" + file_sha256(linear_file)
 
     return Zoo(name=spec.name, scale="paper", pipeline=pipe, sampling=sampling, clip=clip, judges=judges,
-               dataset=dataset, root=spec.toml.parent, hashes=hashes, device=dev)
+               dataset=dataset, root=spec.toml.parent, source=spec.toml, hashes=hashes, device=dev)
 
 
 def _set_scheduler(pipe: Any, spec: PaperSpec) -> None:
