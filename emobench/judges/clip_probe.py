@@ -64,7 +64,7 @@ class ClipProbeJudge(JudgePlugin):
     description = "linear probe on the zoo's CLIP image features (EmoGen's judge design)"
 
     def build(self, zoo) -> Judge:
-        from emobench.zoo.paper import EmotionProbe
+        from emobench.zoo.paper_judges import EmotionProbe
 
         if isinstance(zoo.judges.emotion, EmotionProbe):   # paper scale: the zoo's own Emo-A probe
             probe = zoo.judges.emotion
@@ -86,7 +86,7 @@ class ClipProbeJudge(JudgePlugin):
 def _paper_probe_card(zoo) -> dict[str, Any]:
     import json
 
-    from emobench.zoo.paper import PROBE_CONFIG, read_paper_toml
+    from emobench.zoo.paper_spec import PROBE_CONFIG, read_paper_toml
 
     try:
         facts = json.loads((read_paper_toml(zoo.source).parts["judges.emotion"].path / PROBE_CONFIG).read_text())

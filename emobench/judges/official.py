@@ -25,7 +25,7 @@ EXPECTED = "EmoGen's Clip_emotion_classifier .pth (a state dict with fc.weight [
 
 def read_emogen_classifier(path: Path, feature_dim: int | None = 768):
     """The official file → ``nn.Linear(768, 8)``; tensors only (``weights_only=True``), shapes checked."""
-    from emobench.zoo.paper import safe_state_dict
+    from emobench.zoo.paper_judges import safe_state_dict
 
     return linear_from_state(safe_state_dict(Path(path)), str(path), feature_dim)
 

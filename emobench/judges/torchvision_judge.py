@@ -35,7 +35,7 @@ class TorchvisionEmotionNet(nn.Module):
             p.requires_grad_(False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        from emobench.zoo.paper import IMAGENET_MEAN, IMAGENET_STD, resize_crop_normalise
+        from emobench.zoo.paper_judges import IMAGENET_MEAN, IMAGENET_STD, resize_crop_normalise
 
         dev = next(self.net.parameters()).device
         return self.net(resize_crop_normalise(images.to(dev), self.resize, self.crop, IMAGENET_MEAN, IMAGENET_STD))
@@ -46,7 +46,7 @@ def torchvision_judge(path: Path, arch: str, labels: Sequence[str], resize: int 
                       device: torch.device | str = "cpu") -> Judge:
     import torchvision
 
-    from emobench.zoo.paper import safe_state_dict
+    from emobench.zoo.paper_judges import safe_state_dict
 
     state = safe_state_dict(Path(path))
     try:
