@@ -30,7 +30,7 @@ from emobench.human.export import ExportOptions, export_run
 from emobench.human.importer import import_votes
 from emobench.human.store import VoteStore
 from emobench.human.tasks import load_study, rater_order, shown_order
-from test_report_fixture import make_run
+from support.report_fixture import make_run
 
 EMOTIONS = ("awe", "fear")
 

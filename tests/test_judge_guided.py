@@ -14,18 +14,6 @@ from emobench.emotions import EMOTION_INDEX, EMOTIONS
 from emobench.judges import is_trained_against, load_panel
 from emobench.plan import Plan
 from emobench.registry import methods
-from emobench.testing.tiny import tiny_zoo
-from emobench.zoo.load import load_zoo
-
-
-@pytest.fixture(scope="module")
-def zoo_dir(tmp_path_factory):
-    return tiny_zoo(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def zoo(zoo_dir):
-    return load_zoo(zoo_dir)
 
 
 def _requests(zoo, n=2):

@@ -19,7 +19,7 @@ from emobench.testing.judges import JudgeContractTests, dataset_fixture
 from emobench.testing.tiny import tiny_zoo
 from emobench.zoo.load import load_zoo
 
-from paper_fixtures import write_judge_files, write_paper_toml
+from support.paper_fixtures import write_judge_files, write_paper_toml
 
 PERM = [3, 0, 6, 1, 7, 2, 5, 4]            # the row order of the "official" test files below
 PERM_LABELS = [EMOTIONS[i] for i in PERM]
