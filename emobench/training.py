@@ -22,8 +22,9 @@ from emobench.diffusion import denoising_loss
 from emobench.hashing import stable_hash
 from emobench.precision import ScaledBackward  # loss scaling behind a frozen fp16 pipeline
 from emobench.rundir import atomic_write_text  # fit facts are written atomically like every run file
+from emobench.rundir import sha256_file  # checking a downloaded weight file against its published hash
 
-__all__ = ["ScaledBackward", "atomic_write_text", "derive_seed", "emotion_seed", "cpu_generator", "device_generator", "encode_latents", "denoising_loss",
+__all__ = ["ScaledBackward", "atomic_write_text", "sha256_file", "load_zoo", "derive_seed", "emotion_seed", "cpu_generator", "device_generator", "encode_latents", "denoising_loss",
            "EpochSampler", "InOrderEpochSampler", "quiet_loading"]
 
 
@@ -114,3 +115,11 @@ def quiet_loading() -> Iterator[None]:
     finally:
         dlog.set_verbosity(levels[0])
         tlog.set_verbosity(levels[1])
+
+
+def load_zoo(spec: Any, **kwargs: Any) -> Any:
+    """The zoo a training or conversion script works on (``"mini"``, a pipeline folder or a paper ``.toml``),
+    loaded exactly as ``emobench run --zoo`` loads it. Imported on call: loading a zoo pulls in diffusers."""
+    from emobench.zoo.load import load_zoo as _load_zoo
+
+    return _load_zoo(spec, **kwargs)

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emobench.training import sha256_file
+
 if TYPE_CHECKING:  # pragma: no cover
     from emogen.data import ImageBank
 
@@ -81,10 +83,8 @@ def imagenet_resnet50(zoo: Any = None) -> tuple[dict[str, torch.Tensor] | None, 
     path = find_resnet50_weights()
     if path is None:
         return None, None
-    from emobench.zoo.load import file_sha256
-
     want = path.stem.split("-")[-1]
-    got = file_sha256(path)
+    got = sha256_file(path)
     if not got.startswith(want):
         raise EmobenchError(f"{path} is not torchvision's ImageNet ResNet-50: its sha256 starts {got[:8]}, its name "
                             f"says {want}", "delete or replace the file, or train stage 1 from scratch with "

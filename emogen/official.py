@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from emobench.emotions import EMOTIONS
+from emobench.api import EMOTIONS
 from emobench.errors import EmobenchError
 
 FORMAT = "emogen-official-import"
@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             m = import_official(args.src, args.out)
             print(f"imported {len(m['sources'])} official files into {args.out}")
         else:
-            from emobench.zoo.load import load_zoo
+            from emobench.training import load_zoo
 
             convert_mapper(args.mapper, args.official, load_zoo(args.zoo), args.out)
             print(f"wrote an emogen artifact folder to {args.out}")

@@ -186,7 +186,8 @@ def test_chromium_rater_clicks_through_20_tasks(server, study_run, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
-    from test_report_html import _browser, _console_errors
+    from support.browser import browser_session as _browser
+    from support.browser import console_errors as _console_errors
 
     browser = _browser(tmp_path)
     try:
