@@ -134,7 +134,7 @@ def test_pdf_font_reader_sees_small_text(tmp_path):
 @pytest.fixture
 def captured(monkeypatch):
     """Figures as drawn (before saving), by saved name."""
-    import emobench.report.figures as F
+    from emobench.report.figures import bars, confusion, grids, scatter
 
     figs: dict[str, object] = {}
 
@@ -142,7 +142,8 @@ def captured(monkeypatch):
         figs[f"{size.prefix}{name}"] = fig
         return f"{size.prefix}{name}"
 
-    monkeypatch.setattr(F, "save", fake_save)
+    for module in (bars, confusion, grids, scatter):   # each figure module saves through its own name
+        monkeypatch.setattr(module, "save", fake_save)
     return figs
 
 

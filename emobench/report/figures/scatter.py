@@ -1,0 +1,57 @@
+"""Emo-A vs Sem-D scatter, one point per method."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from emobench.emotions import EMOTIONS
+from emobench.report.figstyle import BODY_PT, TITLE_PT, FigSize, new_figure, save, text_width_in, wrap
+from emobench.report.output import AtomicOutput
+from emobench.rundir import ALL
+from emobench.report.rundata import RunData
+from emobench.report.figures.common import _line_in
+from emobench.report.figures.bars import _legend_columns, _summary_lookup, _yerr
+
+
+def scatter_emoa_semd(run: RunData, methods: list[str], styles, out: AtomicOutput, size: FigSize) -> str | None:
+    look = _summary_lookup(run)
+    pts = [m for m in methods if (m, "emo-a", ALL) in look and (m, "sem-d", ALL) in look]
+    if not pts:
+        return None
+    ctrls = [(c, mk) for c, mk in (("real (control)", "*"), ("shuffled (control)", "x"))
+             if (c, "emo-a", ALL) in look and (c, "sem-d", ALL) in look]
+    labels = pts + [c for c, _ in ctrls]
+    legend_w = max(text_width_in(lab, BODY_PT) for lab in labels) + 0.35
+    below = size.narrow or legend_w > 0.4 * size.width
+    ncol = _legend_columns(labels, size.width) if below else 1
+    height = 2.2 + (math.ceil(len(labels) / ncol) * _line_in(BODY_PT) * 1.2 if below else 0.3)
+    title = wrap("Emo-A vs Sem-D (pooled, 95% CI; small: per emotion)", size.width - 0.1, TITLE_PT)
+    fig = new_figure(size, height + title.count("\n") * _line_in(TITLE_PT))
+    ax = fig.add_subplot(1, 1, 1)
+    for m in pts:
+        st = styles[m]
+        for e in EMOTIONS:  # per-emotion values, small, to show the spread behind the pooled point
+            a, d = look.get((m, "emo-a", e)), look.get((m, "sem-d", e))
+            if a and d:
+                ax.scatter(d[0], a[0] * 100, s=9, marker=st.marker, facecolor="none", edgecolor=st.colour,
+                           linewidths=0.5, alpha=0.7)
+        a, d = look[(m, "emo-a", ALL)], look[(m, "sem-d", ALL)]
+        xe = np.array(_yerr(*d)).reshape(2, 1)
+        ye = np.array(_yerr(*a)).reshape(2, 1) * 100
+        ax.errorbar(d[0], a[0] * 100, xerr=xe, yerr=ye, fmt=st.marker, color=st.colour, label=m, capsize=1.5,
+                    markersize=5, elinewidth=0.8, markeredgecolor="#222222", markeredgewidth=0.5)
+    for c, marker in ctrls:
+        a, d = look[(c, "emo-a", ALL)], look[(c, "sem-d", ALL)]
+        ax.scatter(d[0], a[0] * 100, marker=marker, s=40, color="#444444", label=c)
+    ax.set_xlabel("Sem-D↑ (semantic diversity)")
+    ax.set_ylabel("Emo-A↑ (%)")
+    fig.suptitle(title)
+    handles, names = ax.get_legend_handles_labels()
+    order = sorted(range(len(names)), key=lambda i: labels.index(names[i]) if names[i] in labels else len(labels))
+    handles, names = [handles[i] for i in order], [names[i] for i in order]   # methods first, then controls
+    if below:
+        ax.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=ncol, frameon=False)
+    else:
+        ax.legend(handles, names, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    return save(fig, out, "scatter_emoa_semd", size)
