@@ -108,6 +108,9 @@ class Method(ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type] = NoConfig
+    # The name reports print ("Stable Diffusion"); None: the plugin id. A run records it in methods.json,
+    # with the options appended ("EmoGen (mapper=fc)"), so the report never loads a plugin.
+    display_name: ClassVar[str | None] = None
     learns: ClassVar[bool] = False  # True: the core calls fit() (or reuses cached / shipped artifacts)
     # Options with which this method's images are byte-identical to the plain SD baseline's (``sd``) on the same
     # cells, e.g. {"strength": 0.0}; ``{}``: as configured. The contract kit then generates both and compares
