@@ -20,6 +20,7 @@ import torch
 
 from emobench import artifacts, registry
 from emobench import shard as sharding
+from emobench.sampling import collect_truncations
 from emobench.api import Cell, ImageRecord, Method, check_output, config_to_dict
 from emobench.config import RunConfig, default_out
 from emobench.envinfo import environment
@@ -217,20 +218,25 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
             ms.method.load(zoo, artifact.path if artifact else None)
             size = (zoo.sampling.height, zoo.sampling.width)
             bar = _bar(ms.label, len(cells), len(records), progress)
-            try:
-                for batch in plan.batches(todo, cfg.batch_size):
-                    requests = plan.requests(batch)
-                    with torch.inference_mode():
-                        result = ms.method.generate(requests)
-                    images = check_output(result, len(requests), size)
-                    extras = list(result.extras) + [{}] * (len(batch) - len(result.extras))
-                    for i, cell in enumerate(batch):
-                        records[cell] = store.put(keys[cell], images[i], method=ms.label, cell=cell,
-                                                  prompt=str(result.prompts[i]), extras=extras[i] or None)
-                    outcome.n_generated += len(batch)
-                    bar.update(len(batch))
-            finally:
-                bar.close()
+            with collect_truncations() as cut:   # cut prompts: one warning for the method, not per call
+                try:
+                    for batch in plan.batches(todo, cfg.batch_size):
+                        requests = plan.requests(batch)
+                        with torch.inference_mode():
+                            result = ms.method.generate(requests)
+                        images = check_output(result, len(requests), size)
+                        extras = list(result.extras) + [{}] * (len(batch) - len(result.extras))
+                        for i, cell in enumerate(batch):
+                            records[cell] = store.put(keys[cell], images[i], method=ms.label, cell=cell,
+                                                      prompt=str(result.prompts[i]), extras=extras[i] or None)
+                        outcome.n_generated += len(batch)
+                        bar.update(len(batch))
+                finally:
+                    bar.close()
+            if cut.cut:
+                note = cut.message(ms.label)
+                print(f"emobench: warning: {note}", file=sys.stderr)
+                outcome.warning = "; ".join(w for w in (outcome.warning, note) if w)
     except EmobenchError as err:
         outcome.status, outcome.reason = "failed", str(err)
     except Exception as err:  # noqa: BLE001 — a plugin's failure is its own; the other methods go on

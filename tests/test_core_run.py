@@ -256,3 +256,25 @@ def test_display_label_appends_options():
     assert runner.display_label("emogen:mapper=fc", "EmoGen") == "EmoGen (mapper=fc)"
     assert runner.display_label("emogen:a=1:b=2", "EmoGen") == "EmoGen (a=1, b=2)"
     assert runner.display_label("mine:x=1", None) == "mine:x=1"
+
+
+def test_cut_prompts_warn_once_per_method_with_the_cut_text(zoo, zoo_dir, tmp_path, capsys):
+    """The zoo's text encoder takes few tokens: a cut prompt is named once per method, with what was lost."""
+    long = "an image of {emotion} beside a lighthouse under violet storm clouds at dusk with seagulls and rain"
+    res = run(zoo, zoo_dir, tmp_path / "long", score=False, methods="sd,noise", templates=long, batch_size=1)
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if line.startswith("emobench: warning:") and "cut at" in line]
+    assert len(warned) == 1 and "'sd'" in warned[0], err   # one line for sd (4 batches); noise uses no prompt
+    assert "seagulls" in warned[0]                          # the cut text itself
+    sd = next(o for o in res.outcomes if o.label == "sd")
+    assert "seagulls" in (sd.warning or "")
+    assert json.loads((tmp_path / "long" / "methods.json").read_text())["sd"]["warning"] == sd.warning
+
+
+def test_short_prompts_are_not_reported(zoo):
+    from emobench.sampling import truncated_text
+
+    tok = zoo.pipeline.tokenizer
+    assert truncated_text(tok, ["an image of awe"]) == {}
+    cut = truncated_text(tok, ["an image of awe " + "and more words " * 10 + "THE END"])
+    assert list(cut.values())[0].endswith("the end")
