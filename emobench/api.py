@@ -340,6 +340,13 @@ class Metric(ABC):
                             "percent": self.percent, "higher_is_better": self.higher_is_better,
                             "headline": self.headline, "order": self.order}}
 
+    def scale_note(self, zoo: Any) -> str | None:
+        """One sentence for readers when this metric's values on ``zoo`` lie on another scale than the paper's
+        (e.g. LPIPS without learned weights, FID on a small judge's features); printed under every table. It is
+        recorded in ``summary.json``'s display facts (``"scale_note"``). Default: a judge the metric uses may
+        declare it (``scale_note_from``)."""
+        return None
+
     def extra_tables(self, method: str, feats: torch.Tensor, items: Sequence["ScoreItem"],
                      tables: dict[str, Any]) -> None:
         """Per-image metrics may accumulate run-level tables (e.g. a confusion matrix) into ``tables``

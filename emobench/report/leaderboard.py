@@ -63,6 +63,8 @@ class Leaderboard:
     baseline: str | None
     facts: dict[str, str]            # provenance shown in the header
     problems: list[str] = field(default_factory=list)   # what `emobench score` reported and skipped
+    scale_notes: dict[str, str] = field(default_factory=dict)   # column → why its scale differs from the paper's
+    display_names: dict[str, str] = field(default_factory=dict)  # method id → name its plugin declared
 
     @property
     def main_specs(self) -> list[MetricSpec]:
@@ -160,7 +162,10 @@ def build(run: RunData) -> Leaderboard:
     if len(run.roots) > 1:
         facts["merged runs"] = ", ".join(p.name for p in run.roots)
     problems = [str(p) for p in run.scoring.get("problems") or []]
-    return Leaderboard(specs, rows + failed, controls, references, base, facts, problems)
+    notes = {s.key: str(run.display[s.key]["scale_note"]) for s in specs
+             if (run.display.get(s.key) or {}).get("scale_note")}
+    names = {r.method: run.display_name(r.method) for r in rows + failed}
+    return Leaderboard(specs, rows + failed, controls, references, base, facts, problems, notes, names)
 
 
 # ---------------------------------------------------------------- Markdown
@@ -216,6 +221,7 @@ def to_markdown(lb: Leaderboard) -> str:
             + [_cell(s, r.entries.get(s.key)) for s in main] for r in ok]
     out += _table(["Method", "n"] + titles, body) if body else ["No method produced scores."]
     out.append("")
+    out += [f"Scale: {_esc(lb.scale_notes[s.key])}" + "\n" for s in lb.specs if s.key in lb.scale_notes]
     if lb.baseline and len(ok) > 1:
         out.append(f"## Paired difference vs the baseline `{lb.baseline}`")
         out.append("")
@@ -282,7 +288,7 @@ def _num(x: float) -> str:
 
 
 def to_csv(lb: Leaderboard) -> str:
-    fields = ["section", "method", "status", "reason", "n"]
+    fields = ["section", "method", "display_name", "status", "reason", "n"]
     for s in lb.specs:
         k = s.key
         fields += [k, f"{k}_ci_low", f"{k}_ci_high", f"{k}_best", f"{k}_diff", f"{k}_diff_ci_low",
@@ -292,7 +298,8 @@ def to_csv(lb: Leaderboard) -> str:
     w.writerow(fields)
     for r in lb.rows + lb.controls + lb.references:
         section = {"reference": "reference (paper-reported, not computed)"}.get(r.kind, r.kind)
-        line = [section, r.method, r.status if r.kind != "reference" else "", r.reason or "",
+        line = [section, r.method, lb.display_names.get(r.method, r.method), r.status if r.kind != "reference" else "",
+                r.reason or "",
                 str(r.n_images) if r.n_images is not None else ""]
         for s in lb.specs:
             e = r.entries.get(s.key, BoardEntry())
