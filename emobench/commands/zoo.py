@@ -53,6 +53,8 @@ def add_parser(sub) -> None:
     from emobench.zoo import fit_judges  # kit area: `zoo fit-judges --zoo paper.toml` (Emo-A probe)
 
     fit_judges.add_parser(zsub)
+    from emobench.zoo import tiny_paper  # `zoo make-tiny-paper DIR`: the paper layout, tiny, for a dry run
+    tiny_paper.add_parser(zsub)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
 
