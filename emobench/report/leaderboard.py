@@ -14,6 +14,7 @@ from pathlib import Path
 
 from emobench.rundir import ALL
 from emobench.report.metrics_display import MetricSpec, is_main, ordered_specs
+from emobench.report.reference import why_no_reference
 from emobench.report.rundata import RunData, is_control
 
 # Holm-corrected p-value thresholds → marks (the usual convention, spelled out under the table).
@@ -65,6 +66,7 @@ class Leaderboard:
     problems: list[str] = field(default_factory=list)   # what `emobench score` reported and skipped
     scale_notes: dict[str, str] = field(default_factory=dict)   # column → why its scale differs from the paper's
     display_names: dict[str, str] = field(default_factory=dict)  # method id → name its plugin declared
+    reference_absent: str = ""       # why the paper's Table 1 is not shown (empty when it is)
 
     @property
     def main_specs(self) -> list[MetricSpec]:
@@ -146,7 +148,8 @@ def build(run: RunData) -> Leaderboard:
                 e.best = True
     control_names = {m for m, k in zip(run.summary["method"], run.summary["kind"]) if k == "control" or is_control(m)}
     controls = [BoardRow(m, "control", entries=_entries(run, m)) for m in sorted(control_names)]
-    references = paper_reference_rows() if run.scale == "paper" else []
+    absent = why_no_reference(run)
+    references = [] if absent else paper_reference_rows()
     facts: dict[str, str] = {}
     if run.zoo:
         name = str(run.zoo.get("name", "?"))
@@ -165,7 +168,7 @@ def build(run: RunData) -> Leaderboard:
     notes = {s.key: str(run.display[s.key]["scale_note"]) for s in specs
              if (run.display.get(s.key) or {}).get("scale_note")}
     names = {r.method: run.display_name(r.method) for r in rows + failed}
-    return Leaderboard(specs, rows + failed, controls, references, base, facts, problems, notes, names)
+    return Leaderboard(specs, rows + failed, controls, references, base, facts, problems, notes, names, absent or "")
 
 
 # ---------------------------------------------------------------- Markdown
@@ -274,8 +277,8 @@ def to_markdown(lb: Leaderboard) -> str:
         out += _table(["Reference", "n"] + titles, body)
         out.append("")
     else:
-        out.append("The EmoGen paper's reported Table 1 is not shown: its numbers are comparable only at paper "
-                   "scale (see `leaderboards/paper/`).")
+        out.append(f"The EmoGen paper's reported Table 1 is not shown: {_esc(lb.reference_absent)} "
+                   "(see `leaderboards/paper/`).")
         out.append("")
     return "\n".join(out)
 
