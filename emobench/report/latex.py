@@ -5,7 +5,8 @@ metric with its 95% interval in a smaller font, the best computed method per col
 mark against the baseline as a superscript (``leaderboard.sig_mark``'s symbols; marks that only say "not
 significant" are left out), the controls apart, and a scale note under the table for every metric whose
 range differs from the paper's. Needs ``\\usepackage{booktabs}`` and ``\\usepackage{amssymb}`` in the
-preamble; the file is a ``table`` float to ``\\input``. Deterministic bytes, like the Markdown.
+preamble; the file is a ``table*`` float (full width in two-column papers) to ``\\input``. Deterministic
+bytes, like the Markdown.
 """
 from __future__ import annotations
 
@@ -55,7 +56,9 @@ def _cell(spec: MetricSpec, e: BoardEntry | None, marks: bool) -> str:
     if marks:
         v += _mark(e)
     if not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
-        v += r" {\scriptsize [" + tex(spec.fmt(e.ci_low)) + ", " + tex(spec.fmt(e.ci_high)) + "]}"
+        # the interval under the value, smaller: keeps eight metric columns within a page's width
+        v = r"\shortstack{" + v + r"\\ {\scriptsize [" + tex(spec.fmt(e.ci_low)) + ", " + tex(spec.fmt(e.ci_high)) \
+            + "]}}"
     return v
 
 
@@ -68,7 +71,7 @@ def to_latex(lb: Leaderboard) -> str:
     specs = lb.main_specs or lb.specs
     ok = [r for r in lb.rows if r.kind != "failed"]
     lines = ["% emobench leaderboard: needs \\usepackage{booktabs} and \\usepackage{amssymb}",
-             r"\begin{table}[t]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
+             r"\begin{table*}[t]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{3pt}",
              r"\begin{tabular}{l" + "c" * len(specs) + "}", r"\toprule",
              " & ".join(["Method"] + [tex(s.title) for s in specs]) + r" \\", r"\midrule"]
     lines += [_row(lb.display_names.get(r.method, r.method), specs, r, True) for r in ok]
@@ -88,7 +91,7 @@ def to_latex(lb: Leaderboard) -> str:
     lines.append(r"\par\smallskip\parbox{\linewidth}{\footnotesize " + " ".join(notes) + "}")
     facts = ", ".join(f"{tex(k)} {tex(v)}" for k, v in lb.facts.items() if k in ("zoo", "plan_hash", "judges_hash"))
     lines.append(r"\caption{emobench leaderboard (" + facts + ").}")
-    lines += [r"\label{tab:emobench}", r"\end{table}", ""]
+    lines += [r"\label{tab:emobench}", r"\end{table*}", ""]
     return "\n".join(lines)
 
 
