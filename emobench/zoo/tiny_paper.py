@@ -152,6 +152,7 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     toml = make_tiny_paper(args.out, args.seed)
-    print(f"tiny paper zoo written; try: emobench run --zoo {toml} --methods sd,emogen --n-per-emotion 1")
+    print(f"tiny paper zoo written; try: emobench run --zoo {toml} --emotions amusement,fear --n-per-emotion 1 "
+          '--methods "sd,textual-inversion:steps=2:max_images=4,dreambooth:steps=2:max_images=4,emogen:steps=2"')
     print(toml)
     return 0
