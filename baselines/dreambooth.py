@@ -67,6 +67,7 @@ class DreamBoothConfig:
 
 class DreamBoothMethod(Method):
     name: ClassVar[str] = "dreambooth"
+    display_name: ClassVar[str] = "DreamBooth"
     Config: ClassVar[type] = DreamBoothConfig
     learns: ClassVar[bool] = True
 

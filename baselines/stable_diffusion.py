@@ -27,6 +27,7 @@ class SDConfig:
 
 class StableDiffusionMethod(Method):
     name = "sd"
+    display_name = "Stable Diffusion"
     Config = SDConfig
     learns = False
 

@@ -73,6 +73,7 @@ class TextualInversionConfig:
 
 class TextualInversionMethod(Method):
     name: ClassVar[str] = "textual-inversion"
+    display_name: ClassVar[str] = "Textual Inversion"
     Config: ClassVar[type] = TextualInversionConfig
     learns: ClassVar[bool] = True
 

@@ -108,6 +108,9 @@ class Method(ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type] = NoConfig
+    # The name reports print ("Stable Diffusion"); None: the plugin id. A run records it in methods.json,
+    # with the options appended ("EmoGen (mapper=fc)"), so the report never loads a plugin.
+    display_name: ClassVar[str | None] = None
     learns: ClassVar[bool] = False  # True: the core calls fit() (or reuses cached / shipped artifacts)
     # Options with which this method's images are byte-identical to the plain SD baseline's (``sd``) on the same
     # cells, e.g. {"strength": 0.0}; ``{}``: as configured. The contract kit then generates both and compares
@@ -339,6 +342,13 @@ class Metric(ABC):
         return {self.name: {"label": self.label or self.name, "unit": self.unit, "decimals": self.decimals,
                             "percent": self.percent, "higher_is_better": self.higher_is_better,
                             "headline": self.headline, "order": self.order}}
+
+    def scale_note(self, zoo: Any) -> str | None:
+        """One sentence for readers when this metric's values on ``zoo`` lie on another scale than the paper's
+        (e.g. LPIPS without learned weights, FID on a small judge's features); printed under every table. It is
+        recorded in ``summary.json``'s display facts (``"scale_note"``). Default: a judge the metric uses may
+        declare it (``scale_note_from``)."""
+        return None
 
     def extra_tables(self, method: str, feats: torch.Tensor, items: Sequence["ScoreItem"],
                      tables: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ import torch
 
 from emobench import artifacts, registry
 from emobench import shard as sharding
+from emobench.sampling import collect_truncations
 from emobench.api import Cell, ImageRecord, Method, check_output, config_to_dict
 from emobench.config import RunConfig, default_out
 from emobench.envinfo import environment
@@ -38,6 +39,16 @@ class MethodSpec:
     plugin: str
     method: Method | None
     error: str | None = None   # the plugin failed to import: recorded as a failed method, the others run
+    position: int = 0          # place in the configured method list: the order of the report's tables
+    display_name: str = ""     # what reports print (``display_label``)
+
+
+def display_label(label: str, plugin_display: str | None) -> str:
+    """``"emogen:mapper=fc"`` with display name ``EmoGen`` → ``"EmoGen (mapper=fc)"``; no display name: the label."""
+    _, _, options = label.partition(":")
+    if not plugin_display:
+        return label
+    return f"{plugin_display} ({options.replace(':', ', ')})" if options else plugin_display
 
 
 def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
@@ -46,16 +57,17 @@ def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
     if not specs:
         raise EmobenchError("no method plugins are installed", "reinstall emobench (bash scripts/setup.sh)")
     out: dict[str, MethodSpec] = {}
-    for spec in specs:
+    for position, spec in enumerate(specs):
         name, options = registry.parse_spec(spec)
         try:
             label, method = reg.create(spec)
         except PluginError as err:
             if name not in reg.broken():
                 raise
-            out[spec] = MethodSpec(spec, name, None, err.problem)
+            out[spec] = MethodSpec(spec, name, None, err.problem, position, spec)
             continue
-        out[label] = MethodSpec(label, name, method)
+        out[label] = MethodSpec(label, name, method, None, out[label].position if label in out else position,
+                                display_label(label, getattr(type(method), "display_name", None)))
     return [out[k] for k in sorted(out)]  # sorted: the order methods run in never matters
 
 
@@ -147,6 +159,8 @@ class MethodOutcome:
     n_images: int = 0
     n_generated: int = 0
     warning: str | None = None
+    position: int | None = None           # place in the configured list (report order); None: unknown
+    display_name: str | None = None
 
 
 @dataclass
@@ -183,8 +197,10 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
     records: dict[Cell, ImageRecord] = {}
     if ms.method is None:
         print(f"emobench: method {ms.label!r} failed: {ms.error}", file=sys.stderr)
-        return MethodOutcome(ms.label, ms.plugin, status="failed", reason=ms.error), []
-    outcome = MethodOutcome(ms.label, ms.plugin, config=config_to_dict(ms.method.config))
+        return MethodOutcome(ms.label, ms.plugin, status="failed", reason=ms.error, position=ms.position,
+                             display_name=ms.display_name), []
+    outcome = MethodOutcome(ms.label, ms.plugin, config=config_to_dict(ms.method.config), position=ms.position,
+                            display_name=ms.display_name)
     start = time.perf_counter()
     try:
         artifact = None
@@ -202,20 +218,25 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
             ms.method.load(zoo, artifact.path if artifact else None)
             size = (zoo.sampling.height, zoo.sampling.width)
             bar = _bar(ms.label, len(cells), len(records), progress)
-            try:
-                for batch in plan.batches(todo, cfg.batch_size):
-                    requests = plan.requests(batch)
-                    with torch.inference_mode():
-                        result = ms.method.generate(requests)
-                    images = check_output(result, len(requests), size)
-                    extras = list(result.extras) + [{}] * (len(batch) - len(result.extras))
-                    for i, cell in enumerate(batch):
-                        records[cell] = store.put(keys[cell], images[i], method=ms.label, cell=cell,
-                                                  prompt=str(result.prompts[i]), extras=extras[i] or None)
-                    outcome.n_generated += len(batch)
-                    bar.update(len(batch))
-            finally:
-                bar.close()
+            with collect_truncations() as cut:   # cut prompts: one warning for the method, not per call
+                try:
+                    for batch in plan.batches(todo, cfg.batch_size):
+                        requests = plan.requests(batch)
+                        with torch.inference_mode():
+                            result = ms.method.generate(requests)
+                        images = check_output(result, len(requests), size)
+                        extras = list(result.extras) + [{}] * (len(batch) - len(result.extras))
+                        for i, cell in enumerate(batch):
+                            records[cell] = store.put(keys[cell], images[i], method=ms.label, cell=cell,
+                                                      prompt=str(result.prompts[i]), extras=extras[i] or None)
+                        outcome.n_generated += len(batch)
+                        bar.update(len(batch))
+                finally:
+                    bar.close()
+            if cut.cut:
+                note = cut.message(ms.label)
+                print(f"emobench: warning: {note}", file=sys.stderr)
+                outcome.warning = "; ".join(w for w in (outcome.warning, note) if w)
     except EmobenchError as err:
         outcome.status, outcome.reason = "failed", str(err)
     except Exception as err:  # noqa: BLE001 — a plugin's failure is its own; the other methods go on

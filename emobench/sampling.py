@@ -19,8 +19,11 @@ A method that changes a pipeline component (a LoRA, a learned token, another sch
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
-from typing import TYPE_CHECKING, Any, ContextManager, Sequence
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Sequence
 
 import torch
 
@@ -62,6 +65,68 @@ def private_pipeline(pipe: "StableDiffusionPipeline", **replace: Any) -> "Stable
         setattr(view, name, module)
     view.set_progress_bar_config(disable=True)
     return view
+
+
+@dataclass
+class Truncations:
+    """Prompts the zoo's tokenizer cut while one method generated: the cut-off text of each distinct prompt."""
+
+    max_tokens: int = 0
+    cut: dict[str, str] = field(default_factory=dict)    # prompt → the text the tokenizer dropped
+
+    def message(self, label: str) -> str:
+        first = next(iter(self.cut.items()))
+        more = f" (and {len(self.cut) - 1} more prompts)" if len(self.cut) > 1 else ""
+        return (f"{len(self.cut)} prompt(s) of {label!r} cut at the text encoder's {self.max_tokens} tokens; "
+                f"{first[0]!r} lost {first[1]!r}{more}")
+
+
+_TRUNCATIONS: contextvars.ContextVar[Truncations | None] = contextvars.ContextVar("emobench_truncations",
+                                                                                    default=None)
+_WARNED: set[str] = set()
+
+
+@contextlib.contextmanager
+def collect_truncations() -> Iterator[Truncations]:
+    """Inside: ``sample`` records cut prompts here instead of warning (the runner warns once per method)."""
+    sink = Truncations()
+    token = _TRUNCATIONS.set(sink)
+    try:
+        yield sink
+    finally:
+        _TRUNCATIONS.reset(token)
+
+
+def truncated_text(tokenizer: Any, prompts: Sequence[str]) -> dict[str, str]:
+    """prompt → what the tokenizer cuts off at ``model_max_length`` (as diffusers computes it), for cut ones.
+
+    The zoo's text encoder may be short (the mini zoo's takes 16 tokens): a long or rewritten prompt then loses
+    its tail with only a transformers log line, and the method is silently scored on another prompt."""
+    limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
+    if not limit or limit > 100_000:
+        return {}
+    out: dict[str, str] = {}
+    for p in dict.fromkeys(prompts):
+        ids = tokenizer(p, truncation=False, add_special_tokens=True).input_ids
+        if len(ids) > limit:
+            out[p] = tokenizer.decode(ids[limit - 1 : -1]).strip()   # the last kept slot holds the end token
+    return out
+
+
+def _note_truncations(tokenizer: Any, prompts: Sequence[str]) -> None:
+    cut = truncated_text(tokenizer, [p for p in prompts if p])
+    if not cut:
+        return
+    sink = _TRUNCATIONS.get()
+    if sink is not None:
+        sink.max_tokens = int(tokenizer.model_max_length)
+        sink.cut.update(cut)
+        return
+    news = {p: c for p, c in cut.items() if p not in _WARNED}   # outside a run: once per prompt and process
+    if news:
+        _WARNED.update(news)
+        print("emobench: warning: " + Truncations(int(tokenizer.model_max_length), news).message("sample()"),
+              file=sys.stderr)
 
 
 @torch.no_grad()
@@ -111,6 +176,8 @@ def sample(
         negative_prompt_embeds = empty_prompt_embeds(pipe, zoo.device)
     steps = num_inference_steps or s.num_inference_steps
     guidance = guidance_scale if guidance_scale is not None else s.guidance_scale
+    if prompt is not None and getattr(pipe, "tokenizer", None) is not None:
+        _note_truncations(pipe.tokenizer, prompt)
     chunks = []
     for start in range(0, n, micro_batch):
         chunk = requests[start : start + micro_batch]

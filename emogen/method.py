@@ -26,6 +26,7 @@ from emogen.mapper import build_mapper
 
 class EmoGenMethod(Method):
     name = "emogen"
+    display_name = "EmoGen"
     Config = EmoGenConfig
     learns = True
 

@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1   # everything emobench needs ships with it; nothing is downloaded
-exec .venv/bin/emobench run --methods emogen,sd,textual-inversion --n-per-emotion 8 "$@"
+exec .venv/bin/emobench run --methods sd,textual-inversion,emogen --n-per-emotion 8 "$@"

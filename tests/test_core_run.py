@@ -224,3 +224,57 @@ def test_resume_with_other_config_touches_nothing(zoo, zoo_dir, tmp_path, capsys
     # an --out that holds a different run is refused the same way
     assert cli(["run", "--methods", "noise", "--zoo", str(zoo_dir), "--out", str(out), "--seed", "5"]) == 2
     assert snapshot(out) == before
+
+
+def test_run_prints_leaderboard_writes_report_and_ends_with_index(zoo_dir, tmp_path, capsys):
+    """The main job ends with the leaderboard: every metric with its interval, the report in the run directory,
+    index.html's path as the last line; methods keep the configured order and their declared display names."""
+    out = tmp_path / "run"
+    argv = ["run", "--zoo", str(zoo_dir), "--methods", "noise,sd", "--emotions", "awe,fear", "--n-per-emotion", "2",
+            "--metrics", "emo-a", "--out", str(out), "--no-progress"]
+    assert cli(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert Path(lines[-1]) == (out / "index.html").resolve() and Path(lines[-1]).is_file()
+    table = lines[lines.index(next(x for x in lines if x.startswith("Leaderboard"))) + 1:]
+    assert table[0].split()[:3] == ["metric", "noise", "sd"]   # configured order, not alphabetical
+    assert any(x.startswith("Emo-A") and x.count("[") == 4 for x in table), table   # value [lo, hi] per method and control
+    for name in ("leaderboard.md", "leaderboard.csv", "figures/comparison_grid.png"):
+        assert (out / name).is_file(), name
+    methods = json.loads((out / "methods.json").read_text())
+    assert (methods["noise"]["position"], methods["sd"]["position"]) == (0, 1)
+    assert methods["sd"]["display_name"] == "Stable Diffusion" and methods["noise"]["display_name"] == "noise"
+    md = (out / "leaderboard.md").read_text()
+    assert md.index("`noise`") < md.index("`sd`")
+
+    again = tmp_path / "quiet"
+    assert cli([*argv[:-3], "--out", str(again), "--no-progress", "--no-report"]) == 0
+    assert (again / "summary.csv").is_file() and not (again / "index.html").exists()
+    assert not capsys.readouterr().out.strip().endswith("index.html")
+
+
+def test_display_label_appends_options():
+    assert runner.display_label("emogen:mapper=fc", "EmoGen") == "EmoGen (mapper=fc)"
+    assert runner.display_label("emogen:a=1:b=2", "EmoGen") == "EmoGen (a=1, b=2)"
+    assert runner.display_label("mine:x=1", None) == "mine:x=1"
+
+
+def test_cut_prompts_warn_once_per_method_with_the_cut_text(zoo, zoo_dir, tmp_path, capsys):
+    """The zoo's text encoder takes few tokens: a cut prompt is named once per method, with what was lost."""
+    long = "an image of {emotion} beside a lighthouse under violet storm clouds at dusk with seagulls and rain"
+    res = run(zoo, zoo_dir, tmp_path / "long", score=False, methods="sd,noise", templates=long, batch_size=1)
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if line.startswith("emobench: warning:") and "cut at" in line]
+    assert len(warned) == 1 and "'sd'" in warned[0], err   # one line for sd (4 batches); noise uses no prompt
+    assert "seagulls" in warned[0]                          # the cut text itself
+    sd = next(o for o in res.outcomes if o.label == "sd")
+    assert "seagulls" in (sd.warning or "")
+    assert json.loads((tmp_path / "long" / "methods.json").read_text())["sd"]["warning"] == sd.warning
+
+
+def test_short_prompts_are_not_reported(zoo):
+    from emobench.sampling import truncated_text
+
+    tok = zoo.pipeline.tokenizer
+    assert truncated_text(tok, ["an image of awe"]) == {}
+    cut = truncated_text(tok, ["an image of awe " + "and more words " * 10 + "THE END"])
+    assert list(cut.values())[0].endswith("the end")

@@ -75,7 +75,7 @@ def test_run_mine_beside_sd_and_bad_plugins_fail_alone(example_installed, zoo_di
     run = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "emobench", "run", "--methods", "mine,nan,sd,wrong-count,crash,broken",
                            "--zoo", str(zoo_dir), "--emotions", "amusement,fear", "--n-per-emotion", "1",
-                           "--batch-size", "2", "--metrics", "emo-a", "--out", str(run), "--no-progress"],
+                           "--batch-size", "2", "--metrics", "emo-a", "--out", str(run), "--no-progress", "--no-report"],
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr[-3000:]   # some methods failed
     methods = json.loads((run / "methods.json").read_text())

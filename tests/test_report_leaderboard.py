@@ -80,8 +80,19 @@ def test_report_bytes_are_deterministic(tmp_path):
     assert not [p for p in run.iterdir() if p.name.startswith(".emobench-report-")]
 
 
+def _paper_protocol(run, **zoo_changes):
+    """Give a fake paper-scale run the paper's protocol: official pinned judges, 512 px (the prompt and n come
+    from make_run's arguments)."""
+    zoo = json.loads((run / "zoo.json").read_text())
+    zoo.update(sampling={"height": 512, "width": 512},
+               hashes={"judges.object": "0676ba61" + "0" * 56, "judges.lpips": "7be5be79" + "0" * 56 + ":ab"})
+    zoo.update(zoo_changes)
+    (run / "zoo.json").write_text(json.dumps(zoo))
+    return run
+
+
 def test_paper_reference_rows_only_at_paper_scale(tmp_path):
-    run = make_run(tmp_path / "run", scale="paper")
+    run = _paper_protocol(make_run(tmp_path / "run", scale="paper", emotions=("awe", "fear"), n_per_emotion=10))
     build_report([run], figures=False)
     md = (run / "leaderboard.md").read_text()
     ref = _section(md, "Reference")
@@ -186,3 +197,33 @@ def test_large_images_are_embedded_as_thumbnails(tmp_path):
     assert len(uris) == 2
     with Image.open(io.BytesIO(base64.b64decode(uris[0]))) as im:
         assert max(im.size) == 128  # a 512-px paper-scale page stays a few MB, not hundreds
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"scale": "mini"}, "at mini scale"),
+    ({"hashes": {"judges.object": "deadbeef" + "0" * 56, "judges.lpips": "7be5be79" + "0" * 56}},
+     "judges.object (unknown"),
+    ({"sampling": {"height": 32, "width": 32}}, "32×32 pixels"),
+    ("templates", "not the paper's emotion-only prompt"),
+    ("n", "fewer than the official evaluation's 10"),
+])
+def test_paper_reference_needs_the_papers_protocol(tmp_path, change, reason):
+    """A 32-pixel random-weight paper-scale zoo (make-tiny-paper) must not sit beside the paper's numbers; the
+    report says why the block is absent."""
+    kw = {"templates": ("a photo of {emotion} at night",)} if change == "templates" else {}
+    run = make_run(tmp_path / "run", scale="paper", emotions=("awe",), n_per_emotion=4 if change == "n" else 10,
+                   **kw)
+    _paper_protocol(run, **(change if isinstance(change, dict) else {}))
+    build_report([run], figures=False)
+    md = (run / "leaderboard.md").read_text()
+    assert "paper-reported" not in md and reason in md, md[-600:]
+    assert reason in (run / "index.html").read_text().replace("&#x27;", "'")
+
+
+def test_official_files_by_published_hash_prefix_only():
+    from emobench.zoo.official import NOT_PINNED, UNKNOWN, file_status, statuses
+
+    assert file_status("judges.object", "11ad3fa6" + "f" * 56) == "official: torchvision ResNet50_Weights.IMAGENET1K_V2"
+    assert file_status("judges.object", "12345678" + "f" * 56) == UNKNOWN
+    assert file_status("judges.fid", "6726825d" + "f" * 56) == NOT_PINNED   # no published sha256 to check
+    assert statuses({"pipeline.unet": "ab", "judges.lpips": "7be5be79aa:cc"})["judges.lpips"].startswith("official")

@@ -25,7 +25,7 @@ def _run_args(zoo_dir: Path, out: Path) -> list[str]:
     # whose images carry extras
     return ["run", "--methods", f"killable,sd,{spec('textual-inversion')}", "--zoo", str(zoo_dir),
             "--emotions", "amusement,fear",
-            "--n-per-emotion", "2", "--batch-size", "1", "--out", str(out), "--no-progress"]
+            "--n-per-emotion", "2", "--batch-size", "1", "--out", str(out), "--no-progress", "--no-report"]
 
 
 def _env(cache: Path, **extra: str) -> dict[str, str]:

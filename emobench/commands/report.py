@@ -12,6 +12,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="scored run directories (`emobench score`)")
     p.add_argument("--out", metavar="DIR", help="write here instead of into the first RUN_DIR")
     p.add_argument("--no-figures", action="store_true", help="skip figures/ (faster)")
+    p.add_argument("--latex", action="store_true",
+                   help="also write leaderboard.tex: the main table for a paper (booktabs + amssymb)")
     p.add_argument("--no-html", action="store_true", help="skip index.html")
     p.add_argument("--grid-cells", type=int, default=24, metavar="N",
                    help="cells per emotion in the HTML image grid (default 24; 0 = all)")
@@ -25,7 +27,8 @@ def main(args) -> int:
     from emobench.report import build_report
 
     res = build_report(args.run_dirs, args.out, figures=not args.no_figures, html=not args.no_html,
-                       grid_cells=args.grid_cells or None, human=args.human)
+                       grid_cells=args.grid_cells or None, human=args.human,
+                       latex=args.latex)
     print(f"wrote {len(res.files)} files into {res.out}: " + ", ".join(
         f for f in res.files if not f.startswith("figures/")) + (
         f", figures/ ({sum(f.startswith('figures/') for f in res.files)} files)" if any(

@@ -1,4 +1,5 @@
-"""``emobench run``: generate the plan with every method, store it, score it, print Emo-A per emotion."""
+"""``emobench run``: generate the plan with every method, store it, score it, write the report into the run
+directory and print the leaderboard (every metric with its interval) and the path of ``index.html``."""
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,8 @@ def add_parser(sub) -> None:
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="run settings in TOML (keys as the flags)")
     p.add_argument("--refit", action="store_true", default=None, help="fit learning methods again, ignoring caches")
     p.add_argument("--no-score", dest="score", action="store_false", help="only generate; score later with `emobench score`")
+    p.add_argument("--no-report", dest="report", action="store_false",
+                   help="do not write the report (leaderboard, index.html, figures) into the run directory")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
     p.add_argument("--launcher", choices=["accelerate", "torchrun"],
                    help="shard the plan's cells over several processes started by this launcher (needs --out)")
@@ -64,15 +67,13 @@ def main(args: argparse.Namespace) -> int:
     for o in result.outcomes:
         extra = f" ({o.reason or o.warning})" if (o.reason or o.warning) else ""
         print(f"  {o.label:<{width}}  {o.status:<6} {o.n_images} images, {o.wall_s:.1f} s{extra}")
-    table = emo_a_table(result.run_dir, methods=[o.label for o in result.outcomes])
-    if table:
-        print("\nEmo-A per emotion (emotion-judge accuracy; higher is better):")
-        print(table)
+    index = write_report(result.run_dir) if (result.scored and args.report) else None
     if result.failed:
         print(f"emobench: {len(result.failed)} method(s) failed; reasons in {result.run_dir / 'methods.json'}",
               file=sys.stderr)
-        return 1
-    return 0
+    if index is not None:
+        print(index)   # the last line: the page to open
+    return 1 if result.failed else 0
 
 
 def strip_launcher_args(argv: Sequence[str]) -> list[str]:
@@ -100,18 +101,17 @@ def cli_argv() -> list[str]:
     return strip_launcher_args(argv[argv.index("run"):])
 
 
-def emo_a_table(run_dir: Path, metric: str = "emo-a", methods: Sequence[str] = ()) -> str | None:
-    """Emo-A per emotion (rows) × method (columns) from ``summary.csv``, as text; None if not scored."""
-    path = run_dir / "summary.csv"
-    if not path.is_file():
-        return None
-    import pandas as pd
+def write_report(run_dir: Path) -> Path:
+    """Report into the run directory; print the leaderboard (every metric, pooled, with its 95% interval)."""
+    from emobench.report import build_report
+    from emobench.report.console import to_text
+    from emobench.report.leaderboard import build
+    from emobench.report.rundata import load_runs
 
-    df = pd.read_csv(path)
-    df = df[df["metric"] == metric]
-    if df.empty:
-        return None
-    table = df.pivot_table(index="emotion", columns="method", values="value", aggfunc="first")
-    order = [e for e in (*[e for e in df["emotion"].unique() if e != "all"], "all") if e in table.index]
-    cols = [m for m in methods if m in table.columns] + [c for c in table.columns if c not in methods]
-    return table.loc[order, cols].to_string(float_format=lambda v: f"{v:.3f}")
+    text = to_text(build(load_runs([run_dir])))
+    if text:
+        print("\nLeaderboard (pooled over emotions; brackets: 95% bootstrap CI):")
+        print(text)
+    result = build_report([run_dir])
+    print(f"\nreport: {len(result.files)} files in {result.out}")
+    return (result.out / "index.html").resolve()

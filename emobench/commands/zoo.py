@@ -56,6 +56,8 @@ def add_parser(sub) -> None:
     from emobench.judges import fit as fit_panel  # `zoo fit-panel DIR`, `zoo validate-judges --zoo Z`
 
     fit_panel.add_parser(zsub)
+    from emobench.zoo import tiny_paper  # `zoo make-tiny-paper DIR`: the paper layout, tiny, for a dry run
+    tiny_paper.add_parser(zsub)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
 

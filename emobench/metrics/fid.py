@@ -132,6 +132,12 @@ class _FeatureDistance(SetMetric):
     def feature_id(self) -> list:
         return ["fid-features"]   # shared by fid and kid
 
+    def scale_note(self, zoo: "Zoo") -> str | None:
+        # FID/KID on another network's features are on another scale: the feature network says so
+        feats = getattr(zoo.judges, "fid_features", None) if zoo.judges is not None else None
+        note = getattr(feats, "scale_note", None)
+        return f"{self.label}: {note}" if note else None
+
     def features(self, images: torch.Tensor, items: Sequence[ScoreItem], zoo: "Zoo") -> torch.Tensor:
         return batched(zoo.judges.fid_features, images, self.batch_size)
 

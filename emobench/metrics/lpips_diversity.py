@@ -39,6 +39,10 @@ class LpipsDiversity(SetMetric):
     higher_is_better = True
     uses_features = False
 
+    def scale_note(self, zoo: "Zoo") -> str | None:
+        # the zoo's perceptual network knows whether its distances are on the published LPIPS scale
+        return getattr(getattr(zoo.judges, "lpips", None), "scale_note", None) if zoo.judges is not None else None
+
     def group_stat(self, group: Group, ctx: ScoringContext, zoo: "Zoo") -> GroupStat:
         mask = pair_mask(group.n, self.config.max_pairs, self.config.seed, group.emotion)
         key = stable_hash([[it.image_id for it in group.items], self.config.max_pairs, self.config.seed,

@@ -46,7 +46,7 @@ def provenance(run: RunData) -> str:
 
 def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, *,
                  figures: bool = True, html: bool = True, grid_cells: int | None = 24,
-                 human: str | Path | None = None) -> ReportResult:
+                 human: str | Path | None = None, latex: bool = False) -> ReportResult:
     run: RunData = load_runs(list(run_dirs))
     lb = _leaderboard.build(run)
     study = None
@@ -61,6 +61,11 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         w.write_text("leaderboard.md", _leaderboard.to_markdown(lb))
         w.write_text("leaderboard.csv", _leaderboard.to_csv(lb))
         w.write_text("provenance.json", provenance(run))
+        if latex:
+            from emobench.report.latex import to_latex
+
+            w.write_text("leaderboard.tex", to_latex(lb))
+            files.append("leaderboard.tex")
         if study is not None:
             from emobench.human import report as _human
 

@@ -228,6 +228,8 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
                 '<p class="note">Yang et al., CVPR 2024. Other judges and the official code\'s metric bugs '
                 "make these a reference only.</p>",
                 _table(lb.references, lb.main_specs, colours, "Reference", False, False, "references")]
+    elif lb.reference_absent:
+        out.append(f'<p class="note">The EmoGen paper\'s Table 1 is not shown: {_e(lb.reference_absent)}.</p>')
     out += ["<h2>Images</h2>", '<p class="note">Each column is one cell (emotion, prompt template, seed): every '
             "method started from the same noise. Hover an image for its prompt and scores.</p>",
             _grids(run, methods_ok, colours, max_cells), f"<script>{JS}</script>", "</body></html>", ""]

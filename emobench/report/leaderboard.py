@@ -14,6 +14,7 @@ from pathlib import Path
 
 from emobench.rundir import ALL
 from emobench.report.metrics_display import MetricSpec, is_main, ordered_specs
+from emobench.report.reference import why_no_reference
 from emobench.report.rundata import RunData, is_control
 
 # Holm-corrected p-value thresholds → marks (the usual convention, spelled out under the table).
@@ -63,6 +64,9 @@ class Leaderboard:
     baseline: str | None
     facts: dict[str, str]            # provenance shown in the header
     problems: list[str] = field(default_factory=list)   # what `emobench score` reported and skipped
+    scale_notes: dict[str, str] = field(default_factory=dict)   # column → why its scale differs from the paper's
+    display_names: dict[str, str] = field(default_factory=dict)  # method id → name its plugin declared
+    reference_absent: str = ""       # why the paper's Table 1 is not shown (empty when it is)
 
     @property
     def main_specs(self) -> list[MetricSpec]:
@@ -144,7 +148,8 @@ def build(run: RunData) -> Leaderboard:
                 e.best = True
     control_names = {m for m, k in zip(run.summary["method"], run.summary["kind"]) if k == "control" or is_control(m)}
     controls = [BoardRow(m, "control", entries=_entries(run, m)) for m in sorted(control_names)]
-    references = paper_reference_rows() if run.scale == "paper" else []
+    absent = why_no_reference(run)
+    references = [] if absent else paper_reference_rows()
     facts: dict[str, str] = {}
     if run.zoo:
         name = str(run.zoo.get("name", "?"))
@@ -160,7 +165,10 @@ def build(run: RunData) -> Leaderboard:
     if len(run.roots) > 1:
         facts["merged runs"] = ", ".join(p.name for p in run.roots)
     problems = [str(p) for p in run.scoring.get("problems") or []]
-    return Leaderboard(specs, rows + failed, controls, references, base, facts, problems)
+    notes = {s.key: str(run.display[s.key]["scale_note"]) for s in specs
+             if (run.display.get(s.key) or {}).get("scale_note")}
+    names = {r.method: run.display_name(r.method) for r in rows + failed}
+    return Leaderboard(specs, rows + failed, controls, references, base, facts, problems, notes, names, absent or "")
 
 
 # ---------------------------------------------------------------- Markdown
@@ -216,6 +224,7 @@ def to_markdown(lb: Leaderboard) -> str:
             + [_cell(s, r.entries.get(s.key)) for s in main] for r in ok]
     out += _table(["Method", "n"] + titles, body) if body else ["No method produced scores."]
     out.append("")
+    out += [f"Scale: {_esc(lb.scale_notes[s.key])}" + "\n" for s in lb.specs if s.key in lb.scale_notes]
     if lb.baseline and len(ok) > 1:
         out.append(f"## Paired difference vs the baseline `{lb.baseline}`")
         out.append("")
@@ -268,8 +277,8 @@ def to_markdown(lb: Leaderboard) -> str:
         out += _table(["Reference", "n"] + titles, body)
         out.append("")
     else:
-        out.append("The EmoGen paper's reported Table 1 is not shown: its numbers are comparable only at paper "
-                   "scale (see `leaderboards/paper/`).")
+        out.append(f"The EmoGen paper's reported Table 1 is not shown: {_esc(lb.reference_absent)} "
+                   "(see `leaderboards/paper/`).")
         out.append("")
     return "\n".join(out)
 
@@ -282,7 +291,7 @@ def _num(x: float) -> str:
 
 
 def to_csv(lb: Leaderboard) -> str:
-    fields = ["section", "method", "status", "reason", "n"]
+    fields = ["section", "method", "display_name", "status", "reason", "n"]
     for s in lb.specs:
         k = s.key
         fields += [k, f"{k}_ci_low", f"{k}_ci_high", f"{k}_best", f"{k}_diff", f"{k}_diff_ci_low",
@@ -292,7 +301,8 @@ def to_csv(lb: Leaderboard) -> str:
     w.writerow(fields)
     for r in lb.rows + lb.controls + lb.references:
         section = {"reference": "reference (paper-reported, not computed)"}.get(r.kind, r.kind)
-        line = [section, r.method, r.status if r.kind != "reference" else "", r.reason or "",
+        line = [section, r.method, lb.display_names.get(r.method, r.method), r.status if r.kind != "reference" else "",
+                r.reason or "",
                 str(r.n_images) if r.n_images is not None else ""]
         for s in lb.specs:
             e = r.entries.get(s.key, BoardEntry())

@@ -81,12 +81,20 @@ class RunData:
         return cands[0] if len(cands) == 1 and len(no_diff) > 1 else None
 
     def method_names(self) -> list[str]:
-        """Computed methods (not controls): baseline first, then alphabetical; deterministic."""
+        """Computed methods (not controls) in the run's configured order (``position`` in methods.json, e.g. the
+        paper's SD, TI, DB, EmoGen); a run that recorded no order: baseline first, then alphabetical."""
         names = set(self.methods) | set(self.summary["method"]) if not self.summary.empty else set(self.methods)
         names = {m for m in names if not is_control(m)}
         base = self.baseline
-        rest = sorted(n for n in names if n != base)
-        return ([base] if base in names else []) + rest
+
+        def place(m: str) -> tuple[int, int, str]:
+            pos = self.methods.get(m, {}).get("position")
+            return (0, int(pos), m) if pos is not None else (1, 0 if m == base else 1, m)
+        return sorted(names, key=place)
+
+    def display_name(self, method: str) -> str:
+        """The name the method's plugin declared for reports (recorded in methods.json), else its id."""
+        return str(self.methods.get(method, {}).get("display_name") or method)
 
     def status(self, method: str) -> tuple[str, str | None]:
         """ok | failed (+ reason), from methods.json, else from the summary's status column."""

@@ -158,12 +158,14 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def display_facts(metrics: Sequence[Metric]) -> dict[str, dict[str, Any]]:
-    """Every column's display facts, as the metrics declare them (the report reads these, never a plugin)."""
+def display_facts(metrics: Sequence[Metric], zoo: Any = None) -> dict[str, dict[str, Any]]:
+    """Every column's display facts, as the metrics declare them (the report reads these, never a plugin),
+    with the metric's scale note for this zoo, if any."""
     out: dict[str, dict[str, Any]] = {}
     for m in metrics:
-        for col, facts in m.display().items():
-            out.setdefault(col, dict(facts))
+        note = m.scale_note(zoo) if zoo is not None else None
+        for i, (col, facts) in enumerate(m.display().items()):
+            out.setdefault(col, dict(facts, **({"scale_note": note} if note and i == 0 else {})))
     return out
 
 
@@ -180,7 +182,7 @@ def _write_outputs(run_dir: Path, rows: list[SummaryRow], score_rows: list[dict[
         "judges_hash": zoo.judges_hash,
         "metrics": {m.name: {"config": config_to_dict(m.config), "higher_is_better": m.higher_is_better}
                     for m in metrics},
-        "display": display_facts(metrics),
+        "display": display_facts(metrics, zoo),
         "problems": problems,
         "rows": [{k: _clean(v) for k, v in r.as_dict().items()} for r in rows],
     }

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from emobench.hashing import stable_hash
+from emobench.zoo import official
 
 if TYPE_CHECKING:  # pragma: no cover
     from diffusers import StableDiffusionPipeline
@@ -118,7 +119,8 @@ class Zoo:
         """What ``zoo.json`` of a run records about this zoo."""
         return {"name": self.name, "scale": self.scale, "sampling": dataclasses.asdict(self.sampling),
                 "hashes": dict(sorted(self.hashes.items())), "weights_hash": self.weights_hash,
-                "judges_hash": self.judges_hash, "latent_shape": list(self.latent_shape())}
+                "judges_hash": self.judges_hash, "latent_shape": list(self.latent_shape()),
+                "official": official.statuses(self.hashes)}   # which files are the published ones
 
     def pipeline_fingerprint(self) -> int:
         """Cheap identity of the shared pipeline's state: parameters (storage, in-place version counter, shape),

@@ -109,6 +109,9 @@ class JudgeClassifier(nn.Module):
 class JudgeFeatures(nn.Module):
     """Penultimate features for FID/KID (a network trained separately from every generator)."""
 
+    scale_note = ("computed on the mini judge's pooled features, not Inception-v3's 2048 pool features: its "
+                  "values are not on the scale of published numbers; compare methods with each other only")
+
     def __init__(self, net: JudgeNet):
         super().__init__()
         self.net = net
@@ -120,6 +123,10 @@ class JudgeFeatures(nn.Module):
 
 class JudgeLPIPS(nn.Module):
     """LPIPS distance on the judge backbone: Σ_stages mean_hw ‖n(f(x)) − n(f(y))‖², n = unit-norm over channels."""
+
+    scale_note = ("LPIPS here is unweighted LPIPS on the mini judge's backbone (uniform channel weights, no "
+                  "learned layer), about 3 on the mini zoo; the paper's LPIPS (AlexNet, learned weights) lies in "
+                  "[0, 1]")
 
     def __init__(self, net: JudgeNet):
         super().__init__()

@@ -113,8 +113,11 @@ def read_paper_toml(path: str | Path) -> PaperSpec:
         else:
             where = Path(os.path.expandvars(str(raw))).expanduser()
             where = where if where.is_absolute() else path.parent / where
-        parts[key] = Part(key, where, expected.replace("{toml}", str(path)),
-                          {k: v for k, v in sec.items() if k != "path"})
+        options = {k: v for k, v in sec.items() if k != "path"}
+        labels = options.get("labels")
+        if isinstance(labels, str) and not Path(os.path.expandvars(labels)).expanduser().is_absolute():
+            options["labels"] = str(path.parent / labels)   # relative to the TOML, like every path
+        parts[key] = Part(key, where, expected.replace("{toml}", str(path)), options)
     runtime = _section(doc, "runtime")
     sampling = {**PAPER_SAMPLING, **_section(doc, "sampling")}
     return PaperSpec(toml=path, name=str(doc.get("name", path.stem)), parts=parts, sampling=sampling,
