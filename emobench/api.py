@@ -68,13 +68,27 @@ class ImageRecord:
     key: str             # content address: hash(method name, method config, zoo weights hash, cell)
     sha256: str          # of the PNG file
     path: str            # relative to the run directory
+    # The plan cell's prompt: the template rendered with the plain emotion word. Text-referenced metrics
+    # (CLIP score) score every method against this one text; ``prompt`` stays for provenance. Records written
+    # before it existed get it derived from the cell here.
+    plan_prompt: str = ""
+    # Which fit of a learning method made the image, when the run fits it more than once (``--fit-seeds``);
+    # None (and absent from the JSON) otherwise, so a one-fit manifest is unchanged.
+    fit_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.plan_prompt:
+            object.__setattr__(self, "plan_prompt", self.cell.prompt())
 
     @property
     def cell(self) -> Cell:
         return Cell(self.emotion, self.template, self.seed)
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        payload = dataclasses.asdict(self)
+        if payload["fit_seed"] is None:
+            del payload["fit_seed"]
+        return json.dumps(payload, sort_keys=True)
 
     @classmethod
     def from_json(cls, line: str) -> "ImageRecord":
@@ -205,6 +219,14 @@ class ScoreItem:
     emotion: str    # the requested emotion (generated) or the label (real / shuffled control)
     prompt: str     # the prompt the image was made from (CLIP score); a template prompt for real images
     image_id: str   # content id: sha256 of the PNG; real images resized for scoring add "@<size>"
+    # The plan cell's prompt (template + plain emotion word), the same text for every method: what a
+    # text-referenced metric must score against (``prompt`` is what the method fed its pipeline). Defaults to
+    # ``prompt`` (real images: the template prompt).
+    plan_prompt: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.plan_prompt:
+            object.__setattr__(self, "plan_prompt", self.prompt)
 
 
 class GroupStat:

@@ -35,6 +35,8 @@ class Series:
     est: Estimate | None = None
     key: str | None = None    # cache key of the point estimate + bootstrap statistics (None: not cached)
     parts: list = field(default_factory=list)   # [(emotion, entries)] the statistic was built from
+    n_fits: int = 1           # >1: the merged series of several fits of one method (``scoring.fits``)
+    aligned: bool = True      # merged series: every fit covers the same cells
 
 
 class Layout:
@@ -215,13 +217,15 @@ class RunScorer:
         self.boot_new = {}
 
     def paired(self, a: Series, b: Series):
+        if not (a.aligned and b.aligned):
+            return None
         if a.cells == b.cells:
             return paired_difference(self.estimate(a), self.estimate(b), self.cfg)
         # Different cells survived (a corrupt or missing image): compare on the cells both have.
         common = set(a.cells) & set(b.cells)
         ma = torch.tensor([c in common for c in a.cells], dtype=torch.float64)
         mb = torch.tensor([c in common for c in b.cells], dtype=torch.float64)
-        if not common:
+        if not common or a.n_fits > 1 or b.n_fits > 1:   # a merged series is not re-evaluated on a subset
             return None
         pa = float(a.stat.evaluate(ma[None])[0])
         pb = float(b.stat.evaluate(mb[None])[0])

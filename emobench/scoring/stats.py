@@ -70,8 +70,8 @@ def bootstrap_p_value(diff_samples: np.ndarray) -> float:
     if d.size < 2:
         return math.nan
     mean, sd = float(d.mean()), float(d.std(ddof=1))
-    if sd == 0.0:
-        return 1.0 if mean == 0.0 else 0.0
+    if sd == 0.0:   # a degenerate resampling distribution carries no p-value (it used to give p = 0)
+        return 1.0 if mean == 0.0 else math.nan
     return float(min(1.0, 2 * norm.sf(abs(mean) / sd)))
 
 
@@ -111,10 +111,11 @@ class Difference:
     ci_low: float
     ci_high: float
     p_value: float
+    samples: np.ndarray | None = None   # the resampled differences (``significance.decide`` reads them)
 
 
 def paired_difference(a: Estimate, b: Estimate, cfg: BootstrapConfig) -> Difference:
     """a − b from estimates computed on the same resampled cells."""
     d = a.samples - b.samples
     lo, hi = percentile_ci(d, cfg.alpha)
-    return Difference(a.value - b.value, lo, hi, bootstrap_p_value(d))
+    return Difference(a.value - b.value, lo, hi, bootstrap_p_value(d), d)
