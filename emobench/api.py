@@ -235,6 +235,10 @@ class GroupStat:
     n: int = 0
     warning: str = ""                 # e.g. "n=25 < D=128: FID is biased at this n; compare KID"
     extra: dict = {}                  # facts written to summary.json (n_real, feature dim, ...)
+    # How the bootstrap interval is read (docs/metrics.md, "Reading an interval and a mark"): "percentile",
+    # or "shifted" for statistics a resample biases (FID, KID: repeated images inflate them), whose
+    # percentile interval is moved by the bootstrap's bias estimate so it is centred on the estimate.
+    interval: str = "percentile"
 
     @abstractmethod
     def evaluate(self, weights: torch.Tensor) -> torch.Tensor:

@@ -213,8 +213,8 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
            "▲ better than the baseline, ▼ worse (in the metric's direction); * p&lt;0.05, ** p&lt;0.01, "
            "*** p&lt;0.001, n.s. not significant, no test: too few cells to carry a p-value (hover for why). "
            "Click a column title to sort. "
-           "FID/KID intervals sit high: a bootstrap resample repeats images, which raises these set statistics "
-           "(they can lie wholly above the value on the actual images); compare methods by the Δ.</p>",
+           "FID/KID intervals: the bootstrap's spread centred on the value (a resample repeats images, "
+           "which inflates these set statistics).</p>",
            _table(lb.rows, lb.main_specs, colours, "Method", True, True, "leaderboard")]
     if lb.controls:
         out += ["<h2>Controls (not ranked)</h2>", '<p class="note">Real held-out images of the emotion dataset, '

@@ -238,10 +238,9 @@ def to_markdown(lb: Leaderboard) -> str:
     out.append("")
     out.append("Values pooled over all emotions; brackets are 95% bootstrap confidence intervals over cells "
                "(emotion, prompt, seed). **Bold** marks the best computed method per column (↑ higher is better, "
-               "↓ lower is better). FID and KID are set statistics: a bootstrap resample repeats images, which "
-               "lowers their diversity and raises FID/KID, so these two intervals sit high and can lie wholly "
-               "above the value computed on the actual images (most visible for the real control); read them "
-               "as resampling spread, and compare methods by the paired differences.")
+               "↓ lower is better). FID and KID are set statistics: a resample repeats images, which inflates "
+               "them, so their intervals are the bootstrap's spread centred on the value (bias-shifted; coverage "
+               "measured in docs/metrics.md).")
     out.append("")
     ok = [r for r in lb.rows if r.kind != "failed"]
     failed = [r for r in lb.rows if r.kind == "failed"]

@@ -209,7 +209,7 @@ class RunScorer:
                 values = torch.cat([point, _chunked_eval(s.stat, s.weights)])
                 if s.key is not None:
                     self.boot_new[s.key] = values
-            s.est = estimate(float(values[0]), values[1:], self.cfg)
+            s.est = estimate(float(values[0]), values[1:], self.cfg, getattr(s.stat, "interval", "percentile"))
         return s.est
 
     def flush(self) -> None:
@@ -229,8 +229,8 @@ class RunScorer:
             return None
         pa = float(a.stat.evaluate(ma[None])[0])
         pb = float(b.stat.evaluate(mb[None])[0])
-        ea = estimate(pa, _chunked_eval(a.stat, a.weights * ma), self.cfg)
-        eb = estimate(pb, _chunked_eval(b.stat, b.weights * mb), self.cfg)
+        ea = estimate(pa, _chunked_eval(a.stat, a.weights * ma), self.cfg, getattr(a.stat, "interval", "percentile"))
+        eb = estimate(pb, _chunked_eval(b.stat, b.weights * mb), self.cfg, getattr(b.stat, "interval", "percentile"))
         return paired_difference(ea, eb, self.cfg)
 
 

@@ -30,7 +30,7 @@ def split_label(label: str) -> tuple[str, int | None]:
     return label, None
 
 
-def combine(estimates: list[Estimate], stream: str, cfg: BootstrapConfig) -> Estimate:
+def combine(estimates: list[Estimate], stream: str, cfg: BootstrapConfig, interval: str = "percentile") -> Estimate:
     """The across-fit mean and its two-level bootstrap distribution from per-fit estimates on shared cells."""
     k = len(estimates)
     samples = np.stack([np.asarray(e.samples, dtype=np.float64) for e in estimates], 1)   # [B, K]
@@ -40,7 +40,7 @@ def combine(estimates: list[Estimate], stream: str, cfg: BootstrapConfig) -> Est
     den = (wf * ok).sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         combined = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    return estimate(float(np.mean([e.value for e in estimates])), combined, cfg)
+    return estimate(float(np.mean([e.value for e in estimates])), combined, cfg, interval)
 
 
 def merge_fits(series: dict, estimate_of: Callable, cfg: BootstrapConfig, problems: list[str]) -> dict:
@@ -64,7 +64,8 @@ def merge_fits(series: dict, estimate_of: Callable, cfg: BootstrapConfig, proble
         ests = [estimate_of(s) for _, s in parts]
         stat = _StatView(first.stat, {"n_fits": len(parts),
                                       "per_fit": [{"fit_seed": f, "value": e.value} for (f, _), e in zip(parts, ests)]})
-        merged = replace(first, stat=stat, est=combine(ests, f"fits|{base}", cfg), key=None)
+        interval = getattr(first.stat, "interval", "percentile")
+        merged = replace(first, stat=stat, est=combine(ests, f"fits|{base}", cfg, interval), key=None)
         merged.n_fits = len(parts)
         merged.aligned = all(s.cells == first.cells for _, s in parts)
         out[(base, col, emotion)] = merged
@@ -79,6 +80,7 @@ class _StatView:
         self.n = stat.n
         self.warning = getattr(stat, "warning", "")
         self.extra = {**dict(getattr(stat, "extra", {})), **facts}
+        self.interval = getattr(stat, "interval", "percentile")
 
     def evaluate(self, weights):   # only reached for unaligned cells, which merge_fits refuses to pair
         raise RuntimeError("a merged multi-fit statistic is not re-evaluated")
