@@ -68,26 +68,18 @@ class ImageRecord:
     key: str             # content address: hash(method name, method config, zoo weights hash, cell)
     sha256: str          # of the PNG file
     path: str            # relative to the run directory
-    # The plan cell's prompt: the template rendered with the plain emotion word. Text-referenced metrics
-    # (CLIP score) score every method against this one text; ``prompt`` stays for provenance. Records written
-    # before it existed get it derived from the cell here.
-    plan_prompt: str = ""
-    # Which fit of a learning method made the image, when the run fits it more than once (``--fit-seeds``);
-    # None (and absent from the JSON) otherwise, so a one-fit manifest is unchanged.
-    fit_seed: int | None = None
+    plan_prompt: str = ""  # the cell's template + plain emotion word (text metrics score it); derived if absent
+    fit_seed: int | None = None  # --fit-seeds K > 1 only; None (absent from the JSON) keeps one-fit manifests as-is
 
     def __post_init__(self) -> None:
-        if not self.plan_prompt:
-            object.__setattr__(self, "plan_prompt", self.cell.prompt())
+        object.__setattr__(self, "plan_prompt", self.plan_prompt or self.cell.prompt())
 
     @property
     def cell(self) -> Cell:
         return Cell(self.emotion, self.template, self.seed)
 
     def to_json(self) -> str:
-        payload = dataclasses.asdict(self)
-        if payload["fit_seed"] is None:
-            del payload["fit_seed"]
+        payload = {k: v for k, v in dataclasses.asdict(self).items() if k != "fit_seed" or v is not None}
         return json.dumps(payload, sort_keys=True)
 
     @classmethod
@@ -219,14 +211,10 @@ class ScoreItem:
     emotion: str    # the requested emotion (generated) or the label (real / shuffled control)
     prompt: str     # the prompt the image was made from (CLIP score); a template prompt for real images
     image_id: str   # content id: sha256 of the PNG; real images resized for scoring add "@<size>"
-    # The plan cell's prompt (template + plain emotion word), the same text for every method: what a
-    # text-referenced metric must score against (``prompt`` is what the method fed its pipeline). Defaults to
-    # ``prompt`` (real images: the template prompt).
-    plan_prompt: str = ""
+    plan_prompt: str = ""   # the plan cell's prompt, the same for every method: what text metrics score against
 
     def __post_init__(self) -> None:
-        if not self.plan_prompt:
-            object.__setattr__(self, "plan_prompt", self.prompt)
+        object.__setattr__(self, "plan_prompt", self.plan_prompt or self.prompt)
 
 
 class GroupStat:
@@ -235,10 +223,7 @@ class GroupStat:
     n: int = 0
     warning: str = ""                 # e.g. "n=25 < D=128: FID is biased at this n; compare KID"
     extra: dict = {}                  # facts written to summary.json (n_real, feature dim, ...)
-    # How the bootstrap interval is read (docs/metrics.md, "Reading an interval and a mark"): "percentile",
-    # or "shifted" for statistics a resample biases (FID, KID: repeated images inflate them), whose
-    # percentile interval is moved by the bootstrap's bias estimate so it is centred on the estimate.
-    interval: str = "percentile"
+    interval: str = "percentile"      # "shifted": a resample biases it (FID, KID), centre the CI (docs/metrics.md)
 
     @abstractmethod
     def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
