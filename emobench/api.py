@@ -68,13 +68,19 @@ class ImageRecord:
     key: str             # content address: hash(method name, method config, zoo weights hash, cell)
     sha256: str          # of the PNG file
     path: str            # relative to the run directory
+    plan_prompt: str = ""  # the cell's template + plain emotion word (text metrics score it); derived if absent
+    fit_seed: int | None = None  # --fit-seeds K > 1 only; None (absent from the JSON) keeps one-fit manifests as-is
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plan_prompt", self.plan_prompt or self.cell.prompt())
 
     @property
     def cell(self) -> Cell:
         return Cell(self.emotion, self.template, self.seed)
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        payload = {k: v for k, v in dataclasses.asdict(self).items() if k != "fit_seed" or v is not None}
+        return json.dumps(payload, sort_keys=True)
 
     @classmethod
     def from_json(cls, line: str) -> "ImageRecord":
@@ -211,6 +217,10 @@ class ScoreItem:
     emotion: str    # the requested emotion (generated) or the label (real / shuffled control)
     prompt: str     # the prompt the image was made from (CLIP score); a template prompt for real images
     image_id: str   # content id: sha256 of the PNG; real images resized for scoring add "@<size>"
+    plan_prompt: str = ""   # the plan cell's prompt, the same for every method: what text metrics score against
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plan_prompt", self.plan_prompt or self.prompt)
 
 
 class GroupStat:
@@ -219,6 +229,7 @@ class GroupStat:
     n: int = 0
     warning: str = ""                 # e.g. "n=25 < D=128: FID is biased at this n; compare KID"
     extra: dict = {}                  # facts written to summary.json (n_real, feature dim, ...)
+    interval: str = "percentile"      # "shifted": a resample biases it (FID, KID), centre the CI (docs/metrics.md)
 
     @abstractmethod
     def evaluate(self, weights: torch.Tensor) -> torch.Tensor:

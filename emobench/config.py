@@ -39,11 +39,14 @@ class RunConfig:
     batch_size: int = 8
     out: str | None = None
     refit: bool = False
+    fit_seeds: int = 1                   # fits per learning method (fit seeds 0..K-1); each generates every cell
 
     def hashed(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         for k in RUNTIME_FIELDS:
             d.pop(k)
+        if d["fit_seeds"] == 1:   # the default leaves the hash (and so every existing run's identity) unchanged
+            del d["fit_seeds"]
         return d
 
     @property
@@ -113,7 +116,7 @@ def _normalise(key: str, value: Any) -> Any:
         if isinstance(value, str):  # CLI: "tmpl1,tmpl2" — commas inside a template are not supported there
             return tuple(t.strip() for t in value.split(",") if t.strip())
         return tuple(str(t) for t in value)
-    if key in ("n_per_emotion", "seed", "batch_size"):
+    if key in ("n_per_emotion", "seed", "batch_size", "fit_seeds"):
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise EmobenchError(f"{key} must be an integer, got {value!r}", f"give {key} as a whole number")
         try:
@@ -128,6 +131,8 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise EmobenchError(f"--n-per-emotion must be positive, got {cfg.n_per_emotion}", "pass --n-per-emotion 1 or more")
     if cfg.batch_size <= 0:
         raise EmobenchError(f"--batch-size must be positive, got {cfg.batch_size}", "pass --batch-size 1 or more")
+    if cfg.fit_seeds <= 0:
+        raise EmobenchError(f"--fit-seeds must be positive, got {cfg.fit_seeds}", "pass --fit-seeds 1 or more")
     if cfg.seed < 0:
         raise EmobenchError(f"--seed must be non-negative, got {cfg.seed}", "pass --seed 0 or more")
     if not cfg.emotions:

@@ -161,6 +161,7 @@ class MethodOutcome:
     warning: str | None = None
     position: int | None = None           # place in the configured list (report order); None: unknown
     display_name: str | None = None
+    fits: list[dict[str, Any]] | None = None   # one entry per fit when the run fits a method more than once
 
 
 @dataclass
@@ -194,7 +195,7 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
                progress: bool = True, cells: Sequence[Cell] | None = None) -> tuple[MethodOutcome, list[ImageRecord]]:
     """Generate ``cells`` (default: the whole plan; a shard passes its own subset) with one method."""
     cells = list(plan.cells if cells is None else cells)
-    records: dict[Cell, ImageRecord] = {}
+    records: dict[tuple[Cell, int | None], ImageRecord] = {}
     if ms.method is None:
         print(f"emobench: method {ms.label!r} failed: {ms.error}", file=sys.stderr)
         return MethodOutcome(ms.label, ms.plugin, status="failed", reason=ms.error, position=ms.position,
@@ -202,41 +203,13 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
     outcome = MethodOutcome(ms.label, ms.plugin, config=config_to_dict(ms.method.config), position=ms.position,
                             display_name=ms.display_name)
     start = time.perf_counter()
+    # A learning method is fitted cfg.fit_seeds times (fit seeds 0..K-1); every fit generates every cell.
+    # With one fit the records carry no fit_seed, so a one-fit manifest (and every image key) is as before.
+    learns = type(ms.method).learns
+    fits: list[int | None] = list(range(cfg.fit_seeds)) if learns and cfg.fit_seeds > 1 else [None]
     try:
-        artifact = None
-        if type(ms.method).learns:
-            artifact = artifacts.ensure(ms.plugin, ms.method, zoo, cfg.emotions, refit=cfg.refit,
-                                        progress=progress)
-            outcome.artifact_key, outcome.artifact_source = artifact.key, artifact.source
-        keys = image_keys(ms, zoo, cells, outcome.artifact_key)
-        for cell, key in keys.items():
-            rec = store.lookup(key)
-            if rec is not None:
-                records[cell] = dataclasses.replace(rec, method=ms.label)
-        todo = [c for c in cells if c not in records]
-        if todo:
-            ms.method.load(zoo, artifact.path if artifact else None)
-            size = (zoo.sampling.height, zoo.sampling.width)
-            bar = _bar(ms.label, len(cells), len(records), progress)
-            with collect_truncations() as cut:   # cut prompts: one warning for the method, not per call
-                try:
-                    for batch in plan.batches(todo, cfg.batch_size):
-                        requests = plan.requests(batch)
-                        with torch.inference_mode():
-                            result = ms.method.generate(requests)
-                        images = check_output(result, len(requests), size)
-                        extras = list(result.extras) + [{}] * (len(batch) - len(result.extras))
-                        for i, cell in enumerate(batch):
-                            records[cell] = store.put(keys[cell], images[i], method=ms.label, cell=cell,
-                                                      prompt=str(result.prompts[i]), extras=extras[i] or None)
-                        outcome.n_generated += len(batch)
-                        bar.update(len(batch))
-                finally:
-                    bar.close()
-            if cut.cut:
-                note = cut.message(ms.label)
-                print(f"emobench: warning: {note}", file=sys.stderr)
-                outcome.warning = "; ".join(w for w in (outcome.warning, note) if w)
+        for fit in fits:
+            _generate_fit(ms, zoo, plan, store, cfg, progress, cells, fit, outcome, records)
     except EmobenchError as err:
         outcome.status, outcome.reason = "failed", str(err)
     except Exception as err:  # noqa: BLE001 — a plugin's failure is its own; the other methods go on
@@ -246,6 +219,53 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
     if outcome.status != "ok":
         print(f"emobench: method {ms.label!r} failed: {outcome.reason}", file=sys.stderr)
     return outcome, list(records.values())
+
+
+def _generate_fit(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfig, progress: bool,
+                  cells: Sequence[Cell], fit: int | None, outcome: MethodOutcome,
+                  records: dict[tuple[Cell, int | None], ImageRecord]) -> None:
+    """Generate ``cells`` with one fit of ``ms`` (``fit`` None: the method's only fit, or it does not learn)."""
+    artifact = None
+    if type(ms.method).learns:
+        artifact = artifacts.ensure(ms.plugin, ms.method, zoo, cfg.emotions, refit=cfg.refit, progress=progress,
+                                    seed=artifacts.FIT_SEED if fit is None else fit)
+        if fit is not None:
+            outcome.fits = (outcome.fits or []) + [{"fit_seed": fit, "artifact_key": artifact.key,
+                                                    "artifact_source": artifact.source}]
+        if fit is None or fit == 0:
+            outcome.artifact_key, outcome.artifact_source = artifact.key, artifact.source
+    keys = image_keys(ms, zoo, cells, artifact.key if artifact else None)
+    for cell, key in keys.items():
+        rec = store.lookup(key)
+        if rec is not None:
+            records[(cell, fit)] = dataclasses.replace(rec, method=ms.label, fit_seed=fit)
+    todo = [c for c in cells if (c, fit) not in records]
+    if not todo:
+        return
+    ms.method.load(zoo, artifact.path if artifact else None)
+    size = (zoo.sampling.height, zoo.sampling.width)
+    label = ms.label if fit is None else f"{ms.label} (fit {fit})"
+    bar = _bar(label, len(cells), len(cells) - len(todo), progress)
+    with collect_truncations() as cut:   # cut prompts: one warning for the method, not per call
+        try:
+            for batch in plan.batches(todo, cfg.batch_size):
+                requests = plan.requests(batch)
+                with torch.inference_mode():
+                    result = ms.method.generate(requests)
+                images = check_output(result, len(requests), size)
+                extras = list(result.extras) + [{}] * (len(batch) - len(result.extras))
+                for i, cell in enumerate(batch):
+                    records[(cell, fit)] = store.put(keys[cell], images[i], method=ms.label, cell=cell,
+                                                     prompt=str(result.prompts[i]), extras=extras[i] or None,
+                                                     fit_seed=fit)
+                outcome.n_generated += len(batch)
+                bar.update(len(batch))
+        finally:
+            bar.close()
+    if cut.cut:
+        note = cut.message(ms.label)
+        print(f"emobench: warning: {note}", file=sys.stderr)
+        outcome.warning = "; ".join(w for w in (outcome.warning, note) if w)
 
 
 def _bar(label: str, total: int, initial: int, enabled: bool):
@@ -260,6 +280,9 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
     shard = sharding.init(cfg, resume)
     with shard.main_first("the run folder"):  # rank 0 creates the run folder; the others join it
         cfg, methods, zoo, run_dir = resolve(cfg, zoo, resume)
+        if shard.active and cfg.fit_seeds > 1:
+            raise EmobenchError(f"--fit-seeds {cfg.fit_seeds} cannot be sharded yet",
+                                "run it without --launcher, or with --fit-seeds 1")
         plan = Plan.from_config(cfg, zoo.latent_shape())
         # from here on files are written; everything above only checked
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -304,4 +327,6 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
 def _outcome_json(o: MethodOutcome) -> dict[str, Any]:
     d = dataclasses.asdict(o)
     d.pop("label")
+    if d["fits"] is None:   # one fit: methods.json as before
+        d.pop("fits")
     return d

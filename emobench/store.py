@@ -50,11 +50,12 @@ class ImageStore:
         return rec if ok else None
 
     def put(self, key: str, image: torch.Tensor, *, method: str, cell: Cell, prompt: str,
-            extras: dict[str, Any] | None = None) -> ImageRecord:
+            extras: dict[str, Any] | None = None, fit_seed: int | None = None) -> ImageRecord:
         data = png_bytes(image)
         atomic_write_bytes(self._png(key), data)
         rec = ImageRecord(method=method, emotion=cell.emotion, template=cell.template, seed=cell.seed,
-                          prompt=prompt, key=key, sha256=sha256_bytes(data), path=f"images/{key}.png")
+                          prompt=prompt, key=key, sha256=sha256_bytes(data), path=f"images/{key}.png",
+                          fit_seed=fit_seed)
         payload = json.loads(rec.to_json())
         if extras:
             payload["extras"] = extras  # kept beside the image only; the manifest line is the plain record

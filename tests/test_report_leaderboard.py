@@ -1,6 +1,7 @@
 """leaderboard.md / leaderboard.csv: content, marks, sections, determinism, merging and bad input."""
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -12,7 +13,7 @@ import pytest
 from emobench.cli import main as cli_main
 from emobench.errors import EmobenchError
 from emobench.report import build_report
-from emobench.report.leaderboard import build, sig_mark, to_markdown
+from emobench.report.leaderboard import build, sig_mark, to_csv, to_markdown
 from emobench.report.rundata import load_run, load_runs
 from support.report_fixture import make_run
 
@@ -66,7 +67,31 @@ def test_significance_marks_follow_holm_p(tmp_path):
     s.to_csv(run / "summary.csv", index=False)
     md = to_markdown(build(load_run(run)))
     line = next(l for l in _section(md, "Paired difference").splitlines() if l.startswith("| `emogen`"))
-    assert "+25.0% [+10.0%, +40.0%] ***" in line
+    assert "+25.0% [+10.0%, +40.0%] ▲***" in line
+
+
+def test_marks_tell_better_from_worse_without_colour(tmp_path):
+    """Direction by symbol (greyscale-safe): a lower FID is better (▲), a lower Emo-A worse (▼); a cell whose
+    data carry no test says so and has no mark — in the markdown and in the CSV."""
+    assert sig_mark(0.0005, -1.0, False) == "▲***" and sig_mark(0.0005, -1.0, True) == "▼***"
+    assert sig_mark(0.2, -1.0, True) == "n.s."
+    run = make_run(tmp_path / "run")
+    s = pd.read_csv(run / "summary.csv")
+    cols = ["diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm"]
+    at = lambda m: (s.method == "emogen") & (s.metric == m) & (s.emotion == "all")  # noqa: E731
+    s.loc[at("emo-a"), cols] = [-0.25, -0.4, -0.1, 0.0001, 0.0004]
+    s.loc[at("fid"), cols] = [-3.0, -4.0, -2.0, 0.001, 0.004]
+    s.loc[at("kid"), cols] = [0.01, -0.01, 0.03, float("nan"), float("nan")]
+    s["p_note"] = ""
+    s.loc[at("kid"), "p_note"] = "no test: 2 cell(s) in an emotion < 5"
+    s.to_csv(run / "summary.csv", index=False)
+    lb = build(load_run(run))
+    line = next(l for l in _section(to_markdown(lb), "Paired difference").splitlines() if l.startswith("| `emogen`"))
+    assert "-25.0% [-40.0%, -10.0%] ▼***" in line and "-3.00 [-4.00, -2.00] ▲**" in line
+    assert "[-0.0100, +0.0300] no test" in line
+    board = pd.read_csv(io.StringIO(to_csv(lb)), keep_default_na=False)
+    row = board[board.method == "emogen"].iloc[0]
+    assert (row["emo-a_mark"], row["fid_mark"], row["kid_mark"]) == ("▼***", "▲**", "no test")
 
 
 def test_report_bytes_are_deterministic(tmp_path):

@@ -30,6 +30,9 @@ def add_parser(sub) -> None:
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run; regenerates nothing stored")
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="run settings in TOML (keys as the flags)")
     p.add_argument("--refit", action="store_true", default=None, help="fit learning methods again, ignoring caches")
+    p.add_argument("--fit-seeds", dest="fit_seeds", help="fit each learning method K times (fit seeds 0..K-1), "
+                                                       "each generating every cell; scores report the across-fit "
+                                                       "mean and a fits × cells interval (default 1)")
     p.add_argument("--no-score", dest="score", action="store_false", help="only generate; score later with `emobench score`")
     p.add_argument("--no-report", dest="report", action="store_false",
                    help="do not write the report (leaderboard, index.html, figures) into the run directory")
@@ -42,7 +45,7 @@ def add_parser(sub) -> None:
 
 
 FLAG_KEYS = ("methods", "metrics", "emotions", "n_per_emotion", "seed", "templates", "zoo", "baseline",
-             "batch_size", "out", "refit")
+             "batch_size", "out", "refit", "fit_seeds")
 
 
 def main(args: argparse.Namespace) -> int:

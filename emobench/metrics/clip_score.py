@@ -1,4 +1,9 @@
-"""CLIP score between each image and the prompt it was generated from.
+"""CLIP score between each image and its plan cell's prompt.
+
+Every method's image is scored against the same text, the plan prompt (the cell's template rendered with the
+plain emotion word, ``ScoreItem.plan_prompt``), not against the prompt the method fed its pipeline (EmoGen's
+``<fear>``, TI's learned token): otherwise the score compares different texts and says nothing about the
+images.
 
 Per image ``100 · max(cos(image embedding, text embedding), 0)`` with the zoo's CLIP (projected embeddings,
 L2-normalised here) — torchmetrics' ``clip_score`` on a single image–text pair. torchmetrics clamps the
@@ -26,12 +31,12 @@ class ClipScore(PerImageMetric):
     higher_is_better = True
 
     def item_key(self, item: ScoreItem) -> str:
-        return item.prompt   # the score depends on the prompt as well as the image
+        return item.plan_prompt   # the score depends on the text as well as the image
 
     def features(self, images: torch.Tensor, items: Sequence[ScoreItem], zoo: "Zoo") -> torch.Tensor:
         with torch.no_grad():
             img = F.normalize(zoo.clip.encode_images(images).double(), dim=-1)
-            txt = F.normalize(zoo.clip.encode_texts([it.prompt for it in items]).double(), dim=-1)
+            txt = F.normalize(zoo.clip.encode_texts([it.plan_prompt for it in items]).double(), dim=-1)
         return (100 * (img * txt).sum(-1).clamp_min(0))[:, None].float()
 
     def values(self, feats: torch.Tensor, items: Sequence[ScoreItem]) -> dict[str, torch.Tensor]:

@@ -18,7 +18,7 @@ from PIL import Image
 from emobench.emotions import EMOTIONS
 from emobench.report.colors import method_colours
 from emobench.report.figures import template_numbers
-from emobench.report.leaderboard import BoardEntry, BoardRow, Leaderboard, sig_mark
+from emobench.report.leaderboard import BoardEntry, BoardRow, Leaderboard, entry_mark
 from emobench.report.metrics_display import MetricSpec, spec_for
 from emobench.report.rundata import RunData
 
@@ -88,15 +88,17 @@ def _value_td(spec: MetricSpec, e: BoardEntry | None, show_diff: bool) -> str:
     if not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
         inner += f' <span class="ci">[{_e(spec.fmt(e.ci_low))}, {_e(spec.fmt(e.ci_high))}]</span>'
     if show_diff and not math.isnan(e.diff):
-        mark = sig_mark(e.p_holm)
+        mark = entry_mark(spec, e)
         tip = "paired difference vs baseline"
         if not (math.isnan(e.diff_ci_low) or math.isnan(e.diff_ci_high)):
             tip += f", 95% CI [{spec.fmt(e.diff_ci_low, True)}, {spec.fmt(e.diff_ci_high, True)}]"
         if not math.isnan(e.p_holm):
             tip += f", Holm p = {e.p_holm:.3g}"
+        if e.p_note:
+            tip += f" ({e.p_note})"
         # The difference's CI lives in the tooltip, which keeps the table narrow enough for a laptop.
         inner += (f'<span class="diff" title="{_e(tip)}">Δ {_e(spec.fmt(e.diff, True))}'
-                  f' <span class="sig{" ns" if mark == "n.s." else ""}">{_e(mark)}</span></span>')
+                  f' <span class="sig{" ns" if mark in ("n.s.", "no test") else ""}">{_e(mark)}</span></span>')
     return f'<td data-v="{_v(e.value)}">{inner}</td>'
 
 
@@ -104,7 +106,8 @@ def _row_tr(row: BoardRow, specs: list[MetricSpec], colours: dict[str, str], sho
     colour = colours.get(row.method, "#999")
     name = f'<td><span class="swatch" style="background:{colour}"></span>{_e(row.method)}</td>'
     n = row.n_images
-    cells = [name, f'<td data-v="{n if n is not None else ""}">{n if n is not None else "–"}</td>']
+    shown = "–" if n is None else (f"{n} × {row.n_fits} fits" if row.n_fits > 1 else str(n))
+    cells = [name, f'<td data-v="{n if n is not None else ""}">{_e(shown)}</td>']
     if row.kind == "failed":
         cells.append(f'<td colspan="{len(specs)}" style="text-align:left">{_e(row.status)} — {_e(row.reason or "")}</td>')
     else:
@@ -207,9 +210,11 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
            "<h1>emobench leaderboard</h1>", f'<p class="facts">{facts}</p>',
            '<p class="note">Pooled over emotions; brackets are 95% bootstrap CIs. <b>Bold</b>: best computed '
            "method per column. Δ: paired difference vs the baseline on the same cells, Holm-corrected: "
-           "* p&lt;0.05, ** p&lt;0.01, *** p&lt;0.001, n.s. not significant. Click a column title to sort. "
-           "FID/KID intervals sit high: a bootstrap resample repeats images, which raises these set statistics "
-           "(they can lie wholly above the value on the actual images); compare methods by the Δ.</p>",
+           "▲ better than the baseline, ▼ worse (in the metric's direction); * p&lt;0.05, ** p&lt;0.01, "
+           "*** p&lt;0.001, n.s. not significant, no test: too few cells to carry a p-value (hover for why). "
+           "Click a column title to sort. "
+           "FID/KID intervals: the bootstrap's spread centred on the value (a resample repeats images, "
+           "which inflates these set statistics).</p>",
            _table(lb.rows, lb.main_specs, colours, "Method", True, True, "leaderboard")]
     if lb.controls:
         out += ["<h2>Controls (not ranked)</h2>", '<p class="note">Real held-out images of the emotion dataset, '

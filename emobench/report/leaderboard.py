@@ -19,6 +19,12 @@ from emobench.report.rundata import RunData, is_control
 
 # Holm-corrected p-value thresholds → marks (the usual convention, spelled out under the table).
 SIG_LEVELS = ((0.001, "***"), (0.01, "**"), (0.05, "*"))
+# A significant difference is also told better or worse than the baseline by symbol (greyscale-safe), in the
+# metric's own direction: a lower FID is "better".
+BETTER, WORSE = "▲", "▼"
+MARK_LEGEND = (f"`{BETTER}` better than the baseline, `{WORSE}` worse (in the metric's direction); "
+               "Holm-corrected p-values: `*` p<0.05, `**` p<0.01, `***` p<0.001, `n.s.` not significant; "
+               "`no test`: too few cells or a degenerate resampling distribution to carry a p-value.")
 
 
 @dataclass
@@ -35,6 +41,7 @@ class BoardEntry:
     best: bool = False
     warning: str = ""
     display: str = ""     # verbatim text (paper-reported values keep the paper's own precision)
+    p_note: str = ""      # which test gave the p-value, or why there is none
 
     @property
     def has_value(self) -> bool:
@@ -48,6 +55,7 @@ class BoardRow:
     status: str = "ok"
     reason: str | None = None
     entries: dict[str, BoardEntry] = field(default_factory=dict)
+    n_fits: int = 1                  # fits of a learning method the values average (``--fit-seeds``)
 
     @property
     def n_images(self) -> int | None:
@@ -87,13 +95,30 @@ class Leaderboard:
         return list(seen)
 
 
-def sig_mark(p: float) -> str:
+def sig_mark(p: float, diff: float = math.nan, higher_is_better: bool | None = None) -> str:
+    """``***``/``**``/``*``/``n.s.`` from a Holm p-value; a significant mark is prefixed with ``▲`` (better
+    than the baseline) or ``▼`` (worse) when the difference and the metric's direction are known."""
     if p is None or math.isnan(p):
         return ""
     for level, mark in SIG_LEVELS:
         if p < level:
-            return mark
+            if higher_is_better is None or diff is None or math.isnan(diff) or diff == 0:
+                return mark
+            return (BETTER if (diff > 0) == higher_is_better else WORSE) + mark
     return "n.s."
+
+
+def entry_mark(spec: MetricSpec, e: BoardEntry) -> str:
+    """The mark of a difference cell: direction-aware significance, or ``no test`` when none could be run."""
+    mark = sig_mark(e.p_holm, e.diff, spec.higher_is_better)
+    if not mark and e.p_note.startswith("no test") and not math.isnan(e.diff):
+        return "no test"
+    return mark
+
+
+def _fits(run: RunData, method: str) -> int:
+    fits = (run.methods.get(method) or {}).get("fits")
+    return len(fits) if isinstance(fits, list) and fits else 1
 
 
 def _entries(run: RunData, method: str) -> dict[str, BoardEntry]:
@@ -103,8 +128,12 @@ def _entries(run: RunData, method: str) -> dict[str, BoardEntry]:
     for rec in sel.to_dict("records"):
         out[rec["metric"]] = BoardEntry(**{k: float(rec[k]) for k in (
             "value", "ci_low", "ci_high", "n", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm")},
-            warning=str(rec.get("warning") or ""))
+            warning=str(rec.get("warning") or ""), p_note=_text(rec.get("p_note")))
     return out
+
+
+def _text(v) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
 
 def paper_reference_rows() -> list[BoardRow]:
@@ -131,7 +160,7 @@ def build(run: RunData) -> Leaderboard:
         if status != "ok":
             failed.append(BoardRow(m, "failed", status, reason or "no reason recorded", entries))
         elif entries:
-            rows.append(BoardRow(m, "baseline" if m == base else "method", status, None, entries))
+            rows.append(BoardRow(m, "baseline" if m == base else "method", status, None, entries, _fits(run, m)))
         else:
             failed.append(BoardRow(m, "failed", "unscored", "no scores in summary (run `emobench score` again)"))
     # Best per column among computed rows only: never controls, never reference rows.
@@ -189,8 +218,14 @@ def _diff_cell(spec: MetricSpec, e: BoardEntry | None) -> str:
     text = spec.fmt(e.diff, signed=True)
     if not (math.isnan(e.diff_ci_low) or math.isnan(e.diff_ci_high)):
         text += f" [{spec.fmt(e.diff_ci_low, signed=True)}, {spec.fmt(e.diff_ci_high, signed=True)}]"
-    mark = sig_mark(e.p_holm)
+    mark = entry_mark(spec, e)
     return f"{text} {mark}" if mark else text
+
+
+def _n_text(r: BoardRow) -> str:
+    """Images per fit, and the number of fits when a method was fitted more than once."""
+    n = str(r.n_images or "–")
+    return f"{n} × {r.n_fits} fits" if r.n_fits > 1 else n
 
 
 def _esc(text: str) -> str:
@@ -211,16 +246,15 @@ def to_markdown(lb: Leaderboard) -> str:
     out.append("")
     out.append("Values pooled over all emotions; brackets are 95% bootstrap confidence intervals over cells "
                "(emotion, prompt, seed). **Bold** marks the best computed method per column (↑ higher is better, "
-               "↓ lower is better). FID and KID are set statistics: a bootstrap resample repeats images, which "
-               "lowers their diversity and raises FID/KID, so these two intervals sit high and can lie wholly "
-               "above the value computed on the actual images (most visible for the real control); read them "
-               "as resampling spread, and compare methods by the paired differences.")
+               "↓ lower is better). FID and KID are set statistics: a resample repeats images, which inflates "
+               "them, so their intervals are the bootstrap's spread centred on the value (bias-shifted; coverage "
+               "measured in docs/metrics.md).")
     out.append("")
     ok = [r for r in lb.rows if r.kind != "failed"]
     failed = [r for r in lb.rows if r.kind == "failed"]
     out.append("## Methods")
     out.append("")
-    body = [[f"`{r.method}`" + (" (baseline)" if r.kind == "baseline" else ""), str(r.n_images or "–")]
+    body = [[f"`{r.method}`" + (" (baseline)" if r.kind == "baseline" else ""), _n_text(r)]
             + [_cell(s, r.entries.get(s.key)) for s in main] for r in ok]
     out += _table(["Method", "n"] + titles, body) if body else ["No method produced scores."]
     out.append("")
@@ -228,8 +262,7 @@ def to_markdown(lb: Leaderboard) -> str:
     if lb.baseline and len(ok) > 1:
         out.append(f"## Paired difference vs the baseline `{lb.baseline}`")
         out.append("")
-        out.append("Method minus baseline on the same cells, 95% CI; Holm-corrected p-values: "
-                   "`*` p<0.05, `**` p<0.01, `***` p<0.001, `n.s.` not significant.")
+        out.append("Method minus baseline on the same cells, 95% CI. " + MARK_LEGEND)
         out.append("")
         body = [[f"`{r.method}`"] + [_diff_cell(s, r.entries.get(s.key)) for s in main]
                 for r in ok if r.kind != "baseline"]
@@ -291,22 +324,23 @@ def _num(x: float) -> str:
 
 
 def to_csv(lb: Leaderboard) -> str:
-    fields = ["section", "method", "display_name", "status", "reason", "n"]
+    fields = ["section", "method", "display_name", "status", "reason", "n", "n_fits"]
     for s in lb.specs:
         k = s.key
         fields += [k, f"{k}_ci_low", f"{k}_ci_high", f"{k}_best", f"{k}_diff", f"{k}_diff_ci_low",
-                   f"{k}_diff_ci_high", f"{k}_p_value", f"{k}_p_holm"]
+                   f"{k}_diff_ci_high", f"{k}_p_value", f"{k}_p_holm", f"{k}_mark"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(fields)
     for r in lb.rows + lb.controls + lb.references:
         section = {"reference": "reference (paper-reported, not computed)"}.get(r.kind, r.kind)
         line = [section, r.method, lb.display_names.get(r.method, r.method), r.status if r.kind != "reference" else "",
-                r.reason or "",
-                str(r.n_images) if r.n_images is not None else ""]
+                r.reason or "", str(r.n_images) if r.n_images is not None else "",
+                str(r.n_fits) if r.kind != "reference" else ""]
         for s in lb.specs:
             e = r.entries.get(s.key, BoardEntry())
             line += [_num(e.value), _num(e.ci_low), _num(e.ci_high), "1" if e.best else "",
-                     _num(e.diff), _num(e.diff_ci_low), _num(e.diff_ci_high), _num(e.p_value), _num(e.p_holm)]
+                     _num(e.diff), _num(e.diff_ci_low), _num(e.diff_ci_high), _num(e.p_value), _num(e.p_holm),
+                     entry_mark(s, e)]
         w.writerow(line)
     return buf.getvalue()

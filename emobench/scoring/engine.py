@@ -35,6 +35,8 @@ class Series:
     est: Estimate | None = None
     key: str | None = None    # cache key of the point estimate + bootstrap statistics (None: not cached)
     parts: list = field(default_factory=list)   # [(emotion, entries)] the statistic was built from
+    n_fits: int = 1           # >1: the merged series of several fits of one method (``scoring.fits``)
+    aligned: bool = True      # merged series: every fit covers the same cells
 
 
 class Layout:
@@ -207,7 +209,7 @@ class RunScorer:
                 values = torch.cat([point, _chunked_eval(s.stat, s.weights)])
                 if s.key is not None:
                     self.boot_new[s.key] = values
-            s.est = estimate(float(values[0]), values[1:], self.cfg)
+            s.est = estimate(float(values[0]), values[1:], self.cfg, getattr(s.stat, "interval", "percentile"))
         return s.est
 
     def flush(self) -> None:
@@ -215,18 +217,20 @@ class RunScorer:
         self.boot_new = {}
 
     def paired(self, a: Series, b: Series):
+        if not (a.aligned and b.aligned):
+            return None
         if a.cells == b.cells:
             return paired_difference(self.estimate(a), self.estimate(b), self.cfg)
         # Different cells survived (a corrupt or missing image): compare on the cells both have.
         common = set(a.cells) & set(b.cells)
         ma = torch.tensor([c in common for c in a.cells], dtype=torch.float64)
         mb = torch.tensor([c in common for c in b.cells], dtype=torch.float64)
-        if not common:
+        if not common or a.n_fits > 1 or b.n_fits > 1:   # a merged series is not re-evaluated on a subset
             return None
         pa = float(a.stat.evaluate(ma[None])[0])
         pb = float(b.stat.evaluate(mb[None])[0])
-        ea = estimate(pa, _chunked_eval(a.stat, a.weights * ma), self.cfg)
-        eb = estimate(pb, _chunked_eval(b.stat, b.weights * mb), self.cfg)
+        ea = estimate(pa, _chunked_eval(a.stat, a.weights * ma), self.cfg, getattr(a.stat, "interval", "percentile"))
+        eb = estimate(pb, _chunked_eval(b.stat, b.weights * mb), self.cfg, getattr(b.stat, "interval", "percentile"))
         return paired_difference(ea, eb, self.cfg)
 
 

@@ -15,6 +15,7 @@ from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
 from emobench.rundir import ALL, atomic_save_tensors, decode_png, sha256_bytes, sha256_file
 from emobench.scoring.cache import FeatureStore
+from emobench.scoring.fits import fit_label
 
 CONTROL_REAL = "real (control)"
 CONTROL_SHUFFLED = "shuffled (control)"
@@ -45,8 +46,9 @@ def verified_entries(run_dir: Path, records: Sequence[ImageRecord], problems: li
             problems.append(f"corrupt image {rec.path} ({where}): sha256 does not match the manifest; skipped "
                             "(re-run `emobench run --resume RUN_DIR` to regenerate it)")
             continue
-        item = ScoreItem(emotion=rec.emotion, prompt=rec.prompt, image_id=rec.sha256)
-        entries.append(Entry(rec.method, rec.cell.cell_id, item, lambda p=path: decode_png(p.read_bytes()), rec))
+        item = ScoreItem(emotion=rec.emotion, prompt=rec.prompt, image_id=rec.sha256, plan_prompt=rec.plan_prompt)
+        label = rec.method if rec.fit_seed is None else fit_label(rec.method, rec.fit_seed)
+        entries.append(Entry(label, rec.cell.cell_id, item, lambda p=path: decode_png(p.read_bytes()), rec))
     return entries
 
 

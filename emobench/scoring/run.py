@@ -23,6 +23,8 @@ from emobench.rundir import (ALL, SCORE_COLUMNS, SUMMARY_COLUMNS, SummaryRow, at
                              read_manifest, read_methods)
 from emobench.scoring.engine import Layout, Population, RunScorer, Series, group_entries
 from emobench.scoring.inputs import CONTROL_REAL, CONTROL_SHUFFLED, Reference, real_entries, shuffled_entries, verified_entries
+from emobench.scoring.fits import merge_fits, split_label
+from emobench.scoring.significance import decide
 from emobench.scoring.stats import BootstrapConfig, holm
 
 __all__ = ["score_run", "load_metrics", "CONTROL_REAL", "CONTROL_SHUFFLED", "ALL"]
@@ -90,12 +92,13 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
 
     rows: list[SummaryRow] = []
     score_rows: list[dict[str, Any]] = []
-    kinds = {m: pop.kind for pop in pops for m, _ in pop.groups}
+    kinds = {split_label(m)[0]: pop.kind for pop in pops for m, _ in pop.groups}
     for metric in metric_objs:
         n_score_rows = len(score_rows)
         try:
             series = scorer.score_metric(metric, pops, reference, score_rows)
             scorer.prefetch(list(series.values()))
+            series = merge_fits(series, scorer.estimate, bootstrap, scorer.problems)
         except Exception as err:  # noqa: BLE001 — one failing metric (plugin) never costs the others
             reason = str(err) if isinstance(err, EmobenchError) else f"crashed: {type(err).__name__}: {err}"
             problems.append(f"metric {metric.name}: {reason}")
@@ -135,10 +138,26 @@ def _rows_for(scorer: RunScorer, metric: Metric, series: dict[tuple[str, str, st
             if b is not None:
                 d = scorer.paired(s, b)
                 if d is not None:
-                    row.diff, row.diff_ci_low, row.diff_ci_high, row.p_value = d.diff, d.ci_low, d.ci_high, d.p_value
+                    row.diff, row.diff_ci_low, row.diff_ci_high = d.diff, d.ci_low, d.ci_high
+                    verdict = decide(d.samples if d.samples is not None else [], d.p_value,
+                                     _cells_per_emotion(s) + _cells_per_emotion(b), _paired_values(s, b),
+                                     scorer.cfg.seed)
+                    row.p_value, row.p_note = verdict.p_value, verdict.note
         rows.append(row)
     order = {e: i for i, e in enumerate(list(emotions) + [ALL])}
     return sorted(rows, key=lambda r: (r.kind != "method", r.method, r.metric, order.get(r.emotion, 99)))
+
+
+def _cells_per_emotion(s: Series) -> list[int]:
+    return [len(entries) for _, entries in s.parts]
+
+
+def _paired_values(a: Series, b: Series):
+    """Per-cell values of two per-image series on the same cells (the sign-flip test's input), else None."""
+    va, vb = getattr(a.stat, "values", None), getattr(b.stat, "values", None)
+    if va is None or vb is None or a.cells != b.cells or a.n_fits > 1 or b.n_fits > 1:
+        return None
+    return va.double().numpy(), vb.double().numpy()
 
 
 def _apply_holm(rows: list[SummaryRow]) -> None:

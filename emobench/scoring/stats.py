@@ -70,8 +70,8 @@ def bootstrap_p_value(diff_samples: np.ndarray) -> float:
     if d.size < 2:
         return math.nan
     mean, sd = float(d.mean()), float(d.std(ddof=1))
-    if sd == 0.0:
-        return 1.0 if mean == 0.0 else 0.0
+    if sd == 0.0:   # a degenerate resampling distribution carries no p-value (it used to give p = 0)
+        return 1.0 if mean == 0.0 else math.nan
     return float(min(1.0, 2 * norm.sf(abs(mean) / sd)))
 
 
@@ -97,12 +97,24 @@ class Estimate:
     ci_low: float
     ci_high: float
     samples: np.ndarray          # the bootstrap statistics (kept for paired differences)
+    interval: str = "percentile"
 
 
-def estimate(point: float, samples: torch.Tensor | np.ndarray, cfg: BootstrapConfig) -> Estimate:
+def shift_to(samples: np.ndarray, point: float) -> np.ndarray:
+    """Bootstrap statistics moved by the bootstrap's bias estimate (mean of the finite ones − ``point``)."""
+    s = np.asarray(samples, dtype=np.float64)
+    ok = np.isfinite(s)
+    return s - (s[ok].mean() - point) if ok.any() else s
+
+
+def estimate(point: float, samples: torch.Tensor | np.ndarray, cfg: BootstrapConfig,
+             interval: str = "percentile") -> Estimate:
+    """Point value and 95 % interval. ``interval="shifted"``: the percentile interval of the statistics moved
+    by the bootstrap's bias estimate (they keep their spread and skew, centred on ``point``); the raw
+    statistics are kept in ``samples`` (paired differences subtract them resample by resample)."""
     s = samples.numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples)
-    lo, hi = percentile_ci(s, cfg.alpha)
-    return Estimate(float(point), lo, hi, s)
+    lo, hi = percentile_ci(shift_to(s, point) if interval == "shifted" else s, cfg.alpha)
+    return Estimate(float(point), lo, hi, s, interval)
 
 
 @dataclass
@@ -111,10 +123,14 @@ class Difference:
     ci_low: float
     ci_high: float
     p_value: float
+    samples: np.ndarray | None = None   # the resampled differences (``significance.decide`` reads them)
 
 
 def paired_difference(a: Estimate, b: Estimate, cfg: BootstrapConfig) -> Difference:
-    """a − b from estimates computed on the same resampled cells."""
+    """a − b from estimates computed on the same resampled cells (shifted statistics: the differences are
+    centred on a.value − b.value, as each side's interval is on its value)."""
     d = a.samples - b.samples
+    if "shifted" in (a.interval, b.interval):
+        d = shift_to(d, a.value - b.value)
     lo, hi = percentile_ci(d, cfg.alpha)
-    return Difference(a.value - b.value, lo, hi, bootstrap_p_value(d))
+    return Difference(a.value - b.value, lo, hi, bootstrap_p_value(d), d)
