@@ -35,19 +35,28 @@ class Cell:
     """One unit of the plan: every method gets exactly the same cells, and the same latent for each.
 
     ``template`` holds the ``{emotion}`` placeholder; each method renders it with its own emotion
-    representation (a word, a learned token, a mapped embedding).
+    representation (a word, a learned token, a mapped embedding). ``content`` (the ``content`` track: what
+    the image shows, e.g. "spider") fills the template's ``{content}``; it is None on the ``emotion`` track,
+    and then the cell's id, image key and record are exactly those of a cell without the field.
     """
 
     emotion: str
     template: str
     seed: int
+    content: str | None = None
 
     @property
     def cell_id(self) -> str:
-        return f"{self.emotion}|{self.template}|{self.seed}"
+        base = f"{self.emotion}|{self.template}|{self.seed}"
+        return base if self.content is None else f"{base}|{self.content}"
 
     def prompt(self, emotion_text: str | None = None) -> str:
-        return self.template.format(emotion=self.emotion if emotion_text is None else emotion_text)
+        return render(self.template, self.emotion if emotion_text is None else emotion_text, self.content)
+
+
+def render(template: str, emotion: str, content: str | None = None) -> str:
+    """A template with ``{emotion}`` (and ``{content}``, when the cell has one) filled in."""
+    return template.format(emotion=emotion) if content is None else template.format(emotion=emotion, content=content)
 
 
 @dataclass(frozen=True)
@@ -68,13 +77,17 @@ class ImageRecord:
     key: str             # content address: hash(method name, method config, zoo weights hash, cell)
     sha256: str          # of the PNG file
     path: str            # relative to the run directory
+    content: str | None = None   # the cell's content (``content`` track); absent from the JSON when None
 
     @property
     def cell(self) -> Cell:
-        return Cell(self.emotion, self.template, self.seed)
+        return Cell(self.emotion, self.template, self.seed, self.content)
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        d = dataclasses.asdict(self)
+        if d["content"] is None:   # emotion-track manifests stay byte-identical to those written before tracks
+            del d["content"]
+        return json.dumps(d, sort_keys=True)
 
     @classmethod
     def from_json(cls, line: str) -> "ImageRecord":
@@ -205,6 +218,7 @@ class ScoreItem:
     emotion: str    # the requested emotion (generated) or the label (real / shuffled control)
     prompt: str     # the prompt the image was made from (CLIP score); a template prompt for real images
     image_id: str   # content id: sha256 of the PNG; real images resized for scoring add "@<size>"
+    content: str | None = None   # what the image should show (``content`` track; a real image's object)
 
 
 class GroupStat:
@@ -326,6 +340,7 @@ class Metric(ABC):
     min_images: ClassVar[int] = 1            # per group; fewer → a clear message, other metrics go on
     uses_features: ClassVar[bool] = True     # False: works on images directly (LPIPS)
     needs_reference: ClassVar[bool] = False  # True: compares with the dataset's held-out test images
+    needs_content: ClassVar[bool] = False    # True: scores cells' content (only on tracks whose cells have one)
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()

@@ -26,7 +26,7 @@ from emobench.errors import EmobenchError
 
 MANIFEST = "manifest.jsonl"
 SUMMARY_COLUMNS = ["method", "kind", "status", "metric", "emotion", "value", "ci_low", "ci_high", "n",
-                   "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "warning", "reason"]
+                   "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "warning", "reason", "protocol"]
 SCORE_COLUMNS = ["method", "emotion", "template", "seed", "key", "metric", "value"]
 ALL = "all"   # the pooled emotion level of summary rows
 
@@ -143,7 +143,7 @@ def load_images(records: Sequence[ImageRecord], run_dir: str | Path) -> torch.Te
 # ------------------------------------------------------------------------------------------ manifest
 
 def record_sort_key(r: ImageRecord) -> tuple:
-    return (r.method, r.emotion, r.template, r.seed)
+    return (r.method, r.emotion, r.template, r.seed, r.content or "")
 
 
 def write_manifest(run_dir: str | Path, records: Iterable[ImageRecord]) -> Path:
@@ -208,6 +208,7 @@ class SummaryRow:
     p_holm: float = math.nan
     warning: str = ""
     reason: str = ""
+    protocol: str = ""        # the run's protocol fingerprint (emobench.protocol): rows compare only within one
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
