@@ -34,10 +34,9 @@ class NoConfig:
 class Cell:
     """One unit of the plan: every method gets exactly the same cells, and the same latent for each.
 
-    ``template`` holds the ``{emotion}`` placeholder; each method renders it with its own emotion
-    representation (a word, a learned token, a mapped embedding). ``content`` (the ``content`` track: what
-    the image shows, e.g. "spider") fills the template's ``{content}``; it is None on the ``emotion`` track,
-    and then the cell's id, image key and record are exactly those of a cell without the field.
+    ``template`` holds ``{emotion}``, which each method renders with its own emotion representation (a word,
+    a learned token, a mapped embedding), and on the content track ``{content}`` (``content``, e.g. "spider";
+    None on the emotion track, where id, image key and record are those of a cell without the field).
     """
 
     emotion: str
@@ -55,7 +54,6 @@ class Cell:
 
 
 def render(template: str, emotion: str, content: str | None = None) -> str:
-    """A template with ``{emotion}`` (and ``{content}``, when the cell has one) filled in."""
     return template.format(emotion=emotion) if content is None else template.format(emotion=emotion, content=content)
 
 
@@ -84,10 +82,8 @@ class ImageRecord:
         return Cell(self.emotion, self.template, self.seed, self.content)
 
     def to_json(self) -> str:
-        d = dataclasses.asdict(self)
-        if d["content"] is None:   # emotion-track manifests stay byte-identical to those written before tracks
-            del d["content"]
-        return json.dumps(d, sort_keys=True)
+        d = dataclasses.asdict(self)   # no "content" key on the emotion track: manifests as before tracks
+        return json.dumps({k: v for k, v in d.items() if k != "content" or v is not None}, sort_keys=True)
 
     @classmethod
     def from_json(cls, line: str) -> "ImageRecord":
