@@ -72,6 +72,10 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
     emotions = [e for e in EMOTIONS if any(r.emotion == e for r in records)]
     template = _run_template(records)
     contents = sorted({r.content for r in records if r.content is not None})
+    if not contents:   # content metrics do not apply to a track without content (named ones: say so)
+        problems += [f"metric {m.name}: the run's cells have no content; skipped" for m in metric_objs
+                     if getattr(m, "needs_content", False) and metrics]
+        metric_objs = [m for m in metric_objs if not getattr(m, "needs_content", False)]
 
     run_groups = group_entries(entries, emotions)
     pops = [Population("method", run_groups, Layout(run_groups, bootstrap, "cells"))]
