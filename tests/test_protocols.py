@@ -168,3 +168,32 @@ def test_content_accuracy_values():
     vals = m.values(feats, items)
     assert vals["clip-a"].tolist() == [1, 1, 0] and vals["ec-a"].tolist() == [1, 0, 0]
     assert m.needs_content and set(m.display()) == {"clip-a", "ec-a"}
+
+
+# ------------------------------------------------------------------------------------------ end to end
+
+def test_content_run_end_to_end_on_the_tiny_zoo(zoo, zoo_dir, tmp_path, isolated_cache):
+    from emobench import runner
+    from emobench.tracks import zoo_contents
+
+    contents = list(zoo_contents(zoo))[:2]
+    cfg = merge({"zoo": str(zoo_dir), "methods": "sd", "emotions": "awe,fear", "n_per_emotion": 1,
+                 "track": "content", "contents": contents, "metrics": "emo-a,clip-a", "out": str(tmp_path / "r")})
+    res = runner.execute(cfg, zoo=zoo, progress=False)
+    run = res.run_dir
+    proto = json.loads((run / "protocol.json").read_text())
+    assert proto["track"] == "content" and proto["contents"] == contents and len(proto["fingerprint"]) == 12
+    recs = read_manifest(run)
+    assert len(recs) == 4 and {r.content for r in recs} == set(contents)
+    assert all(r.prompt == f"a {r.content}, evoking {r.emotion}" for r in recs)
+    import pandas as pd
+
+    summary = pd.read_csv(run / "summary.csv")
+    assert set(summary["protocol"]) == {proto["fingerprint"]}
+    assert {"emo-a", "clip-a", "ec-a"} <= set(summary["metric"])
+    sd = summary[(summary.method == "sd") & (summary.emotion == "all")].set_index("metric")["value"]
+    assert 0 <= sd["ec-a"] <= min(sd["clip-a"], sd["emo-a"])
+    # an emotion-track run of the same zoo has another fingerprint, and clip-a does not apply there
+    with pytest.raises(EmobenchError, match="scores content"):
+        runner.execute(merge({"zoo": str(zoo_dir), "methods": "sd", "emotions": "awe", "n_per_emotion": 1,
+                              "metrics": "clip-a", "out": str(tmp_path / "e")}), zoo=zoo, progress=False)
