@@ -40,7 +40,7 @@ class ContentConfig:
 class ContentAccuracy(PerImageMetric):
     name = "clip-a"
     Config = ContentConfig
-    label, decimals, percent, unit, headline, order = "CLIP-A", 1, True, "%", True, 3
+    label, decimals, percent, unit, headline, order = "CLIP-A", 1, True, "%", True, 4
     requires = ("clip", "judges.emotion")
     needs_content = True
     higher_is_better = True
@@ -51,7 +51,7 @@ class ContentAccuracy(PerImageMetric):
     def display(self) -> dict[str, dict[str, Any]]:
         return {**super().display(),
                 "ec-a": {"label": "EC-A", "unit": "%", "decimals": 1, "percent": True,
-                         "higher_is_better": True, "headline": True, "order": 3}}
+                         "higher_is_better": True, "headline": True, "order": 4}}
 
     def features(self, images: torch.Tensor, items: Sequence[ScoreItem], zoo: "Zoo") -> torch.Tensor:
         candidates = list(zoo_contents(zoo))
