@@ -41,6 +41,7 @@ class Protocol:
     guidance: float
     resolution: tuple[int, int]        # (height, width)
     image_format: str = IMAGE_FORMAT
+    metric_options: tuple[str, ...] = ()   # metric specs with options ("clip-a:top_k=1"): they change a column
 
     @property
     def name(self) -> str:
@@ -65,7 +66,7 @@ class Protocol:
     def from_json(cls, data: Mapping[str, Any]) -> "Protocol":
         fields = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in data.items() if k in fields}
-        for key in ("templates", "contents", "emotions"):
+        for key in ("templates", "contents", "emotions", "metric_options"):
             d[key] = tuple(d.get(key) or ())
         d["judges"] = tuple(tuple(j) for j in d.get("judges") or ())
         d["resolution"] = tuple(d.get("resolution") or (0, 0))
@@ -102,7 +103,8 @@ def from_run(cfg, zoo, contents: Sequence[str] = ()) -> Protocol:
                     emotions=tuple(cfg.emotions), n_per_group=int(cfg.n_per_emotion), seed=int(cfg.seed),
                     scale=str(zoo.scale), judges=judge_hashes(zoo), sampler=sampler,
                     steps=int(sampling.num_inference_steps), guidance=float(sampling.guidance_scale),
-                    resolution=(int(sampling.height), int(sampling.width)))
+                    resolution=(int(sampling.height), int(sampling.width)),
+                    metric_options=tuple(sorted(m for m in cfg.metrics if ":" in m)))
 
 
 def write(run_dir: str | Path, protocol: Protocol) -> None:

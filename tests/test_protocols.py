@@ -103,7 +103,7 @@ def test_fingerprint_is_stable_and_sees_every_field():
     assert len(p.fingerprint) == 12
     for change in ({"track": "content"}, {"templates": ("a photo of {emotion}",)}, {"judges": (("clip", "c2"),)},
                    {"steps": 50}, {"guidance": 5.0}, {"resolution": (64, 64)}, {"n_per_group": 2}, {"seed": 1},
-                   {"sampler": "DDIMScheduler"}, {"contents": ("spider",)}):
+                   {"sampler": "DDIMScheduler"}, {"contents": ("spider",)}, {"metric_options": ("clip-a:top_k=1",)}):
         assert _protocol(**change).fingerprint != p.fingerprint, change
     assert "track (emotion vs content)" in p.differences(_protocol(track="content"))
 
