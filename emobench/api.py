@@ -19,6 +19,7 @@ import torch
 from emobench.emotions import EMOTIONS  # noqa: F401  (re-exported: plugins import it from here)
 from emobench.hashing import stable_hash  # noqa: F401  (re-exported: plugins import it from here)
 from emobench.options import convert_option, type_name  # noqa: F401  (re-exported: plugins import them from here)
+from emobench.group_stats import GroupStat, MeanOfStats, MeanStat, PairwiseMeanStat  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.data.emoset import EmoSetDataset
@@ -34,20 +35,27 @@ class NoConfig:
 class Cell:
     """One unit of the plan: every method gets exactly the same cells, and the same latent for each.
 
-    ``template`` holds the ``{emotion}`` placeholder; each method renders it with its own emotion
-    representation (a word, a learned token, a mapped embedding).
+    ``template`` holds ``{emotion}``, which each method renders with its own emotion representation (a word,
+    a learned token, a mapped embedding), and on the content track ``{content}`` (``content``, e.g. "spider";
+    None on the emotion track, where id, image key and record are those of a cell without the field).
     """
 
     emotion: str
     template: str
     seed: int
+    content: str | None = None
 
     @property
     def cell_id(self) -> str:
-        return f"{self.emotion}|{self.template}|{self.seed}"
+        base = f"{self.emotion}|{self.template}|{self.seed}"
+        return base if self.content is None else f"{base}|{self.content}"
 
     def prompt(self, emotion_text: str | None = None) -> str:
-        return self.template.format(emotion=self.emotion if emotion_text is None else emotion_text)
+        return render(self.template, self.emotion if emotion_text is None else emotion_text, self.content)
+
+
+def render(template: str, emotion: str, content: str | None = None) -> str:
+    return template.format(emotion=emotion) if content is None else template.format(emotion=emotion, content=content)
 
 
 @dataclass(frozen=True)
@@ -70,16 +78,19 @@ class ImageRecord:
     path: str            # relative to the run directory
     plan_prompt: str = ""  # the cell's template + plain emotion word (text metrics score it); derived if absent
     fit_seed: int | None = None  # --fit-seeds K > 1 only; None (absent from the JSON) keeps one-fit manifests as-is
+    content: str | None = None   # the cell's content (``content`` track); absent from the JSON when None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plan_prompt", self.plan_prompt or self.cell.prompt())
 
     @property
     def cell(self) -> Cell:
-        return Cell(self.emotion, self.template, self.seed)
+        return Cell(self.emotion, self.template, self.seed, self.content)
 
     def to_json(self) -> str:
-        payload = {k: v for k, v in dataclasses.asdict(self).items() if k != "fit_seed" or v is not None}
+        # fit_seed and content are left out when None: one-fit, emotion-track manifests read as before
+        payload = {k: v for k, v in dataclasses.asdict(self).items()
+                   if k not in ("fit_seed", "content") or v is not None}
         return json.dumps(payload, sort_keys=True)
 
     @classmethod
@@ -218,75 +229,10 @@ class ScoreItem:
     prompt: str     # the prompt the image was made from (CLIP score); a template prompt for real images
     image_id: str   # content id: sha256 of the PNG; real images resized for scoring add "@<size>"
     plan_prompt: str = ""   # the plan cell's prompt, the same for every method: what text metrics score against
+    content: str | None = None   # what the image should show (``content`` track; a real image's object)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plan_prompt", self.plan_prompt or self.prompt)
-
-
-class GroupStat:
-    """A statistic of one group of items, re-evaluable under bootstrap weights."""
-
-    n: int = 0
-    warning: str = ""                 # e.g. "n=25 < D=128: FID is biased at this n; compare KID"
-    extra: dict = {}                  # facts written to summary.json (n_real, feature dim, ...)
-    interval: str = "percentile"      # "shifted": a resample biases it (FID, KID), centre the CI (docs/metrics.md)
-
-    @abstractmethod
-    def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
-        """``weights [B, n]`` → statistic per resample ``[B]`` (float64; nan when undefined)."""
-
-
-class MeanStat(GroupStat):
-    """Weighted mean of per-image values: the aggregate of every per-image metric."""
-
-    def __init__(self, values: torch.Tensor):
-        self.values = values.double()
-        self.n = int(values.numel())
-        self.extra = {}
-
-    def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
-        w = weights.double()
-        return (w @ self.values) / w.sum(1)
-
-
-class PairwiseMeanStat(GroupStat):
-    """Mean of a symmetric distance over distinct image pairs (Sem-D, LPIPS diversity).
-
-    ``dist[i, j]`` holds the distance for the pairs in ``mask`` (all i≠j, or a seeded sample of pairs when all
-    pairs are too many). A resample counts each pair of draws of *different* images, weighted by the
-    multiplicities: duplicates of one image are not a pair (their distance 0 would fake low diversity).
-    """
-
-    def __init__(self, dist: torch.Tensor, mask: torch.Tensor | None = None):
-        n = dist.shape[0]
-        if mask is None:
-            mask = ~torch.eye(n, dtype=torch.bool)
-        self.mask = mask.double()
-        self.dist = dist.double() * self.mask
-        self.n = n
-        self.extra = {"pairs": int(mask.triu(1).sum())}
-
-    def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
-        w = weights.double()
-        num = ((w @ self.dist) * w).sum(1)
-        den = ((w @ self.mask) * w).sum(1)
-        return num / den
-
-
-class MeanOfStats(GroupStat):
-    """Mean of per-emotion statistics (the paper's pooled Sem-D / LPIPS); weights are concatenated groups."""
-
-    def __init__(self, stats: Sequence[GroupStat]):
-        self.stats = list(stats)
-        self.n = sum(s.n for s in self.stats)
-        self.extra = {}
-
-    def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
-        out, start = [], 0
-        for s in self.stats:
-            out.append(s.evaluate(weights[:, start:start + s.n]))
-            start += s.n
-        return torch.stack(out, 1).mean(1)
 
 
 @dataclass
@@ -343,6 +289,7 @@ class Metric(ABC):
     min_images: ClassVar[int] = 1            # per group; fewer → a clear message, other metrics go on
     uses_features: ClassVar[bool] = True     # False: works on images directly (LPIPS)
     needs_reference: ClassVar[bool] = False  # True: compares with the dataset's held-out test images
+    needs_content: ClassVar[bool] = False    # True: scores cells' content (only on tracks whose cells have one)
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()

@@ -40,6 +40,8 @@ class RunConfig:
     out: str | None = None
     refit: bool = False
     fit_seeds: int = 1                   # fits per learning method (fit seeds 0..K-1); each generates every cell
+    track: str = "emotion"               # emobench.tracks: "emotion" (EmoGen's Table 1) | "content" (EmoCtrl-style)
+    contents: tuple[str, ...] = ()       # content track: the contents to plan; () = the zoo's content list
 
     def hashed(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -47,6 +49,11 @@ class RunConfig:
             d.pop(k)
         if d["fit_seeds"] == 1:   # the default leaves the hash (and so every existing run's identity) unchanged
             del d["fit_seeds"]
+        # Track fields at their defaults stay out, so emotion-track configs keep the hash they had before tracks.
+        if d["track"] == "emotion":
+            d.pop("track")
+        if not d["contents"]:
+            d.pop("contents")
         return d
 
     @property
@@ -95,6 +102,10 @@ def merge(*layers: Mapping[str, Any]) -> RunConfig:
                                     f"{'did you mean ' + repr(close[0]) + '? ' if close else ''}keys: {', '.join(sorted(FIELDS))}")
             if value is not None:
                 values[key] = value
+    if "templates" not in values and values.get("track") not in (None, "emotion"):
+        from emobench.tracks import get_track   # a track's own default template, unless templates were given
+
+        values["templates"] = (get_track(str(values["track"])).default_template,)
     return validate(RunConfig(**{k: _normalise(k, v) for k, v in values.items()}))
 
 
@@ -109,6 +120,11 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 def _normalise(key: str, value: Any) -> Any:
     if key in ("methods", "metrics"):
         return _as_tuple(value)
+    if key == "contents":
+        items = [value] if isinstance(value, str) else list(value)
+        return tuple(c.strip() for v in items for c in str(v).split(",") if c.strip())
+    if key == "track":
+        return str(value).strip().lower()
     if key == "emotions":
         items = [value] if isinstance(value, str) else list(value)
         return tuple(e.strip().lower() for v in items for e in str(v).split(",") if e.strip())
@@ -144,17 +160,19 @@ def validate(cfg: RunConfig) -> RunConfig:
                                 f"{'did you mean ' + repr(close[0]) + '? ' if close else ''}emotions: {', '.join(EMOTIONS)}")
     # canonical order and no duplicates, so `--emotions fear,awe` and `awe,fear` are the same run
     cfg.emotions = tuple(e for e in EMOTIONS if e in cfg.emotions)
+    from emobench.tracks import get_track
+
+    track = get_track(cfg.track)   # an unknown track is a clear error naming the known ones
     if not cfg.templates:
-        raise EmobenchError("no prompt templates given", f"pass --prompts with at least one template like {DEFAULT_TEMPLATE!r}")
+        raise EmobenchError("no prompt templates given",
+                            f"pass --prompts with at least one template like {track.default_template!r}")
     for t in cfg.templates:
-        try:
-            ok = "{emotion}" in t and t.format(emotion="x") is not None
-        except (KeyError, IndexError, ValueError):
-            ok = False
-        if not ok:
-            raise EmobenchError(f"prompt template {t!r} must contain {{emotion}} and no other braces",
-                                f"write it like {DEFAULT_TEMPLATE!r}")
+        track.check_template(t)
     cfg.templates = tuple(dict.fromkeys(cfg.templates))
+    if cfg.contents and not track.uses_content:
+        raise EmobenchError(f"contents are given but track {track.name!r} has no content",
+                            "drop contents, or pass --track content")
+    cfg.contents = tuple(dict.fromkeys(cfg.contents))
     if not isinstance(cfg.zoo, str) or not cfg.zoo:
         raise EmobenchError(f"bad zoo {cfg.zoo!r}", "pass --zoo mini or --zoo PATH")
     return cfg

@@ -15,6 +15,7 @@ import torch
 
 from emobench.api import Cell, GenerationRequest, stable_hash
 from emobench.config import RunConfig
+from emobench.tracks import get_track
 
 
 def cell_latent(seed: int, shape: Sequence[int]) -> torch.Tensor:
@@ -27,13 +28,9 @@ class Plan:
     latent_shape: tuple[int, int, int]
 
     @classmethod
-    def from_config(cls, cfg: RunConfig, latent_shape: Sequence[int]) -> "Plan":
-        t = len(cfg.templates)
-        cells = tuple(
-            Cell(emotion, cfg.templates[i % t], cfg.seed + i // t)
-            for emotion in cfg.emotions
-            for i in range(cfg.n_per_emotion)
-        )
+    def from_config(cls, cfg: RunConfig, latent_shape: Sequence[int], contents: Sequence[str] = ()) -> "Plan":
+        """The cells of ``cfg``'s track (``emobench.tracks``); ``contents``: the content track's list."""
+        cells = get_track(cfg.track).cells(cfg, contents)
         return cls(cells, tuple(int(x) for x in latent_shape))  # type: ignore[arg-type]
 
     @property
@@ -56,7 +53,8 @@ class Plan:
             "latent_shape": list(self.latent_shape),
             "cells": [
                 {"emotion": c.emotion, "template": c.template, "seed": c.seed,
-                 "latent_sha256": hashlib.sha256(self.latent(c).numpy().tobytes()).hexdigest()}
+                 "latent_sha256": hashlib.sha256(self.latent(c).numpy().tobytes()).hexdigest(),
+                 **({} if c.content is None else {"content": c.content})}
                 for c in self.cells
             ],
         }

@@ -26,7 +26,8 @@ from emobench.errors import EmobenchError
 
 MANIFEST = "manifest.jsonl"
 SUMMARY_COLUMNS = ["method", "kind", "status", "metric", "emotion", "value", "ci_low", "ci_high", "n",
-                   "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "warning", "reason", "p_note"]
+                   "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "warning", "reason", "p_note",
+                   "protocol"]
 SCORE_COLUMNS = ["method", "emotion", "template", "seed", "key", "metric", "value"]
 ALL = "all"   # the pooled emotion level of summary rows
 
@@ -143,7 +144,7 @@ def load_images(records: Sequence[ImageRecord], run_dir: str | Path) -> torch.Te
 # ------------------------------------------------------------------------------------------ manifest
 
 def record_sort_key(r: ImageRecord) -> tuple:
-    return (r.method, r.emotion, r.template, r.seed, -1 if r.fit_seed is None else r.fit_seed)
+    return (r.method, r.emotion, r.template, r.seed, r.content or "", -1 if r.fit_seed is None else r.fit_seed)
 
 
 def write_manifest(run_dir: str | Path, records: Iterable[ImageRecord]) -> Path:
@@ -209,6 +210,7 @@ class SummaryRow:
     warning: str = ""
     reason: str = ""
     p_note: str = ""          # which test gave p_value, or why there is none (``scoring.significance``)
+    protocol: str = ""        # the run's protocol fingerprint (emobench.protocol): rows compare only within one
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import torch
 
-from emobench import artifacts, registry
+from emobench import artifacts, protocol, registry, tracks
 from emobench import shard as sharding
 from emobench.sampling import collect_truncations
 from emobench.api import Cell, ImageRecord, Method, check_output, config_to_dict
@@ -77,10 +77,17 @@ def parse_metrics(specs: Sequence[str]) -> list[tuple[str, Any]]:
     return [reg.create(spec) for spec in (list(specs) or reg.available())]
 
 
-def servable_metrics(parsed: list[tuple[str, Any]], zoo, explicit: bool) -> list[str]:
-    """Named metrics must be servable by the zoo (else an error); defaulted ones the zoo cannot serve are skipped."""
+def servable_metrics(parsed: list[tuple[str, Any]], zoo, explicit: bool, track: str = "emotion") -> list[str]:
+    """Named metrics must be servable by the zoo and the track (else an error); defaulted ones that cannot
+    be served are skipped (content metrics on a track without content, silently: they do not apply)."""
     out: list[str] = []
+    has_content = tracks.get_track(track).uses_content
     for label, metric in parsed:
+        if getattr(metric, "needs_content", False) and not has_content:
+            if explicit:
+                raise EmobenchError(f"metric {label!r} scores content, and track {track!r} has none",
+                                    "pass --track content, or drop the metric")
+            continue
         if explicit:
             zoo.require(*metric.requires)
         else:
@@ -113,7 +120,7 @@ def resolve(cfg: RunConfig, zoo=None, resume: Path | None = None) -> tuple[RunCo
         resolved.metrics = tuple(sorted(dict.fromkeys(label for label, _ in parsed)))
         run_dir = prepare_run_dir(resolved, resume)
     zoo = zoo if zoo is not None else load_zoo(cfg.zoo)
-    resolved.metrics = tuple(servable_metrics(parsed, zoo, explicit=bool(cfg.metrics)))
+    resolved.metrics = tuple(servable_metrics(parsed, zoo, explicit=bool(cfg.metrics), track=cfg.track))
     if run_dir is None:
         run_dir = prepare_run_dir(resolved, resume)
     return resolved, methods, zoo, run_dir
@@ -283,13 +290,15 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
         if shard.active and cfg.fit_seeds > 1:
             raise EmobenchError(f"--fit-seeds {cfg.fit_seeds} cannot be sharded yet",
                                 "run it without --launcher, or with --fit-seeds 1")
-        plan = Plan.from_config(cfg, zoo.latent_shape())
+        contents = tracks.resolve_contents(cfg, zoo)
+        plan = Plan.from_config(cfg, zoo.latent_shape(), contents)
         # from here on files are written; everything above only checked
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "config.json", {**cfg.hashed(), "config_hash": cfg.config_hash})
         write_json(run_dir / "env.json", environment(zoo.device))
         write_json(run_dir / "zoo.json", zoo.facts())
         write_json(run_dir / "plan.json", plan.to_json())
+        protocol.write(run_dir, protocol.from_run(cfg, zoo, contents))
     store = ImageStore(run_dir)
     outcomes: list[MethodOutcome] = []
     records: list[ImageRecord] = []

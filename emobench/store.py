@@ -24,6 +24,8 @@ def image_key(method_name: str, method_config: Any, weights_hash: str, cell: Cel
     """Content address of one image. ``artifact_key`` (learning methods) pins the fitted artifacts used."""
     parts: dict[str, Any] = {"method": method_name, "config": config_to_dict(method_config),
                              "weights": weights_hash, "cell": [cell.emotion, cell.template, cell.seed]}
+    if cell.content is not None:   # only when present: emotion-track keys are unchanged
+        parts["cell"].append(cell.content)
     if artifact_key:
         parts["artifact"] = artifact_key
     return stable_hash(parts, n=24)
@@ -55,7 +57,7 @@ class ImageStore:
         atomic_write_bytes(self._png(key), data)
         rec = ImageRecord(method=method, emotion=cell.emotion, template=cell.template, seed=cell.seed,
                           prompt=prompt, key=key, sha256=sha256_bytes(data), path=f"images/{key}.png",
-                          fit_seed=fit_seed)
+                          fit_seed=fit_seed, content=cell.content)
         payload = json.loads(rec.to_json())
         if extras:
             payload["extras"] = extras  # kept beside the image only; the manifest line is the plain record

@@ -18,6 +18,8 @@ from emobench.api import Cell, FitContext, GenerationRequest, GenerationResult, 
 from emobench.errors import EmobenchError
 from emobench.sampling import empty_prompt_embeds, private_pipeline, sample, swap_scheduler
 from emogen import prompts
+
+TRANSFER_TEMPLATE = "{emotion} {content}"   # EmoGen's emotion transfer: the mapped token, then the content word
 from emogen.config import KEY_OMITTED_AT, EmoGenConfig, auto_defaults
 from emogen.emotion_space import EmotionSpace
 from emogen.fit import FORMAT, VERSION, fit_emogen, seed_of
@@ -116,7 +118,12 @@ class EmoGenMethod(Method):
 
     def prompt_layout(self, cell: Cell) -> prompts.PromptLayout:
         names = self.emotions_of(cell)
-        template = cell.template if self.config.prompt == "plan" else "{emotion}"
+        if self.config.prompt == "plan":
+            template = cell.template
+        else:   # bare: the mapped token alone; a content cell gets EmoGen's emotion-transfer prompt "<emotion> bag"
+            template = TRANSFER_TEMPLATE if cell.content is not None else "{emotion}"
+        if cell.content is not None:
+            template = template.replace("{content}", cell.content)
         tok = self.pipe.tokenizer
         if self.config.placement == "eos":
             return prompts.eos_layout(tok, template, names[0])

@@ -19,10 +19,15 @@ def add_parser(sub) -> None:
                                      "(default: every installed method)")
     p.add_argument("--metrics", help="comma list of metrics (default: every installed metric the zoo serves)")
     p.add_argument("--emotions", help="comma list (default: all eight)")
-    p.add_argument("--n-per-emotion", dest="n_per_emotion", help="images per emotion and method (default 4)")
+    p.add_argument("--n-per-emotion", dest="n_per_emotion", help="images per emotion and method (default 4); on the content "
+                                                                 "track per emotion, content and method")
     p.add_argument("--seed", type=int, help="the plan's base seed: cell i of an emotion gets seed + i (default 0)")
     p.add_argument("--prompts", dest="templates", help="comma list of templates with {emotion} "
-                                                       "(default 'an image of {emotion}')")
+                                                       "(and {content} on the content track; default 'an image of "
+                                                       "{emotion}', or 'a {content}, evoking {emotion}')")
+    p.add_argument("--track", help="emotion (default: emotion-only prompts, EmoGen's protocol) or content "
+                                   "(content + emotion prompts, EmoCtrl's protocol); see docs/protocols.md")
+    p.add_argument("--contents", help="content track: comma list of contents (default: the zoo's content list)")
     p.add_argument("--zoo", help="mini (default), a zoo folder, a diffusers SD folder or a paper TOML")
     p.add_argument("--baseline", help="method label the paired differences are taken against (default: sd)")
     p.add_argument("--batch-size", dest="batch_size", help="cells per generate() call (default 8)")
@@ -45,7 +50,7 @@ def add_parser(sub) -> None:
 
 
 FLAG_KEYS = ("methods", "metrics", "emotions", "n_per_emotion", "seed", "templates", "zoo", "baseline",
-             "batch_size", "out", "refit", "fit_seeds")
+             "batch_size", "out", "refit", "fit_seeds", "track", "contents")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -15,7 +15,8 @@ from emobench.report import figures as _figures
 from emobench.report import html as _html
 from emobench.report import leaderboard as _leaderboard
 from emobench.report.output import AtomicOutput
-from emobench.report.rundata import RunData, load_runs
+from emobench.report.rundata import (RunData, group_by_protocol, load_run, load_runs, merge_runs,
+                                     protocol_differences)
 
 
 @dataclass
@@ -47,7 +48,13 @@ def provenance(run: RunData) -> str:
 def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, *,
                  figures: bool = True, html: bool = True, grid_cells: int | None = 24,
                  human: str | Path | None = None, latex: bool = False) -> ReportResult:
-    run: RunData = load_runs(list(run_dirs))
+    """One report over ``run_dirs``; runs of different protocols (fingerprints) are never merged into one
+    table: each protocol gets its own report in ``protocol-<fingerprint>/`` and ``leaderboard.md`` says why."""
+    groups = group_by_protocol([load_run(p) for p in run_dirs])
+    if len(groups) > 1:
+        return _build_per_protocol(groups, _out_dir(run_dirs, out), figures=figures, html=html,
+                                   grid_cells=grid_cells, human=human, latex=latex)
+    run: RunData = merge_runs(groups[0])
     lb = _leaderboard.build(run)
     study = None
     if human is not None:   # a human-study vote store: its analysis becomes a section (emobench.human)
@@ -81,6 +88,30 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         if figures:
             files += [f"figures/{n}.{ext}" for n in _figures.write_figures(run, w) for ext in ("png", "pdf")]
     return ReportResult(dest, files)
+
+
+def _build_per_protocol(groups: list[list[RunData]], dest: Path, **kw) -> ReportResult:
+    """One report per protocol under ``dest/protocol-<fingerprint>/``, and an index saying why."""
+    files: list[str] = []
+    lines = ["# emobench report: runs of different protocols", "",
+             "These runs were measured under different protocols (track, templates, contents, emotions, judges, "
+             "sampler, steps, guidance, resolution, ... — see docs/protocols.md). A number is comparable only "
+             "with numbers of the same protocol, so each protocol has its own leaderboard:", ""]
+    first = groups[0][0]
+    for group in groups:
+        fp = group[0].fingerprint or "unrecorded"
+        sub = f"protocol-{fp}"
+        res = build_report([r.root for r in group], dest / sub, **kw)
+        files += [f"{sub}/{f}" for f in res.files]
+        name = group[0].protocol.get("name", "protocol not recorded")
+        runs = ", ".join(f"`{r.root.name}`" for r in group)
+        diff = protocol_differences(first, group[0])
+        why = f" — differs from `{first.fingerprint}` in: {', '.join(diff)}" if diff else ""
+        lines.append(f"- [`{fp}`]({sub}/leaderboard.md) ({name}): {runs}{why}")
+    lines.append("")
+    with AtomicOutput(dest) as w:
+        w.write_text("leaderboard.md", "\n".join(lines))
+    return ReportResult(dest, ["leaderboard.md"] + files)
 
 
 def build_figures(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> ReportResult:

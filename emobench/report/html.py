@@ -169,7 +169,7 @@ def _grids(run: RunData, methods: list[str], colours: dict[str, str], max_cells:
         shown = lst if max_cells is None else lst[:max_cells]
         note = "" if len(shown) == len(lst) else f" (first {len(shown)} of {len(lst)} cells)"
         head = "<th></th>" + "".join(
-            f'<th title="{_e(t.format(emotion=emo))}">{"T%d " % tix[t] if len(templates) > 1 else ""}seed {s}</th>'
+            f'<th title="{_e(t.replace("{emotion}", emo))}">{"T%d " % tix[t] if len(templates) > 1 else ""}seed {s}</th>'
             for t, s in shown)
         rows = []
         for m in methods:

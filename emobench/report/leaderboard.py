@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from emobench.protocol import REFERENCES, ReferenceProtocol, matches_paper
 from emobench.rundir import ALL
 from emobench.report.metrics_display import MetricSpec, is_main, ordered_specs
 from emobench.report.reference import why_no_reference
@@ -75,6 +76,8 @@ class Leaderboard:
     scale_notes: dict[str, str] = field(default_factory=dict)   # column → why its scale differs from the paper's
     display_names: dict[str, str] = field(default_factory=dict)  # method id → name its plugin declared
     reference_absent: str = ""       # why the paper's Table 1 is not shown (empty when it is)
+    protocol: str = ""                    # the computed rows' protocol fingerprint
+    reference: ReferenceProtocol | None = None   # the paper protocol of ``references`` (None: no references)
 
     @property
     def main_specs(self) -> list[MetricSpec]:
@@ -136,8 +139,19 @@ def _text(v) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
 
-def paper_reference_rows() -> list[BoardRow]:
-    text = resources.files("emobench.report").joinpath("paper_table1.csv").read_text()
+REFERENCE_TABLES = {"emogen-paper": "paper_table1.csv", "emoctrl-paper": "paper_emoctrl_table1.csv"}
+
+
+def reference_protocol(run: RunData) -> ReferenceProtocol | None:
+    """The paper whose reported rows are shown beside this run: the one whose protocol the run follows
+    (``emobench.protocol.matches_paper``); a run recorded before protocols falls back to "paper scale"."""
+    if run.protocol:
+        return matches_paper(run.protocol)
+    return REFERENCES["emogen-paper"] if run.scale == "paper" else None
+
+
+def paper_reference_rows(table: str = "paper_table1.csv") -> list[BoardRow]:
+    text = resources.files("emobench.report").joinpath(table).read_text()
     rows = []
     for rec in csv.DictReader(io.StringIO(text)):
         # a "<metric>_reported" column holds the value as the paper prints it (e.g. "70.77%")
@@ -177,13 +191,21 @@ def build(run: RunData) -> Leaderboard:
                 e.best = True
     control_names = {m for m, k in zip(run.summary["method"], run.summary["kind"]) if k == "control" or is_control(m)}
     controls = [BoardRow(m, "control", entries=_entries(run, m)) for m in sorted(control_names)]
-    absent = why_no_reference(run)
-    references = [] if absent else paper_reference_rows()
+    ref = reference_protocol(run)
+    # EmoGen's Table 1 also needs the paper's judges, size and n (report.reference); say why when it is absent
+    absent = why_no_reference(run) if ref is None or ref.key == "emogen-paper" else None
+    if ref is not None and absent:
+        ref = None
+    if ref is None and not absent:
+        absent = "the run's protocol is not a paper's (see docs/protocols.md)"
+    references = paper_reference_rows(REFERENCE_TABLES[ref.key]) if ref is not None else []
     facts: dict[str, str] = {}
     if run.zoo:
         name = str(run.zoo.get("name", "?"))
         # A zoo given as a folder is shown by its folder name: a machine's paths never enter the leaderboard.
         facts["zoo"] = f"{Path(name).name if '/' in name else name} (scale {run.scale})"
+    if run.fingerprint:   # rows of one leaderboard share it; other protocols get their own table
+        facts["protocol"] = f"{run.protocol.get('name', '?')} {run.fingerprint}"
     for key, val in (("plan_hash", run.plan_hash), ("judges_hash", run.judges_hash),
                      ("weights_hash", run.zoo.get("weights_hash")), ("config_hash", run.config.get("config_hash"))):
         if val:  # only what the run recorded; never a placeholder
@@ -197,7 +219,8 @@ def build(run: RunData) -> Leaderboard:
     notes = {s.key: str(run.display[s.key]["scale_note"]) for s in specs
              if (run.display.get(s.key) or {}).get("scale_note")}
     names = {r.method: run.display_name(r.method) for r in rows + failed}
-    return Leaderboard(specs, rows + failed, controls, references, base, facts, problems, notes, names, absent or "")
+    return Leaderboard(specs, rows + failed, controls, references, base, facts, problems, notes, names, absent or "",
+                       protocol=run.fingerprint, reference=ref)
 
 
 # ---------------------------------------------------------------- Markdown
@@ -298,7 +321,13 @@ def to_markdown(lb: Leaderboard) -> str:
         out.append("")
         out += [f"- {_esc(w)}" for w in warnings]
         out.append("")
-    if lb.references:
+    if lb.references and lb.reference is not None and lb.reference.key != "emogen-paper":
+        out.append(f"## Reference: {lb.reference.source} (reported, not computed here)")
+        out.append("")
+        out.append(f"Reported protocol: {lb.reference.description}. Same track as this run, other judges "
+                   "and models: a reference only, never a row of this benchmark.")
+        out.append("")
+    elif lb.references:
         out.append("## Reference: the EmoGen paper's reported Table 1 (not computed here)")
         out.append("")
         out.append("Reported by Yang et al., CVPR 2024, Table 1 (`leaderboards/paper/table1.csv`). Other "
@@ -308,6 +337,11 @@ def to_markdown(lb: Leaderboard) -> str:
         body = [[r.method, "–"] + [_cell(s, r.entries.get(s.key), with_ci=False) for s in main]
                 for r in lb.references]
         out += _table(["Reference", "n"] + titles, body)
+        out.append("")
+    elif lb.facts.get("protocol", "").startswith("content/"):
+        out.append("EmoCtrl's reported Table 1 is not shown: its numbers come from another protocol (paper-scale "
+                   "models, 45 elements and 31 captions, its own judges) and never share a column with these "
+                   "(see `leaderboards/paper/`).")
         out.append("")
     else:
         out.append(f"The EmoGen paper's reported Table 1 is not shown: {_esc(lb.reference_absent)} "
@@ -324,7 +358,7 @@ def _num(x: float) -> str:
 
 
 def to_csv(lb: Leaderboard) -> str:
-    fields = ["section", "method", "display_name", "status", "reason", "n", "n_fits"]
+    fields = ["section", "method", "display_name", "status", "reason", "n", "n_fits", "protocol"]
     for s in lb.specs:
         k = s.key
         fields += [k, f"{k}_ci_low", f"{k}_ci_high", f"{k}_best", f"{k}_diff", f"{k}_diff_ci_low",
@@ -334,9 +368,11 @@ def to_csv(lb: Leaderboard) -> str:
     w.writerow(fields)
     for r in lb.rows + lb.controls + lb.references:
         section = {"reference": "reference (paper-reported, not computed)"}.get(r.kind, r.kind)
+        # reference rows carry the reported protocol's key, computed rows the run's fingerprint
+        proto = (lb.reference.key if lb.reference is not None else "") if r.kind == "reference" else lb.protocol
         line = [section, r.method, lb.display_names.get(r.method, r.method), r.status if r.kind != "reference" else "",
                 r.reason or "", str(r.n_images) if r.n_images is not None else "",
-                str(r.n_fits) if r.kind != "reference" else ""]
+                str(r.n_fits) if r.kind != "reference" else "", proto]
         for s in lb.specs:
             e = r.entries.get(s.key, BoardEntry())
             line += [_num(e.value), _num(e.ci_low), _num(e.ci_high), "1" if e.best else "",

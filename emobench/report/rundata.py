@@ -41,6 +41,16 @@ class RunData:
     confusion: dict[str, dict[str, Any]]     # method -> {"labels": [...], "counts": [[...]]}
     metric_directions: dict[str, bool] = field(default_factory=dict)
     scoring: dict[str, Any] = field(default_factory=dict)   # summary.json minus its rows (baseline, judges...)
+    protocol: dict[str, Any] = field(default_factory=dict)  # protocol.json ({} for runs written before it)
+
+    @property
+    def fingerprint(self) -> str:
+        """The protocol fingerprint the scores were computed under ("" when the run recorded none)."""
+        fp = str(self.protocol.get("fingerprint") or "")
+        if not fp and not self.summary.empty and "protocol" in self.summary:
+            fps = {str(v) for v in self.summary["protocol"] if isinstance(v, str) and v}
+            fp = fps.pop() if len(fps) == 1 else ""
+        return fp
 
     @property
     def display(self) -> dict[str, dict[str, Any]]:
@@ -135,7 +145,7 @@ def _read_summary(path: Path) -> pd.DataFrame:
         if col not in df.columns:
             df[col] = math.nan
     df = df[list(SUMMARY_COLUMNS)].copy()
-    for col in ("method", "emotion", "metric", "kind", "status", "warning", "reason"):
+    for col in ("method", "emotion", "metric", "kind", "status", "warning", "reason", "protocol"):
         df[col] = df[col].where(df[col].notna(), "").astype(str)
     df.loc[df["status"] == "", "status"] = "ok"
     df.loc[df["kind"] == "", "kind"] = df["method"].map(lambda m: "control" if is_control(m) else "method")
@@ -201,6 +211,7 @@ def load_run(path: str | Path) -> RunData:
         confusion=_normalise_confusion(_opt_json(root / "confusion.json", {})),
         metric_directions=directions,
         scoring=scoring,
+        protocol=_opt_json(root / "protocol.json", {}),
     )
 
 
@@ -222,6 +233,12 @@ def merge_runs(runs: list[RunData]) -> RunData:
         raise EmobenchError("no run directories given", "pass at least one RUN_DIR")
     first = runs[0]
     for other in runs[1:]:
+        if first.fingerprint != other.fingerprint:   # numbers of two protocols never share a column
+            raise EmobenchError(
+                f"cannot merge runs {first.root} and {other.root}: their protocols differ "
+                f"({first.fingerprint or 'not recorded'} vs {other.fingerprint or 'not recorded'}"
+                f"{': ' + ', '.join(protocol_differences(first, other)) if protocol_differences(first, other) else ''})",
+                "report them separately (`emobench report` makes one table per protocol)")
         for what, a, b in (("plan_hash (plan.json)", first.plan_hash, other.plan_hash),
                            ("judges_hash (zoo.json)", first.judges_hash, other.judges_hash),
                            ("baseline (config.json)", first.baseline, other.baseline)):
@@ -232,7 +249,7 @@ def merge_runs(runs: list[RunData]) -> RunData:
     merged = RunData(roots=[], config=dict(first.config), zoo=dict(first.zoo), plan=dict(first.plan),
                      records=[], methods={}, summary=first.summary.iloc[0:0].copy(),
                      scores=first.scores.iloc[0:0].copy(), confusion={}, metric_directions={},
-                     scoring={**first.scoring, "display": {}})
+                     scoring={**first.scoring, "display": {}}, protocol=dict(first.protocol))
     seen_keys: dict[str, tuple[Path, set[str]]] = {}
     summaries, scores = [], []
     for run in runs:
@@ -267,6 +284,23 @@ def merge_runs(runs: list[RunData]) -> RunData:
     if len(runs) > 1:
         merged.config["methods_merged_from"] = [str(p.name) for p in merged.roots]
     return merged
+
+
+def protocol_differences(a: RunData, b: RunData) -> list[str]:
+    """The protocol fields in which two runs differ (empty when either recorded no protocol)."""
+    if not a.protocol or not b.protocol:
+        return []
+    from emobench.protocol import Protocol
+
+    return Protocol.from_json(a.protocol).differences(Protocol.from_json(b.protocol))
+
+
+def group_by_protocol(runs: list[RunData]) -> list[list[RunData]]:
+    """Runs grouped by protocol fingerprint, in the order their first run was given."""
+    groups: dict[str, list[RunData]] = {}
+    for run in runs:
+        groups.setdefault(run.fingerprint, []).append(run)
+    return list(groups.values())
 
 
 def load_runs(paths: list[str | Path]) -> RunData:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from emobench.api import ImageRecord, ScoreItem, stable_hash
+from emobench.api import ImageRecord, ScoreItem, render, stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
 from emobench.rundir import ALL, atomic_save_tensors, decode_png, sha256_bytes, sha256_file
@@ -46,23 +46,39 @@ def verified_entries(run_dir: Path, records: Sequence[ImageRecord], problems: li
             problems.append(f"corrupt image {rec.path} ({where}): sha256 does not match the manifest; skipped "
                             "(re-run `emobench run --resume RUN_DIR` to regenerate it)")
             continue
-        item = ScoreItem(emotion=rec.emotion, prompt=rec.prompt, image_id=rec.sha256, plan_prompt=rec.plan_prompt)
+        item = ScoreItem(emotion=rec.emotion, prompt=rec.prompt, image_id=rec.sha256, plan_prompt=rec.plan_prompt,
+                         content=rec.content)
         label = rec.method if rec.fit_seed is None else fit_label(rec.method, rec.fit_seed)
         entries.append(Entry(label, rec.cell.cell_id, item, lambda p=path: decode_png(p.read_bytes()), rec))
     return entries
 
 
+def _real_content(sample, contents: Sequence[str]) -> str | None:
+    """A real image's content on a content track: its first annotated object that the run plans, else None."""
+    words = [o.replace("_", " ") for o in getattr(sample, "objects", ()) or ()]
+    return next((w for w in words if w in contents), None)
+
+
 def real_entries(dataset, emotions: Sequence[str], per_emotion: int | None, size: int, template: str,
-                 method: str = CONTROL_REAL) -> list[Entry]:
-    """Held-out **test** images of each emotion (the first ``per_emotion`` in split order, or all)."""
+                 method: str = CONTROL_REAL, contents: Sequence[str] = ()) -> list[Entry]:
+    """Held-out **test** images of each emotion (the first ``per_emotion`` in split order, or all).
+
+    On a content track (``contents`` given) only images whose annotated object is a planned content are
+    taken, each carrying that object as its content: the real control's content accuracy is then the
+    content judge's accuracy on real images."""
     entries = []
     for emotion in emotions:
         samples = dataset.by_emotion("test", emotion)
+        if contents:   # only images that show a planned content: the control is scored for content too
+            samples = [s for s in samples if _real_content(s, contents) is not None]
         if per_emotion is not None:
             samples = samples[:per_emotion]
         for s in samples:
             sha = sha256_file(s.image_path)
-            item = ScoreItem(emotion=emotion, prompt=template.format(emotion=emotion), image_id=f"{sha}@{size}")
+            content = _real_content(s, contents) if contents else None
+            prompt = render(template, emotion, content if content is not None else "") \
+                if "{content}" in template else template.format(emotion=emotion)
+            item = ScoreItem(emotion=emotion, prompt=prompt, image_id=f"{sha}@{size}", content=content)
             entries.append(Entry(method, s.id, item,
                                  lambda s=s: dataset.load_images([s], size=size)[0]))
     return entries
@@ -87,7 +103,9 @@ def shuffled_entries(real: Sequence[Entry], template: str, seed: int) -> list[En
             e = group[i]
             emotion = labels[j % len(labels)]
             j += 1
-            item = ScoreItem(emotion=emotion, prompt=template.format(emotion=emotion), image_id=e.item.image_id)
+            prompt = render(template, emotion, e.item.content if e.item.content is not None else "") \
+                if "{content}" in template else template.format(emotion=emotion)
+            item = ScoreItem(emotion=emotion, prompt=prompt, image_id=e.item.image_id, content=e.item.content)
             out.append(Entry(CONTROL_SHUFFLED, e.cell, item, e.loader))
     return out
 

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from emobench import registry
+from emobench import protocol, registry
 from emobench.api import ImageRecord, Metric, config_to_dict
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
@@ -73,6 +73,11 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
     metric_objs = load_metrics(metrics, problems)
     emotions = [e for e in EMOTIONS if any(r.emotion == e for r in records)]
     template = _run_template(records)
+    contents = sorted({r.content for r in records if r.content is not None})
+    if not contents:   # content metrics do not apply to a track without content (named ones: say so)
+        problems += [f"metric {m.name}: the run's cells have no content; skipped" for m in metric_objs
+                     if getattr(m, "needs_content", False) and metrics]
+        metric_objs = [m for m in metric_objs if not getattr(m, "needs_content", False)]
 
     run_groups = group_entries(entries, emotions)
     pops = [Population("method", run_groups, Layout(run_groups, bootstrap, "cells"))]
@@ -81,7 +86,7 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
         size = int(zoo.sampling.height)
         reference = Reference(zoo.dataset, emotions, size, template, scorer.root)
         per_emotion = control_per_emotion or max((len(v) for v in run_groups.values()), default=0) or None
-        real = real_entries(zoo.dataset, emotions, per_emotion, size, template) if controls else []
+        real = real_entries(zoo.dataset, emotions, per_emotion, size, template, contents=contents) if controls else []
         if real:
             real_groups = group_entries(real, emotions)
             shuf_groups = group_entries(shuffled_entries(real, template, bootstrap.seed), emotions)
@@ -120,6 +125,12 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
             rows = [r for r in rows if r.method != name]
             rows.extend(SummaryRow(name, "method", "failed", m.name, ALL, reason=reason) for m in metric_objs)
     _apply_holm(rows)
+    stored = protocol.read(run_dir)
+    if stored is not None:   # the scores' protocol: the run's, with the judges that scored it
+        scored = stored.with_judges(zoo)
+        protocol.write(run_dir, scored)
+        for r in rows:
+            r.protocol = scored.fingerprint
     scorer.flush()
     _write_outputs(run_dir, rows, score_rows, scorer, problems, baseline, bootstrap, zoo, metric_objs)
     for p in problems:

@@ -1,0 +1,79 @@
+"""CLIP-A and EC-A: does the image show the requested content, and both content and emotion at once?
+
+EmoCtrl's content metrics (its ``metrics/joint.py``), for runs of the ``content`` track:
+
+* ``clip-a``: 1 if the cell's content is among CLIP's top-``k`` (k = 5) of ``"a photo of a {c}"`` over the
+  zoo's content list (``emobench.tracks.zoo_contents``: EmoSet-mini's 12 objects at mini scale), else 0;
+* ``ec-a``: 1 if the content is right **and** the emotion judge's argmax is the requested emotion.
+
+Per image the features are the emotion judge's softmax (canonical order) and the content hit, so EC-A costs
+no extra forward. The candidate list is the zoo's whole content list, not the contents a run happens to
+plan: a run of 3 contents is scored against the same candidates as one of all of them. Chance level is
+k / len(list) (5/12 at mini scale, 5/45 for EmoCtrl's elements); the real control (held-out images that show
+a planned object) gives the judge's accuracy on real images.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from emobench.api import PerImageMetric, ScoreItem, batched
+from emobench.emotions import EMOTION_INDEX, EMOTIONS
+from emobench.errors import EmobenchError
+from emobench.metrics.emotion_accuracy import _canonical_order
+from emobench.tracks import zoo_contents
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emobench.zoo.base import Zoo
+
+TEXT_TEMPLATE = "a photo of a {}"   # EmoCtrl's element prompt for CLIP
+
+
+@dataclass(frozen=True)
+class ContentConfig:
+    top_k: int = 5
+
+
+class ContentAccuracy(PerImageMetric):
+    name = "clip-a"
+    Config = ContentConfig
+    label, decimals, percent, unit, headline, order = "CLIP-A", 1, True, "%", True, 4
+    requires = ("clip", "judges.emotion")
+    needs_content = True
+    higher_is_better = True
+
+    def item_key(self, item: ScoreItem) -> str:
+        return item.content or ""   # the hit depends on which content was asked for
+
+    def display(self) -> dict[str, dict[str, Any]]:
+        return {**super().display(),
+                "ec-a": {"label": "EC-A", "unit": "%", "decimals": 1, "percent": True,
+                         "higher_is_better": True, "headline": True, "order": 4}}
+
+    def features(self, images: torch.Tensor, items: Sequence[ScoreItem], zoo: "Zoo") -> torch.Tensor:
+        candidates = list(zoo_contents(zoo))
+        if not candidates:
+            raise EmobenchError(f"zoo {zoo.name!r} has no content list for CLIP-A",
+                                "use a zoo whose dataset annotates objects (the mini zoo does)")
+        missing = sorted({it.content for it in items if it.content not in candidates})
+        if missing:
+            raise EmobenchError(f"content {missing[0]!r} is not in the zoo's content list",
+                                f"plan contents from: {', '.join(candidates)}")
+        judge = zoo.judges.emotion
+        emo = torch.softmax(batched(judge, images, self.batch_size).double(), 1)[:, _canonical_order(judge.labels)]
+        with torch.no_grad():
+            img = F.normalize(zoo.clip.encode_images(images).double(), dim=-1)
+            txt = F.normalize(zoo.clip.encode_texts([TEXT_TEMPLATE.format(c) for c in candidates]).double(), dim=-1)
+        top = (img @ txt.T).topk(min(self.config.top_k, len(candidates)), dim=1).indices   # [N, k]
+        target = torch.tensor([candidates.index(it.content) for it in items], dtype=torch.long)
+        hit = (top == target[:, None]).any(1).double()
+        return torch.cat([emo, hit[:, None]], 1).float()   # [N, 9]: emotion probs, content hit
+
+    def values(self, feats: torch.Tensor, items: Sequence[ScoreItem]) -> dict[str, torch.Tensor]:
+        target = torch.tensor([EMOTION_INDEX[it.emotion] for it in items], dtype=torch.long)
+        emotion_ok = feats[:, : len(EMOTIONS)].argmax(1) == target
+        hit = feats[:, len(EMOTIONS)].double()
+        return {"clip-a": hit, "ec-a": hit * emotion_ok.double()}

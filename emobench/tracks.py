@@ -1,0 +1,100 @@
+"""Tracks: what a run asks of its methods, and so which cells its plan holds (docs/protocols.md).
+
+* ``emotion`` (the default): cells ``(emotion, template, seed)``; templates hold ``{emotion}``. EmoGen's own
+  protocol (its Table 1): emotion-only prompts, Emo-A / Sem-C / Sem-D / FID / LPIPS.
+* ``content``: cells ``(emotion, content, template, seed)``; templates hold ``{emotion}`` and ``{content}``
+  ("a {content}, evoking {emotion}"). EmoCtrl's protocol: scored for emotion (Emo-A), content (CLIP-A) and
+  both at once (EC-A), plus LPIPS and Sem-C.
+
+For each emotion (and content), ``i in range(n_per_emotion)``: ``template = templates[i % T]``,
+``seed = base_seed + i // T``. Seeds never depend on the content, so every content and emotion of a seed
+starts from the same latent (paired comparisons across the whole grid).
+"""
+from __future__ import annotations
+
+import difflib
+import string
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from emobench.api import Cell
+from emobench.errors import EmobenchError
+
+RunConfig = Any   # emobench.config.RunConfig (not imported: config imports this module)
+
+
+@dataclass(frozen=True)
+class Track:
+    name: str
+    fields: tuple[str, ...]          # template fields this track fills (every template must use all of them)
+    default_template: str
+    description: str
+
+    @property
+    def uses_content(self) -> bool:
+        return "content" in self.fields
+
+    def check_template(self, template: str) -> None:
+        """A clear error unless ``template`` uses exactly this track's fields (and no stray braces)."""
+        try:
+            used = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+            template.format(**{f: "x" for f in self.fields})
+        except (KeyError, IndexError, ValueError):
+            used = None
+        fields = " and ".join("{" + f + "}" for f in self.fields)
+        if used is None or used != set(self.fields):
+            raise EmobenchError(f"prompt template {template!r} must contain {fields} and no other braces "
+                                f"(track {self.name!r})", f"write it like {self.default_template!r}")
+
+    def cells(self, cfg: RunConfig, contents: Sequence[str] = ()) -> tuple[Cell, ...]:
+        t = len(cfg.templates)
+        if not self.uses_content:
+            return tuple(Cell(emotion, cfg.templates[i % t], cfg.seed + i // t)
+                         for emotion in cfg.emotions for i in range(cfg.n_per_emotion))
+        if not contents:
+            raise EmobenchError(f"track {self.name!r} has no contents to plan",
+                                "pass --contents, or use a zoo with a content list (a dataset with objects)")
+        return tuple(Cell(emotion, cfg.templates[i % t], cfg.seed + i // t, content)
+                     for emotion in cfg.emotions for content in contents for i in range(cfg.n_per_emotion))
+
+
+TRACKS: dict[str, Track] = {
+    "emotion": Track("emotion", ("emotion",), "an image of {emotion}",
+                     "emotion-only prompts; EmoGen's protocol (CVPR 2024, Table 1)"),
+    # In the mini zoo's vocabulary ("…, evoking {emotion}" is one of EmoSet-mini's caption forms), and plain
+    # English for a paper zoo: "a spider, evoking fear" is 7 tokens, far under the mini text tower's 16.
+    "content": Track("content", ("content", "emotion"), "a {content}, evoking {emotion}",
+                     "content + emotion prompts; EmoCtrl's protocol (ACM MM 2026, Table 1)"),
+}
+
+
+def get_track(name: str) -> Track:
+    if name not in TRACKS:
+        close = difflib.get_close_matches(name, list(TRACKS), n=1)
+        raise EmobenchError(f"unknown track {name!r}",
+                            f"{'did you mean ' + repr(close[0]) + '? ' if close else ''}tracks: {', '.join(TRACKS)}")
+    return TRACKS[name]
+
+
+def zoo_contents(zoo) -> tuple[str, ...]:
+    """The zoo's content list: its dataset's object vocabulary as words ("angry_face" → "angry face"), in
+    the dataset's sorted order. At mini scale these are EmoSet-mini's 12 objects; a paper zoo without a
+    dataset has none, and a content run there names its list (``contents`` in the config)."""
+    dataset = getattr(zoo, "dataset", None)
+    objects = list(getattr(dataset, "objects", None) or [])
+    return tuple(o.replace("_", " ") for o in objects)
+
+
+def resolve_contents(cfg: RunConfig, zoo) -> tuple[str, ...]:
+    """The contents a run plans: those the config names (each must be in the zoo's list when it has one),
+    else the zoo's whole list; () on tracks without content."""
+    if not get_track(cfg.track).uses_content:
+        return ()
+    known = zoo_contents(zoo)
+    if not cfg.contents:
+        return known
+    unknown = [c for c in cfg.contents if known and c not in known]
+    if unknown:
+        raise EmobenchError(f"content {unknown[0]!r} is not in the zoo's content list",
+                            f"pick contents from: {', '.join(known)}")
+    return tuple(cfg.contents)
