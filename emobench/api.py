@@ -283,6 +283,7 @@ class Metric(ABC):
     percent: ClassVar[bool] = False          # stored as a fraction, shown as a percentage
     headline: ClassVar[bool] = False         # True: a column of the leaderboard's main table
     order: ClassVar[int] = 100               # column position among metrics (ties: by name)
+    role: ClassVar[str] = ""                 # "emotion" or "diversity": the axes of the emotion-vs-diversity figure
 
     kind: ClassVar[str] = "per_image"
     batch_size: ClassVar[int] = 64
@@ -299,7 +300,7 @@ class Metric(ABC):
         Metrics that write extra columns (``values`` returning several) add an entry per extra column."""
         return {self.name: {"label": self.label or self.name, "unit": self.unit, "decimals": self.decimals,
                             "percent": self.percent, "higher_is_better": self.higher_is_better,
-                            "headline": self.headline, "order": self.order}}
+                            "headline": self.headline, "order": self.order, "role": self.role}}
 
     def scale_note(self, zoo: Any) -> str | None:
         """One sentence for readers when this metric's values on ``zoo`` lie on another scale than the paper's

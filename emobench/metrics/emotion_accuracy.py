@@ -36,6 +36,7 @@ def _canonical_order(labels: Sequence[str]) -> list[int]:
 class EmotionAccuracy(PerImageMetric):
     name = "emo-a"
     label, decimals, percent, unit, headline, order = "Emo-A", 1, True, "%", True, 3
+    role = "emotion"
     requires = ("judges.emotion",)
     higher_is_better = True
 

@@ -48,6 +48,7 @@ def cosine_distances(f: torch.Tensor) -> torch.Tensor:
 class SemanticDiversity(SetMetric):
     name = "sem-d"
     label, decimals, headline, order = "Sem-D", 4, True, 5
+    role = "diversity"
     Config = SemDConfig
     requires = ("clip",)
     higher_is_better = True
@@ -71,6 +72,7 @@ class SemanticDiversity(SetMetric):
 class SemanticDiversityCos(SemanticDiversity):
     name = "sem-d-cos"
     label, decimals, headline, order = "Sem-D (cos)", 4, False, 8
+    role = ""   # a variant of Sem-D: the figure pairs the primary one
 
     def distances(self, feats: torch.Tensor) -> torch.Tensor:
         return cosine_distances(feats)

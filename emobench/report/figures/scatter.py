@@ -1,4 +1,7 @@
-"""Emo-A vs Sem-D scatter, one point per method."""
+"""Emotion vs diversity scatter (Emo-A vs Sem-D with the built-in metrics), one point per method.
+
+The two axes are the metrics whose display facts declare the roles ``emotion`` and ``diversity`` (the first
+of each by column order), so the report names no metric."""
 from __future__ import annotations
 
 import math
@@ -14,38 +17,55 @@ from emobench.report.figures.common import _line_in
 from emobench.report.figures.bars import _legend_columns, _summary_lookup, _yerr
 
 
+def role_metric(run: RunData, role: str) -> str | None:
+    """The first metric column (by declared order, then name) whose display facts declare ``role``."""
+    cols = [(int(f.get("order", 100)), c) for c, f in run.display.items() if f.get("role") == role]
+    return min(cols)[1] if cols else None
+
+
+def _axis_label(run: RunData, col: str) -> str:
+    f = run.display.get(col, {})
+    arrow = "↑" if f.get("higher_is_better", True) else "↓"
+    return f"{f.get('label', col)}{arrow}" + (" (%)" if f.get("percent") else "")
+
+
 def scatter_emoa_semd(run: RunData, methods: list[str], styles, out: AtomicOutput, size: FigSize) -> str | None:
     look = _summary_lookup(run)
-    pts = [m for m in methods if (m, "emo-a", ALL) in look and (m, "sem-d", ALL) in look]
+    y_col, x_col = role_metric(run, "emotion"), role_metric(run, "diversity")
+    if y_col is None or x_col is None:
+        return None
+    y_scale = 100 if run.display[y_col].get("percent") else 1
+    pts = [m for m in methods if (m, y_col, ALL) in look and (m, x_col, ALL) in look]
     if not pts:
         return None
     ctrls = [(c, mk) for c, mk in (("real (control)", "*"), ("shuffled (control)", "x"))
-             if (c, "emo-a", ALL) in look and (c, "sem-d", ALL) in look]
+             if (c, y_col, ALL) in look and (c, x_col, ALL) in look]
     labels = pts + [c for c, _ in ctrls]
     legend_w = max(text_width_in(lab, BODY_PT) for lab in labels) + 0.35
     below = size.narrow or legend_w > 0.4 * size.width
     ncol = _legend_columns(labels, size.width) if below else 1
     height = 2.2 + (math.ceil(len(labels) / ncol) * _line_in(BODY_PT) * 1.2 if below else 0.3)
-    title = wrap("Emo-A vs Sem-D (pooled, 95% CI; small: per emotion)", size.width - 0.1, TITLE_PT)
+    y_label, x_label = run.display[y_col].get("label", y_col), run.display[x_col].get("label", x_col)
+    title = wrap(f"{y_label} vs {x_label} (pooled, 95% CI; small: per emotion)", size.width - 0.1, TITLE_PT)
     fig = new_figure(size, height + title.count("\n") * _line_in(TITLE_PT))
     ax = fig.add_subplot(1, 1, 1)
     for m in pts:
         st = styles[m]
         for e in EMOTIONS:  # per-emotion values, small, to show the spread behind the pooled point
-            a, d = look.get((m, "emo-a", e)), look.get((m, "sem-d", e))
+            a, d = look.get((m, y_col, e)), look.get((m, x_col, e))
             if a and d:
-                ax.scatter(d[0], a[0] * 100, s=9, marker=st.marker, facecolor="none", edgecolor=st.colour,
+                ax.scatter(d[0], a[0] * y_scale, s=9, marker=st.marker, facecolor="none", edgecolor=st.colour,
                            linewidths=0.5, alpha=0.7)
-        a, d = look[(m, "emo-a", ALL)], look[(m, "sem-d", ALL)]
+        a, d = look[(m, y_col, ALL)], look[(m, x_col, ALL)]
         xe = np.array(_yerr(*d)).reshape(2, 1)
-        ye = np.array(_yerr(*a)).reshape(2, 1) * 100
-        ax.errorbar(d[0], a[0] * 100, xerr=xe, yerr=ye, fmt=st.marker, color=st.colour, label=m, capsize=1.5,
+        ye = np.array(_yerr(*a)).reshape(2, 1) * y_scale
+        ax.errorbar(d[0], a[0] * y_scale, xerr=xe, yerr=ye, fmt=st.marker, color=st.colour, label=m, capsize=1.5,
                     markersize=5, elinewidth=0.8, markeredgecolor="#222222", markeredgewidth=0.5)
     for c, marker in ctrls:
-        a, d = look[(c, "emo-a", ALL)], look[(c, "sem-d", ALL)]
-        ax.scatter(d[0], a[0] * 100, marker=marker, s=40, color="#444444", label=c)
-    ax.set_xlabel("Sem-D↑ (semantic diversity)")
-    ax.set_ylabel("Emo-A↑ (%)")
+        a, d = look[(c, y_col, ALL)], look[(c, x_col, ALL)]
+        ax.scatter(d[0], a[0] * y_scale, marker=marker, s=40, color="#444444", label=c)
+    ax.set_xlabel(_axis_label(run, x_col))
+    ax.set_ylabel(_axis_label(run, y_col))
     fig.suptitle(title)
     handles, names = ax.get_legend_handles_labels()
     order = sorted(range(len(names)), key=lambda i: labels.index(names[i]) if names[i] in labels else len(labels))
