@@ -30,6 +30,7 @@ class StableDiffusionMethod(Method):
     display_name = "Stable Diffusion"
     Config = SDConfig
     learns = False
+    is_baseline = True   # the default --baseline of every run that includes it
 
     def load(self, zoo, artifact_dir: Path | None) -> None:
         self.zoo = zoo

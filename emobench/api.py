@@ -134,6 +134,9 @@ class Method(ABC):
     # the stored bytes, which catches a method that does not take the plan's step noise (``generator=``).
     # None: the method does not reduce to the baseline (the check is skipped).
     reduces_to_baseline: ClassVar[Mapping[str, Any] | None] = None
+    # True for the plain text-to-image baseline (the built-in ``sd``): a run's default --baseline, and the method
+    # ``reduces_to_baseline`` promises byte-identical images to. The core never names it.
+    is_baseline: ClassVar[bool] = False
     # Emotion judges this method optimised against (judge names, judge families such as "clip-linear-probe", or
     # "primary" for the zoo's Emo-A judge): their verdicts on it are not independent evidence (docs/judges.md).
     trained_against: ClassVar[tuple[str, ...]] = ()

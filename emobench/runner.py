@@ -109,8 +109,8 @@ def resolve(cfg: RunConfig, zoo=None, resume: Path | None = None) -> tuple[RunCo
     labels = [m.label for m in methods]
     parsed = parse_metrics(cfg.metrics)
     baseline = cfg.baseline
-    if baseline is None and "sd" in labels:
-        baseline = "sd"
+    if baseline is None:   # the first configured method whose plugin declares itself the plain baseline
+        baseline = next((m.label for m in methods if m.method is not None and type(m.method).is_baseline), None)
     if baseline is not None and baseline not in labels:
         raise EmobenchError(f"baseline {baseline!r} is not among the run's methods ({', '.join(labels)})",
                             "add it to --methods or pick one of them with --baseline")

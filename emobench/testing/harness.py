@@ -15,8 +15,8 @@ import torch
 
 from emobench.api import BadOutput, Cell, FitContext, GenerationRequest, GenerationResult, Method, check_output
 from emobench.errors import EmobenchError
-from emobench.testing.plumbing import (ContractFailure, build_method, differ, expect, fingerprint,
-                                       method_name, plan_latents, request, resolve_method_class)
+from emobench.testing.plumbing import (ContractFailure, baseline_method_name, build_method, differ, expect,
+                                       fingerprint, method_name, plan_latents, request, resolve_method_class)
 from emobench.testing.report import ALLOWED_ARTIFACT_SUFFIXES, CHECKS, CheckResult, ContractSettings
 
 
@@ -256,7 +256,9 @@ class MethodHarness:
         # method that takes the plan's step noise shows it, on options the method says make the two equal.
         cls = self.method_class()
         reduced = getattr(cls, "reduces_to_baseline", None)
-        baseline = self.settings.baseline
+        baseline = self.settings.baseline or baseline_method_name()
+        if reduced is not None and baseline is None:
+            return (True, "no installed method declares itself the baseline (Method.is_baseline)")
         if reduced is None:
             return (True, f"the method declares no options that reduce it to {baseline!r}")
         if self.name == baseline:

@@ -24,6 +24,14 @@ def resolve_method_class(name_or_class: str | type[Method]) -> type[Method]:
     return registry.methods().get(name_or_class)
 
 
+def baseline_method_name() -> str | None:
+    """The installed method that declares itself the plain baseline (``Method.is_baseline``), if any."""
+    from emobench import registry
+
+    reg = registry.methods()
+    return next((n for n in sorted(reg.available()) if getattr(reg.get(n), "is_baseline", False)), None)
+
+
 def _option_text(value: Any) -> str:
     """Options go through the CLI's own parser (``registry.build_config``), so give it CLI text."""
     if isinstance(value, bool):

@@ -82,4 +82,4 @@ class ContractSettings:
     bad_options: Sequence[Mapping[str, Any]] = ()
     fit_seed: int = 0
     check_fit_determinism: bool = True
-    baseline: str = "sd"          # the method ``Method.reduces_to_baseline`` promises byte-identical images to
+    baseline: str | None = None   # the method reduces_to_baseline compares with; None: the one that is_baseline
