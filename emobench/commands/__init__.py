@@ -1,2 +1,2 @@
 """Subcommands of the ``emobench`` CLI: one module each, with ``add_parser(subparsers)`` and ``main(args)``."""
-COMMANDS = ["run", "list", "score", "fit", "zoo", "report", "figures", "validate_plugin", "human"]
+COMMANDS = ["run", "list", "score", "fit", "zoo", "report", "figures", "validate_plugin", "human", "verify"]

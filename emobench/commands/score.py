@@ -12,7 +12,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("score", help="score a finished run: per-image scores, summaries with paired bootstrap CIs")
     p.add_argument("run_dir", type=Path, help="run directory (holds manifest.jsonl and images/)")
     p.add_argument("--metrics", default=None,
-                   help="comma-separated metric names (default: every registered metric; see `emobench list metrics`)")
+                   help="comma-separated metric names; merged into the run's existing scores (default: the run's own "
+                        "metrics from config.json, else every installed one; see `emobench list metrics`)")
     p.add_argument("--baseline", default=None,
                    help="method to compare every other method with (default: the run's own, from config.json)")
     p.add_argument("--zoo", default=None, help="zoo to score with (default: the run's zoo, from config.json)")
@@ -40,6 +41,16 @@ def run_zoo_spec(run_dir: Path) -> str:
     return str(_read_json(run_dir / "zoo.json").get("name") or "mini")
 
 
+def run_metrics(run_dir: Path) -> list[str] | None:
+    """The run's own metrics (config.json) plus any scored into it since (summary.json), so a plain re-score
+    reproduces its tables and drops none of them."""
+    value = _read_json(run_dir / "config.json").get("metrics")
+    own = [str(m) for m in value] if isinstance(value, list) else []
+    scored = [str(m) for m in _read_json(run_dir / "summary.json").get("metrics", {})]
+    names = list(dict.fromkeys([*own, *scored]))
+    return names or None
+
+
 def run_baseline(run_dir: Path) -> str | None:
     """The baseline the run was made with (config.json), so a re-score keeps its paired differences."""
     value = _read_json(run_dir / "config.json").get("baseline")
@@ -59,6 +70,8 @@ def main(args) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     if args.metrics is not None and not metrics:
         raise EmobenchError("--metrics is empty", "name metrics (`emobench list metrics`) or omit --metrics")
+    full = metrics is None   # every metric of the run: replaces the tables (a subset merges into them)
+    metrics = metrics or run_metrics(run_dir)
     if metrics:   # a typo fails here, before the zoo loads and before anything is written
         from emobench.scoring import load_metrics
 
@@ -71,7 +84,7 @@ def main(args) -> int:
         if judges and judges != zoo.judges_hash:
             print(f"emobench score: note: scoring with judges {zoo.judges_hash}, the run recorded {judges}",
                   file=sys.stderr)
-    score_run(run_dir, zoo, metrics, baseline,
+    score_run(run_dir, zoo, metrics, baseline, merge=not full,
               bootstrap=BootstrapConfig(n_resamples=args.resamples, seed=args.bootstrap_seed), controls=not args.no_controls)
     print(f"wrote {run_dir / 'summary.csv'}, summary.json, scores.csv")
     return 0

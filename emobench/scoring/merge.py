@@ -65,9 +65,13 @@ def read_previous(run_dir: Path, metrics: Sequence[Metric], *, baseline: str | N
             f"judges {summary.get('judges_hash')}): a subset cannot be merged into them",
             "score every metric again (omit --metrics), or use the settings they were scored with")
     owners: dict[str, str] = {}
+    names = list(summary.get("metrics", {}))
     for name, info in summary.get("metrics", {}).items():
         for col in info.get("columns", [name]):
             owners[col] = name
+    for d in summary.get("rows", []):   # summaries written before "columns" was recorded: "emo-a.p_target" → emo-a
+        col = str(d.get("metric"))
+        owners.setdefault(col, next((n for n in names if col.startswith(n + ".")), col))
     scores_path = run_dir / "scores.csv"
     score_rows: list[dict[str, str]] = []
     if scores_path.is_file():
@@ -88,11 +92,15 @@ def _row(d: dict[str, Any]) -> SummaryRow:
     return SummaryRow(**kw, extra=extra)
 
 
-def merge(prev: Previous, metrics: Sequence[Metric], order: Sequence[str], rows: list[SummaryRow],
+def merge(prev: Previous, columns: dict[str, list[str]], order: Sequence[str], rows: list[SummaryRow],
           score_rows: list[dict[str, Any]], failed: Sequence[str]) -> tuple[list[SummaryRow], list[dict[str, Any]],
                                                                           list[str]]:
-    """(summary rows, score rows, metric names) of the merged scoring, in a full scoring's order."""
-    new_owner = {col: m.name for m in metrics for col in metric_columns(m)}
+    """(summary rows, score rows, metric names) of the merged scoring, in a full scoring's order.
+    ``columns``: metric name → the columns it wrote in this scoring."""
+    new_owner = {col: name for name, cols in columns.items() for col in cols}
+    for col, name in prev.owners.items():   # a column the metric wrote before but not now is replaced too
+        if name in columns:
+            new_owner.setdefault(col, name)
     names = list(dict.fromkeys([*prev.metric_names, *new_owner.values()]))
     rank = {n: i for i, n in enumerate(order)}
     names.sort(key=lambda n: (rank.get(n, len(rank)), n))

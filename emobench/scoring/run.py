@@ -26,7 +26,8 @@ from emobench.rundir import (ALL, SCORE_COLUMNS, SUMMARY_COLUMNS, SummaryRow, at
 from emobench.lock import run_lock
 from emobench.scoring.engine import Layout, Population, RunScorer, Series, group_entries
 from emobench.scoring.inputs import CONTROL_REAL, CONTROL_SHUFFLED, Reference, real_entries, shuffled_entries, verified_entries
-from emobench.scoring.merge import Previous, merge, metric_columns, read_previous
+from emobench.scoring.merge import Previous, metric_columns, read_previous
+from emobench.scoring.merge import merge as merge_previous
 from emobench.scoring.stats import BootstrapConfig, holm
 from emobench.sweep import sweep
 
@@ -56,17 +57,20 @@ def load_metrics(names: Sequence[str] | None, problems: list[str]) -> list[Metri
 
 def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseline: str | None = None, *,
               bootstrap: BootstrapConfig = BootstrapConfig(), cache_dir: str | Path | None = None,
-              controls: bool = True, control_per_emotion: int | None = None, progress: bool = True) -> None:
-    """Score ``run_dir`` while holding its lock (see ``_score_run``)."""
+              controls: bool = True, control_per_emotion: int | None = None, progress: bool = True,
+              merge: bool | None = None) -> None:
+    """Score ``run_dir`` while holding its lock (see ``_score_run``). ``merge`` (default: when ``metrics`` are
+    named) keeps the rows of every other metric already in the run's tables."""
     with run_lock(run_dir):
         sweep(Path(run_dir))   # temp files of a killed scorer or report
         _score_run(Path(run_dir), zoo, metrics, baseline, bootstrap=bootstrap, cache_dir=cache_dir,
-                   controls=controls, control_per_emotion=control_per_emotion, progress=progress)
+                   controls=controls, control_per_emotion=control_per_emotion, progress=progress,
+                   merge=bool(metrics) if merge is None else merge)
 
 
 def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | None, *, bootstrap: BootstrapConfig,
                cache_dir: str | Path | None, controls: bool, control_per_emotion: int | None,
-               progress: bool) -> None:
+               progress: bool, merge: bool) -> None:
     """Score every image of ``run_dir`` with ``metrics`` (all registered when None) and write the tables.
 
     ``baseline``: method to compare every other method with (paired differences, Holm-corrected p-values).
@@ -91,7 +95,7 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
         baseline = None
     metric_objs = load_metrics(metrics, problems)   # a named metric that cannot load fails here, before any work
     prev = read_previous(run_dir, metric_objs, baseline=baseline, bootstrap=bootstrap,
-                         judges_hash=zoo.judges_hash) if metrics else None
+                         judges_hash=zoo.judges_hash) if merge else None
     scorer = RunScorer(zoo, bootstrap, Path(cache_dir) if cache_dir is not None else None)
     entries = verified_entries(run_dir, records, problems)
     emotions = [e for e in EMOTIONS if any(r.emotion == e for r in records)]
@@ -116,6 +120,7 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
     rows: list[SummaryRow] = []
     score_rows: list[dict[str, Any]] = []
     kinds = {m: pop.kind for pop in pops for m, _ in pop.groups}
+    columns: dict[str, list[str]] = {m.name: metric_columns(m) for m in metric_objs}
     bar = tqdm(metric_objs, desc="scoring", unit="metric", disable=None if progress else True, leave=False)
     for metric in bar:
         bar.set_postfix_str(metric.name)
@@ -136,6 +141,7 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
                                 reason="no value for some emotion" if e == ALL else "no valid images")
                             for e in list(emotions) + [ALL] if (m, e) not in have)
         rows.extend(new_rows)
+        columns[metric.name] = list(dict.fromkeys([*metric_columns(metric), *(r.metric for r in new_rows)]))
     problems = problems + scorer.problems
 
     for name, info in methods_info.items():
@@ -146,11 +152,13 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
     names = [m.name for m in metric_objs]
     if prev is not None:   # a subset of metrics: keep the other metrics' rows as they were
         failed = [n for n, i in methods_info.items() if str(i.get("status", "ok")) != "ok"]
-        rows, score_rows, names = merge(prev, metric_objs, registry.metrics().names(), rows, score_rows, failed)
+        rows, score_rows, names = merge_previous(prev, columns, [*prev.metric_names, *columns], rows, score_rows,
+                                                 failed)
         problems = [p for p in prev.summary.get("problems", []) if p not in problems] + problems
     _apply_holm(rows)
     scorer.flush()
-    _write_outputs(run_dir, rows, score_rows, scorer, problems, baseline, bootstrap, zoo, metric_objs, prev, names)
+    _write_outputs(run_dir, rows, score_rows, scorer, problems, baseline, bootstrap, zoo, metric_objs, prev, names,
+                   columns)
     for p in problems:
         scorer.log(f"emobench score: {p}")
 
@@ -203,9 +211,10 @@ def display_facts(metrics: Sequence[Metric]) -> dict[str, dict[str, Any]]:
 
 def _write_outputs(run_dir: Path, rows: list[SummaryRow], score_rows: list[dict[str, Any]], scorer: RunScorer,
                    problems: list[str], baseline: str | None, cfg: BootstrapConfig, zoo,
-                   metrics: Sequence[Metric], prev: Previous | None = None, names: Sequence[str] = ()) -> None:
+                   metrics: Sequence[Metric], prev: Previous | None = None, names: Sequence[str] = (),
+                   columns: dict[str, list[str]] | None = None) -> None:
     facts = {m.name: {"config": config_to_dict(m.config), "higher_is_better": m.higher_is_better,
-                      "columns": metric_columns(m)} for m in metrics}
+                      "columns": (columns or {}).get(m.name, metric_columns(m))} for m in metrics}
     display = {m.name: display_facts([m]) for m in metrics}
     if prev is not None:   # the kept metrics' facts, in the merged order
         old_display = prev.summary.get("display", {})
