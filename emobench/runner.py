@@ -103,7 +103,7 @@ def resolve(cfg: RunConfig, zoo=None, resume: Path | None = None) -> tuple[RunCo
     if cfg.metrics:
         resolved.metrics = tuple(sorted(dict.fromkeys(label for label, _ in parsed)))
         run_dir = prepare_run_dir(resolved, resume)
-    zoo = zoo if zoo is not None else load_zoo(cfg.zoo)
+    zoo = zoo if zoo is not None else load_zoo(cfg.zoo, lazy=True)   # generator loaded only if a method generates
     resolved.metrics = tuple(servable_metrics(parsed, zoo, explicit=bool(cfg.metrics)))
     if run_dir is None:
         run_dir = prepare_run_dir(resolved, resume)
@@ -313,11 +313,13 @@ def _execute(cfg: RunConfig, methods: list[MethodSpec], zoo, run_dir: Path, plan
         outcome, recs = run_method(ms, zoo, plan, store, sharding.generation_config(cfg, shard), progress,
                                    cells=shard.select(plan.cells))
         keys[ms.label] = image_keys(ms, zoo, plan.cells, outcome.artifact_key)
+        if before is None:   # the pipeline was loaded during this method: compare with its state at load time
+            before = getattr(zoo, "loaded_fingerprint", None)
         if zoo.pipeline_fingerprint() != before:
             # keep later methods independent of this one: give them a freshly loaded zoo
             outcome.warning = "modified the shared zoo pipeline (plugin bug); the zoo was reloaded for the others"
             print(f"emobench: method {ms.label!r} {outcome.warning}", file=sys.stderr)
-            zoo = load_zoo(cfg.zoo)
+            zoo = load_zoo(cfg.zoo, lazy=True)
         outcomes.append(outcome)
         if outcome.status == "ok":
             records.extend(recs)

@@ -301,3 +301,46 @@ def test_kill_at_random_points_resumes_identically(zoo, zoo_dir, scored, tmp_pat
     assert leftovers(cache) == [] and [p.name for p in parent.iterdir()] == [built.name]
     assert {p.relative_to(built).as_posix(): p.read_bytes() for p in built.rglob("*") if p.is_file()} == \
         {p.relative_to(clean).as_posix(): p.read_bytes() for p in clean.rglob("*") if p.is_file()}
+
+
+# ------------------------------------------------------------------------ scoring and resume cost
+
+def test_fid_reference_statistics_computed_once_and_bit_identical(monkeypatch, isolated_cache):
+    import torch
+
+    from emobench.metrics import fid
+
+    gen = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(200, 32, generator=gen), torch.randn(30, 32, generator=gen)
+    mu, cov = fid.mean_cov(real)
+    evals, evecs = torch.linalg.eigh((cov + cov.T) / 2)
+    fresh = (mu, torch.trace(cov), evecs * evals.clamp_min(0).sqrt())   # the formula before the cache
+    calls = []
+    real_eigh = torch.linalg.eigh
+    monkeypatch.setattr(torch.linalg, "eigh", lambda m: calls.append(1) or real_eigh(m))
+    fid._REF_MEMO.clear()
+    values = [fid.FidStat(fake, real, None).evaluate(torch.ones(2, 30)) for _ in range(3)]
+    assert len(calls) == 1 and all(torch.equal(v, values[0]) for v in values)
+    fid._REF_MEMO.clear()   # a new process: the statistics come from the disk cache, bit for bit
+    assert all(torch.equal(a, b) for a, b in zip(fid.reference_stats(real), fresh)) and len(calls) == 1
+
+
+def test_resume_of_a_finished_run_loads_no_pipeline(scored, tmp_path, monkeypatch):
+    import emobench.zoo.load as load
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(scored, run_dir)
+
+    def refuse(*a, **k):
+        raise AssertionError("the pipeline was loaded although nothing is generated")
+
+    monkeypatch.setattr(load, "load_pipeline", refuse)
+    res = runner.execute(merge({**rundir_config(run_dir)}), resume=run_dir, progress=False)
+    assert [o.status for o in res.outcomes] == ["ok", "ok"] and sum(o.n_generated for o in res.outcomes) == 0
+    assert results(run_dir) == results(scored)
+
+
+def rundir_config(run_dir: Path) -> dict:
+    cfg = json.loads((run_dir / "config.json").read_text())
+    cfg.pop("config_hash")
+    return cfg

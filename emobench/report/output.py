@@ -46,7 +46,6 @@ class AtomicOutput:
         self._files: list[Path] = []
 
     def __enter__(self) -> "AtomicOutput":
-        check_report_dest(self.dest)
         try:
             self.dest.mkdir(parents=True, exist_ok=True)
             sweep(self.dest)   # a killed report's temp folder (never a live one's)

@@ -7,7 +7,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -65,6 +65,16 @@ class Judges:
 
 
 @dataclass
+class PendingPipeline:
+    """A zoo's generator, loaded on first use of ``zoo.pipeline``: a resume with nothing left to generate (and
+    scoring) never pays for it. The latent shape and image size come from the folder's configs."""
+
+    load: "Callable[[], StableDiffusionPipeline]"
+    latent_channels: int
+    vae_scale_factor: int
+
+
+@dataclass
 class Zoo:
     name: str                                  # "mini", "paper" or a folder path
     scale: str                                 # "mini" | "paper" | "custom"
@@ -76,6 +86,20 @@ class Zoo:
     root: Path | None = None
     hashes: dict[str, str] = field(default_factory=dict)   # component → sha256 over its weight files
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if name == "pipeline" and isinstance(value, PendingPipeline):
+            value = value.load()
+            object.__setattr__(self, "pipeline", value)
+            # the state every method must leave it in (the runner compares after each method)
+            object.__setattr__(self, "loaded_fingerprint", self.pipeline_fingerprint())
+        return value
+
+    @property
+    def pipeline_loaded(self) -> bool:
+        """Whether the pipeline is in memory (a lazily loaded zoo's is not until first used)."""
+        return not isinstance(object.__getattribute__(self, "pipeline"), PendingPipeline)
 
     @property
     def weights_hash(self) -> str:
@@ -90,12 +114,18 @@ class Zoo:
     def latent_shape(self) -> tuple[int, int, int]:
         """(C, h, w) of the initial latents for ``sampling.height`` × ``sampling.width``."""
         self.require("pipeline")
+        pending = object.__getattribute__(self, "pipeline")
+        if isinstance(pending, PendingPipeline):
+            return (pending.latent_channels, self.sampling.height // pending.vae_scale_factor,
+                    self.sampling.width // pending.vae_scale_factor)
         p = self.pipeline
         f = p.vae_scale_factor
         return (p.unet.config.in_channels, self.sampling.height // f, self.sampling.width // f)
 
     def has(self, part: str) -> bool:
         """Whether the dotted part (``"clip"``, ``"judges.emotion"``, ``"dataset"``) is present."""
+        if part == "pipeline":   # without loading a pending pipeline
+            return object.__getattribute__(self, "pipeline") is not None
         obj = self
         for attr in part.split("."):
             obj = getattr(obj, attr, None)
@@ -119,11 +149,13 @@ class Zoo:
                 "hashes": dict(sorted(self.hashes.items())), "weights_hash": self.weights_hash,
                 "judges_hash": self.judges_hash, "latent_shape": list(self.latent_shape())}
 
-    def pipeline_fingerprint(self) -> int:
+    def pipeline_fingerprint(self) -> int | None:
         """Cheap identity of the shared pipeline's state: parameters (storage, in-place version counter, shape),
         train/eval mode, attention processors, tokenizer size and scheduler. A method that changes any of them
         (a LoRA left loaded, a token added, weights edited in place) would make later methods' images depend on
         the order methods run in."""
+        if not self.pipeline_loaded:
+            return None   # not loaded: nothing can have changed it (see ``loaded_fingerprint``)
         pipe = self.pipeline
         parts: list = []
         for name in ("unet", "vae", "text_encoder"):
