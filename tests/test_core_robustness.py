@@ -122,6 +122,11 @@ def test_report_out_refuses_a_foreign_folder(run_copy, tmp_path, capsys):
     assert cli(["report", str(run_copy), "--out", str(fresh), "--no-figures"]) == 0
     assert cli(["report", str(run_copy), "--out", str(fresh), "--no-figures"]) == 0   # its own report: rewritten
     assert leftovers(fresh) == []
+    from emobench.report.output import check_report_dest
+
+    figs = tmp_path / "figs"
+    (figs / "figures").mkdir(parents=True)   # what an earlier `emobench figures --out figs` wrote
+    check_report_dest(figs)
 
 
 def test_resume_keeps_env_json_and_verify_names_changes(zoo, zoo_dir, run_copy, capsys):

@@ -27,7 +27,8 @@ def check_report_dest(dest: Path) -> None:
         raise EmobenchError(f"report folder {str(dest)!r} is a file, not a folder", "pass a new or empty folder to --out")
     if (dest / "config.json").is_file() or _is_report(dest / PROVENANCE):
         return
-    if any(owner_pid(p.name) is None and p.name != LOCK_NAME for p in dest.iterdir()):
+    names = {p.name for p in dest.iterdir() if owner_pid(p.name) is None and p.name != LOCK_NAME}
+    if names and names != {"figures"}:   # only figures/: an earlier `emobench figures --out` of its own
         raise EmobenchError(f"report folder {str(dest)!r} is neither empty, a run directory nor an emobench report",
                             "pass a new or empty folder to --out (or the folder of an earlier report)")
 
