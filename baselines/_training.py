@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ import torch
 from emobench.api import FitContext, GenerationRequest
 from emobench.errors import EmobenchError
 from emobench.sampling import sample
-from emobench.training import atomic_write_text, cpu_generator, encode_latents
+from emobench.training import atomic_write_text, cpu_generator, encode_latents, owned_tmpdir, sweep
 from emobench.training import denoising_loss as per_sample_denoising_loss
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -190,7 +189,8 @@ class ArtifactSlot:
         """``write(tmp)`` writes ``self.name`` into a scratch folder; then facts, then the artifact, are moved
         into place with ``os.replace`` (atomic within one filesystem)."""
         self.artifact_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{self.emotion}-", dir=self.artifact_dir))
+        sweep(self.artifact_dir)   # scratch of a killed fit (a live one's is kept)
+        tmp = owned_tmpdir(self.artifact_dir, f"tmp-{self.emotion}")
         try:
             write(tmp)
             produced = tmp / self.name

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from emobench.api import GenerationRequest, GenerationResult, Method
-from emobench.sampling import sample
+from emobench.sampling import check_sampling_options, sample
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class SDConfig:
     guidance_scale: float | None = None        # None: the zoo's default
     num_inference_steps: int | None = None     # None: the zoo's default
     micro_batch: int = 8                       # cells per pipeline call, padded: fixes the kernels' batch size
+
+    def __post_init__(self) -> None:  # refused when the spec is parsed, before anything is written
+        check_sampling_options(self.num_inference_steps, self.guidance_scale, self.micro_batch)
 
 
 class StableDiffusionMethod(Method):

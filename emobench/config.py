@@ -117,7 +117,25 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in value)
 
 
+_LIST_KEYS = ("methods", "metrics", "emotions", "templates")
+MAX_SEED = 2 ** 63 - 1   # torch generators take a signed 64-bit seed
+
+
+def _check_type(key: str, value: Any) -> None:
+    """A TOML file can hold any type for any key: refuse the wrong ones with one line, never a traceback."""
+    if key in _LIST_KEYS:
+        ok = isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
+        if not ok:
+            raise EmobenchError(f"{key} must be a string or a list of strings, got {value!r}",
+                                f'write it like {key} = ["a", "b"] or --{key.replace("_", "-")} a,b')
+    elif key in ("zoo", "out", "baseline") and not isinstance(value, str):
+        raise EmobenchError(f"{key} must be a string, got {value!r}", f'write it like {key} = "..."')
+    elif key == "refit" and not isinstance(value, bool):
+        raise EmobenchError(f"refit must be true or false, got {value!r}", "write refit = true")
+
+
 def _normalise(key: str, value: Any) -> Any:
+    _check_type(key, value)
     if key in ("methods", "metrics"):
         return _as_tuple(value)
     if key == "contents":
@@ -149,8 +167,9 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise EmobenchError(f"--batch-size must be positive, got {cfg.batch_size}", "pass --batch-size 1 or more")
     if cfg.fit_seeds <= 0:
         raise EmobenchError(f"--fit-seeds must be positive, got {cfg.fit_seeds}", "pass --fit-seeds 1 or more")
-    if cfg.seed < 0:
-        raise EmobenchError(f"--seed must be non-negative, got {cfg.seed}", "pass --seed 0 or more")
+    if not 0 <= cfg.seed <= MAX_SEED - cfg.n_per_emotion:
+        raise EmobenchError(f"--seed must be within 0..{MAX_SEED - cfg.n_per_emotion}, got {cfg.seed}",
+                            "pass a smaller non-negative --seed")
     if not cfg.emotions:
         raise EmobenchError("no emotions selected", f"pass --emotions with some of: {', '.join(EMOTIONS)}")
     for e in cfg.emotions:

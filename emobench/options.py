@@ -42,7 +42,12 @@ def convert_option(raw: str, tp: Any) -> Any:
         if low in ("0", "false", "no", "off"):
             return False
         raise ValueError("expected true/false")
-    if tp in (int, float, str):
+    if tp is float:
+        value = float(raw)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("expected a finite number")
+        return value
+    if tp in (int, str):
         return tp(raw)
     if tp is Any:
         return raw

@@ -97,8 +97,7 @@ def judge_hashes(zoo) -> tuple[tuple[str, str], ...]:
 def from_run(cfg, zoo, contents: Sequence[str] = ()) -> Protocol:
     """The protocol of a run of ``cfg`` (a resolved ``RunConfig``) on ``zoo``."""
     sampling = zoo.sampling
-    pipe = getattr(zoo, "pipeline", None)
-    sampler = type(pipe.scheduler).__name__ if pipe is not None and getattr(pipe, "scheduler", None) else "?"
+    sampler = zoo.scheduler_name()   # from the config when the generator is not loaded (a finished run's resume)
     return Protocol(track=cfg.track, templates=tuple(cfg.templates), contents=tuple(contents),
                     emotions=tuple(cfg.emotions), n_per_group=int(cfg.n_per_emotion), seed=int(cfg.seed),
                     scale=str(zoo.scale), judges=judge_hashes(zoo), sampler=sampler,

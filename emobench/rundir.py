@@ -25,6 +25,8 @@ from emobench.api import ImageRecord
 from emobench.errors import EmobenchError
 
 MANIFEST = "manifest.jsonl"
+ENV_RESUMES = "env.resumes.jsonl"   # one line per resume of a started run: its environment (env.json is the first)
+LOGS = "logs"                       # logs/<method>.log: the full traceback of a failed method
 SUMMARY_COLUMNS = ["method", "kind", "status", "metric", "emotion", "value", "ci_low", "ci_high", "n",
                    "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "warning", "reason", "p_note",
                    "protocol"]
@@ -72,6 +74,27 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def append_jsonl(path: str | Path, obj: Any) -> None:
+    """Append one JSON line (a single ``write`` of a whole line: a kill leaves the file's old lines intact)."""
+    line = json.dumps(obj, sort_keys=True, default=str) + "\n"
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line)
+
+
+def read_jsonl(path: str | Path) -> list[Any]:
+    """The JSON lines of ``path`` (``[]`` when missing); a torn last line (a kill mid-append) is skipped."""
+    p = Path(path)
+    if not p.is_file():
+        return []
+    out = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: str | Path) -> None:

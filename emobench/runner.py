@@ -7,6 +7,7 @@ in ``methods.json``; the other methods go on. Resuming regenerates only images n
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -25,10 +26,12 @@ from emobench.api import Cell, ImageRecord, Method, check_output, config_to_dict
 from emobench.config import RunConfig, default_out
 from emobench.envinfo import environment
 from emobench.errors import EmobenchError, PluginError
+from emobench.lock import LOCK_NAME, run_lock
 from emobench.plan import Plan
-from emobench.rundir import write_json
+from emobench.rundir import ENV_RESUMES, LOGS, append_jsonl, atomic_write_text, write_json
 from emobench.scoring import score_run
 from emobench.store import ImageStore, image_key
+from emobench.sweep import owner_pid, sweep
 from emobench.zoo.load import load_zoo
 
 
@@ -119,7 +122,7 @@ def resolve(cfg: RunConfig, zoo=None, resume: Path | None = None) -> tuple[RunCo
     if cfg.metrics:
         resolved.metrics = tuple(sorted(dict.fromkeys(label for label, _ in parsed)))
         run_dir = prepare_run_dir(resolved, resume)
-    zoo = zoo if zoo is not None else load_zoo(cfg.zoo)
+    zoo = zoo if zoo is not None else load_zoo(cfg.zoo, lazy=True)   # generator loaded only if a method generates
     resolved.metrics = tuple(servable_metrics(parsed, zoo, explicit=bool(cfg.metrics), track=cfg.track))
     if run_dir is None:
         run_dir = prepare_run_dir(resolved, resume)
@@ -144,12 +147,28 @@ def prepare_run_dir(cfg: RunConfig, resume: Path | None) -> Path:
                                 "resume with the same settings (or just --resume RUN_DIR), or start a new run with --out")
         return resume
     out = Path(cfg.out) if cfg.out else default_out(cfg)
+    if out.exists() and not out.is_dir():
+        raise EmobenchError(f"--out {str(out)!r} is a file, not a folder", "choose a new or empty folder for --out")
+    if never_started(out):
+        return out  # only the setup files of a run that stopped before its first image: start it afresh
     if (out / "config.json").is_file():
         return prepare_run_dir(cfg, out)  # same config: continue it; different: the error above
     if out.exists() and any(out.iterdir()):
         raise EmobenchError(f"--out {str(out)!r} exists and is not an emobench run directory",
                             "choose a new or empty folder for --out")
     return out
+
+
+SETUP_FILES = frozenset({"config.json", "env.json", "zoo.json", "plan.json", LOCK_NAME})
+
+
+def never_started(run_dir: Path) -> bool:
+    """A folder that holds nothing but a run's setup files (and dead processes' temp files): no image, no
+    method outcome. Such a folder lost nothing if a corrected command starts over in it."""
+    if not run_dir.is_dir():
+        return False
+    names = {p.name for p in run_dir.iterdir() if owner_pid(p.name) is None}
+    return bool(names) and names <= SETUP_FILES
 
 
 # --------------------------------------------------------------------------------------- outcomes
@@ -190,6 +209,18 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}{where}"
 
 
+def write_failure_log(run_dir: Path, label: str, err: BaseException) -> Path | None:
+    """``RUN/logs/<method>.log``: the failure's full traceback, for a bug report (the one-line reason points here)."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_.:=+," else "_" for ch in label)
+    path = Path(run_dir) / LOGS / f"{safe}.log"
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    try:
+        atomic_write_text(path, f"emobench: method {label!r} failed\n{text}")
+    except OSError:
+        return None   # a full disk must not hide the method's own error
+    return path
+
+
 # ----------------------------------------------------------------------------------- generation
 def image_keys(ms: MethodSpec, zoo, cells: Sequence[Cell], artifact_key: str | None) -> dict[Cell, str]:
     """The content address of each cell's image with this method (``{}`` for a method that did not load)."""
@@ -219,12 +250,15 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
             _generate_fit(ms, zoo, plan, store, cfg, progress, cells, fit, outcome, records)
     except EmobenchError as err:
         outcome.status, outcome.reason = "failed", str(err)
+        log = write_failure_log(store.run_dir, ms.label, err)
     except Exception as err:  # noqa: BLE001 — a plugin's failure is its own; the other methods go on
         outcome.status, outcome.reason = "failed", _reason(err)
+        log = write_failure_log(store.run_dir, ms.label, err)
     outcome.wall_s = round(time.perf_counter() - start, 3)
     outcome.n_images = len(records)
     if outcome.status != "ok":
-        print(f"emobench: method {ms.label!r} failed: {outcome.reason}", file=sys.stderr)
+        where = f"; full traceback in {log}" if log else ""
+        print(f"emobench: method {ms.label!r} failed: {outcome.reason}{where}", file=sys.stderr)
     return outcome, list(records.values())
 
 
@@ -285,20 +319,42 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
             progress: bool = True) -> RunResult:
     """Run ``cfg`` (resolved here) into its run directory; returns what happened per method."""
     shard = sharding.init(cfg, resume)
-    with shard.main_first("the run folder"):  # rank 0 creates the run folder; the others join it
-        cfg, methods, zoo, run_dir = resolve(cfg, zoo, resume)
-        if shard.active and cfg.fit_seeds > 1:
-            raise EmobenchError(f"--fit-seeds {cfg.fit_seeds} cannot be sharded yet",
-                                "run it without --launcher, or with --fit-seeds 1")
-        contents = tracks.resolve_contents(cfg, zoo)
-        plan = Plan.from_config(cfg, zoo.latent_shape(), contents)
-        # from here on files are written; everything above only checked
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / "config.json", {**cfg.hashed(), "config_hash": cfg.config_hash})
-        write_json(run_dir / "env.json", environment(zoo.device))
-        write_json(run_dir / "zoo.json", zoo.facts())
-        write_json(run_dir / "plan.json", plan.to_json())
-        protocol.write(run_dir, protocol.from_run(cfg, zoo, contents))
+    with contextlib.ExitStack() as held:
+        with shard.main_first("the run folder"):  # rank 0 creates the run folder; the others join it
+            cfg, methods, zoo, run_dir = resolve(cfg, zoo, resume)
+            if shard.active and cfg.fit_seeds > 1:
+                raise EmobenchError(f"--fit-seeds {cfg.fit_seeds} cannot be sharded yet",
+                                    "run it without --launcher, or with --fit-seeds 1")
+            contents = tracks.resolve_contents(cfg, zoo)
+            plan = Plan.from_config(cfg, zoo.latent_shape(), contents)
+            # from here on files are written; everything above only checked
+            if not shard.active:   # shards share one folder by design; a plain run holds the folder's lock
+                held.enter_context(run_lock(run_dir))
+            if shard.is_main:
+                _write_setup(run_dir, cfg, zoo, plan, contents)
+                for folder in (run_dir, run_dir / "images"):
+                    sweep(folder)   # temp files of killed processes (a live writer's are kept)
+        return _execute(cfg, methods, zoo, run_dir, plan, shard, score, progress)
+
+
+def _write_setup(run_dir: Path, cfg: RunConfig, zoo, plan: Plan, contents) -> None:
+    """The run's setup files. ``env.json`` stays the environment that made the stored images; a resume of a
+    run that has started appends its own environment to ``env.resumes.jsonl`` (``emobench verify`` compares)."""
+    fresh = never_started(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = environment(zoo.device)
+    if fresh or not (run_dir / "env.json").is_file():
+        write_json(run_dir / "env.json", env)
+    else:
+        append_jsonl(run_dir / ENV_RESUMES, {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **env})
+    write_json(run_dir / "zoo.json", zoo.facts())
+    write_json(run_dir / "plan.json", plan.to_json())
+    protocol.write(run_dir, protocol.from_run(cfg, zoo, contents))
+    write_json(run_dir / "config.json", {**cfg.hashed(), "config_hash": cfg.config_hash})  # last: marks a run
+
+
+def _execute(cfg: RunConfig, methods: list[MethodSpec], zoo, run_dir: Path, plan: Plan, shard,
+             score: bool, progress: bool) -> RunResult:
     store = ImageStore(run_dir)
     outcomes: list[MethodOutcome] = []
     records: list[ImageRecord] = []
@@ -310,11 +366,13 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
         outcome, recs = run_method(ms, zoo, plan, store, sharding.generation_config(cfg, shard), progress,
                                    cells=shard.select(plan.cells))
         keys[ms.label] = image_keys(ms, zoo, plan.cells, outcome.artifact_key)
+        if before is None:   # the pipeline was loaded during this method: compare with its state at load time
+            before = getattr(zoo, "loaded_fingerprint", None)
         if zoo.pipeline_fingerprint() != before:
             # keep later methods independent of this one: give them a freshly loaded zoo
             outcome.warning = "modified the shared zoo pipeline (plugin bug); the zoo was reloaded for the others"
             print(f"emobench: method {ms.label!r} {outcome.warning}", file=sys.stderr)
-            zoo = load_zoo(cfg.zoo)
+            zoo = load_zoo(cfg.zoo, lazy=True)
         outcomes.append(outcome)
         if outcome.status == "ok":
             records.extend(recs)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import math
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Sequence
@@ -139,6 +140,19 @@ def empty_prompt_embeds(pipe: "StableDiffusionPipeline", device: torch.device | 
     return pipe.text_encoder(ids.to(device))[0]
 
 
+def check_sampling_options(num_inference_steps: int | None = None, guidance_scale: float | None = None,
+                           micro_batch: int | None = None) -> None:
+    """Range checks for the sampling options every method shares; a method's ``Config.__post_init__`` calls
+    this so a bad value (``steps=0``, ``guidance_scale=nan``) is refused when the spec is parsed, before any
+    file is written. ``None`` means "the zoo's default". Raises ``ValueError``."""
+    if num_inference_steps is not None and int(num_inference_steps) < 1:
+        raise ValueError(f"num_inference_steps must be at least 1 (got {num_inference_steps})")
+    if guidance_scale is not None and not math.isfinite(float(guidance_scale)):
+        raise ValueError(f"guidance_scale must be a finite number (got {guidance_scale})")
+    if micro_batch is not None and int(micro_batch) < 1:
+        raise ValueError(f"micro_batch must be at least 1 (got {micro_batch})")
+
+
 def sample(
     zoo: "Zoo",
     requests: Sequence[GenerationRequest],
@@ -174,7 +188,8 @@ def sample(
         return torch.zeros(0, 3, s.height, s.width)
     if prompt_embeds is not None and negative_prompt_embeds is None:
         negative_prompt_embeds = empty_prompt_embeds(pipe, zoo.device)
-    steps = num_inference_steps or s.num_inference_steps
+    check_sampling_options(num_inference_steps, guidance_scale, micro_batch)
+    steps = num_inference_steps if num_inference_steps is not None else s.num_inference_steps
     guidance = guidance_scale if guidance_scale is not None else s.guidance_scale
     if prompt is not None and getattr(pipe, "tokenizer", None) is not None:
         _note_truncations(pipe.tokenizer, prompt)

@@ -23,8 +23,9 @@ from emobench.hashing import stable_hash
 from emobench.precision import ScaledBackward  # loss scaling behind a frozen fp16 pipeline
 from emobench.rundir import atomic_write_text  # fit facts are written atomically like every run file
 from emobench.rundir import sha256_file  # checking a downloaded weight file against its published hash
+from emobench.sweep import owned_tmpdir, sweep  # scratch folders a killed fit leaves are swept by the next one
 
-__all__ = ["ScaledBackward", "atomic_write_text", "sha256_file", "load_zoo", "derive_seed", "emotion_seed", "cpu_generator", "device_generator", "encode_latents", "denoising_loss",
+__all__ = ["ScaledBackward", "atomic_write_text", "sha256_file", "load_zoo", "owned_tmpdir", "sweep", "derive_seed", "emotion_seed", "cpu_generator", "device_generator", "encode_latents", "denoising_loss",
            "EpochSampler", "InOrderEpochSampler", "quiet_loading"]
 
 

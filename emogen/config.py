@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emobench.errors import EmobenchError
+from emobench.sampling import check_sampling_options
 
 # Measured on the shipped mini zoo, 2 threads: a whole default fit (500 stage-1 steps, one stage-2 epoch of
 # 6,036 steps, loading and embedding) takes 335 s, inside the 10-minute bar (docs/emogen.md, "Training length").
@@ -122,6 +123,7 @@ class EmoGenConfig:
         _check_choice("preset", self.preset, ("", *PRESETS))
         for key, value in PRESETS.get(self.preset, {}).items():   # a preset sets its generation options
             object.__setattr__(self, key, value)
+        check_sampling_options(self.inference_steps, self.guidance_scale, self.micro_batch)
         if not 0 < self.encoder_crop <= 1:
             raise EmobenchError(f"emogen:encoder_crop={self.encoder_crop} is not a fraction of the short side",
                                 "use 1 (whole short side) or 0.875 (official Resize 256 → CenterCrop 224)")

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from emobench.emotions import EMOTIONS
+from emobench.errors import EmobenchError
 from emobench.api import ScoreItem
 from emobench.metrics.emotion_accuracy import EmotionAccuracy
 from emobench.scoring import CONTROL_REAL, CONTROL_SHUFFLED, score_run
@@ -112,11 +113,14 @@ def test_bad_input_reported_and_rest_completes(tmp_path, capsys):
     methods["broken"] = {"status": "failed", "reason": "ImportError: no module foo"}
     (run / "methods.json").write_text(json.dumps(methods))
     zoo = fake_zoo(tmp_path)
-    score_run(run, zoo, ["emo-a", "emo-b"], baseline="sd", bootstrap=FAST, cache_dir=tmp_path / "cache")
+    # a named metric that does not exist is refused before anything is computed or written
+    with pytest.raises(EmobenchError, match="unknown metric 'emo-b'.*did you mean 'emo-a'"):
+        score_run(run, zoo, ["emo-a", "emo-b"], baseline="sd", bootstrap=FAST, cache_dir=tmp_path / "cache")
+    assert not (run / "summary.json").exists()
+    score_run(run, zoo, ["emo-a"], baseline="sd", bootstrap=FAST, cache_dir=tmp_path / "cache")
     s = _summary(run)
     err = capsys.readouterr().err
     assert f"corrupt image {records[0].path}" in err and f"missing image {records[1].path}" in err
-    assert "unknown metric 'emo-b'" in err and "did you mean 'emo-a'" in err
     assert _row(s, "good", "emo-a")["value"] == pytest.approx(1.0)
     first = records[0]   # both images of this (method, emotion) are gone
     assert (records[1].method, records[1].emotion) == (first.method, first.emotion)

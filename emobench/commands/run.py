@@ -60,6 +60,9 @@ def main(args: argparse.Namespace) -> int:
     if args.launcher and not sharding.from_env().active:  # start the shards; each runs this command again
         return sharding.relaunch(args.launcher, args.num_processes, cli_argv())
 
+    if args.resume is not None and args.out is not None and Path(args.out).resolve() != args.resume.resolve():
+        raise EmobenchError(f"--resume {str(args.resume)!r} and --out {args.out!r} name different folders",
+                            "a resume writes into the run it continues: drop --out (or start a new run with --out)")
     layers = []
     if args.resume is not None:
         layers.append(read_stored(args.resume))

@@ -12,9 +12,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("score", help="score a finished run: per-image scores, summaries with paired bootstrap CIs")
     p.add_argument("run_dir", type=Path, help="run directory (holds manifest.jsonl and images/)")
     p.add_argument("--metrics", default=None,
-                   help="comma-separated metric names (default: every registered metric; see `emobench list metrics`)")
-    p.add_argument("--baseline", default=None, help="method to compare every other method with, e.g. sd")
-    p.add_argument("--zoo", default=None, help="zoo to score with (default: the run's zoo from zoo.json)")
+                   help="comma-separated metric names; merged into the run's existing scores (default: the run's own "
+                        "metrics from config.json, else every installed one; see `emobench list metrics`)")
+    p.add_argument("--baseline", default=None,
+                   help="method to compare every other method with (default: the run's own, from config.json)")
+    p.add_argument("--zoo", default=None, help="zoo to score with (default: the run's zoo, from config.json)")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--bootstrap-seed", dest="bootstrap_seed", type=int, default=0,
                    help="seed of the bootstrap resamples (default 0)")
@@ -22,13 +24,37 @@ def add_parser(sub) -> None:
     p.set_defaults(func=main)
 
 
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def run_zoo_spec(run_dir: Path) -> str:
-    """The zoo a run was made with, from its zoo.json ("mini" when the run does not say)."""
-    path = run_dir / "zoo.json"
-    if not path.is_file():
-        return "mini"
-    info = json.loads(path.read_text())
-    return str(info.get("name") or "mini")
+    """The zoo a run was made with: the spec in its config.json (what `run` resolved: "mini", a folder or a
+    paper TOML path), else zoo.json's name, else "mini"."""
+    spec = _read_json(run_dir / "config.json").get("zoo")
+    if isinstance(spec, str) and spec:
+        return spec
+    return str(_read_json(run_dir / "zoo.json").get("name") or "mini")
+
+
+def run_metrics(run_dir: Path) -> list[str] | None:
+    """The run's own metrics (config.json) plus any scored into it since (summary.json), so a plain re-score
+    reproduces its tables and drops none of them."""
+    value = _read_json(run_dir / "config.json").get("metrics")
+    own = [str(m) for m in value] if isinstance(value, list) else []
+    scored = [str(m) for m in _read_json(run_dir / "summary.json").get("metrics", {})]
+    names = list(dict.fromkeys([*own, *scored]))
+    return names or None
+
+
+def run_baseline(run_dir: Path) -> str | None:
+    """The baseline the run was made with (config.json), so a re-score keeps its paired differences."""
+    value = _read_json(run_dir / "config.json").get("baseline")
+    return value if isinstance(value, str) and value else None
 
 
 def main(args) -> int:
@@ -42,6 +68,15 @@ def main(args) -> int:
     if args.resamples < 1:
         raise EmobenchError(f"--resamples must be at least 1 (got {args.resamples})", "use e.g. --resamples 1000")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    if args.metrics is not None and not metrics:
+        raise EmobenchError("--metrics is empty", "name metrics (`emobench list metrics`) or omit --metrics")
+    full = metrics is None   # every metric of the run: replaces the tables (a subset merges into them)
+    metrics = metrics or run_metrics(run_dir)
+    if metrics:   # a typo fails here, before the zoo loads and before anything is written
+        from emobench.scoring import load_metrics
+
+        load_metrics(metrics, [])
+    baseline = args.baseline or run_baseline(run_dir)
     zoo = load_zoo(args.zoo or run_zoo_spec(run_dir), with_pipeline=False)
     recorded = run_dir / "zoo.json"
     if recorded.is_file():
@@ -49,7 +84,7 @@ def main(args) -> int:
         if judges and judges != zoo.judges_hash:
             print(f"emobench score: note: scoring with judges {zoo.judges_hash}, the run recorded {judges}",
                   file=sys.stderr)
-    score_run(run_dir, zoo, metrics, args.baseline,
+    score_run(run_dir, zoo, metrics, baseline, merge=not full,
               bootstrap=BootstrapConfig(n_resamples=args.resamples, seed=args.bootstrap_seed), controls=not args.no_controls)
     print(f"wrote {run_dir / 'summary.csv'}, summary.json, scores.csv")
     return 0

@@ -37,15 +37,54 @@ def mean_cov(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mu, cov
 
 
+_REF_MEMO: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+
+def reference_stats(real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(μ_ref, tr Σ_ref, L with Σ_ref = L Lᵀ) of a reference feature set, computed once per distinct set.
+
+    The D×D eigen-decomposition dominated paper-scale scoring (the same reference for every method and
+    emotion). Keyed by the sha256 of the features' bytes, kept in memory and in
+    ``$EMOBENCH_CACHE/fid-reference/`` as float64 safetensors: a hit returns the very tensors a fresh
+    computation gives, so FID values stay bit-identical."""
+    from emobench.rundir import atomic_save_tensors, cache_root, sha256_bytes
+
+    r = real.detach().double().contiguous().cpu()
+    key = sha256_bytes(str(tuple(r.shape)).encode() + r.numpy().tobytes())
+    if key in _REF_MEMO:
+        return _REF_MEMO[key]
+    path = cache_root() / "fid-reference" / f"{key}.safetensors"
+    stats = None
+    if path.is_file():
+        try:
+            from safetensors.torch import load_file
+
+            t = load_file(str(path))
+            stats = (t["mu"], t["trace"], t["factor"])
+        except Exception:  # noqa: BLE001 — a damaged cache entry is recomputed
+            stats = None
+    if stats is None:
+        mu_r, cov_r = mean_cov(real)
+        evals, evecs = torch.linalg.eigh((cov_r + cov_r.T) / 2)
+        stats = (mu_r, torch.trace(cov_r), evecs * evals.clamp_min(0).sqrt())
+        try:
+            atomic_save_tensors({"mu": stats[0].contiguous(), "trace": stats[1].contiguous(),
+                                 "factor": stats[2].contiguous()}, path)
+        except OSError:
+            pass   # a read-only cache only costs the recomputation
+    if len(_REF_MEMO) > 64:
+        _REF_MEMO.clear()
+    _REF_MEMO[key] = stats
+    return stats
+
+
 class FidStat(GroupStat):
     interval = "shifted"   # resampling repeats images and inflates FID: centre the interval on the estimate
     def __init__(self, fake: torch.Tensor, real: torch.Tensor, min_trusted_n: int | None):
         self.f = fake.double()
         self.n, d = self.f.shape
-        mu_r, cov_r = mean_cov(real)
-        evals, evecs = torch.linalg.eigh((cov_r + cov_r.T) / 2)
-        self.mu_r, self.tr_r = mu_r, torch.trace(cov_r)
-        self.y = self.f @ (evecs * evals.clamp_min(0).sqrt())        # F L with Σ_ref = L Lᵀ
+        self.mu_r, self.tr_r, factor = reference_stats(real)
+        self.y = self.f @ factor                                     # F L with Σ_ref = L Lᵀ
         self.sq = (self.f ** 2).sum(1)
         self.use_rows = self.n <= d                                  # eigen-problem on the smaller side
         self.gram = self.y @ self.y.T if self.use_rows else None

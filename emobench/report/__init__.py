@@ -14,7 +14,7 @@ from typing import Sequence
 from emobench.report import figures as _figures
 from emobench.report import html as _html
 from emobench.report import leaderboard as _leaderboard
-from emobench.report.output import AtomicOutput
+from emobench.report.output import AtomicOutput, check_report_dest
 from emobench.report.rundata import (RunData, group_by_protocol, load_run, load_runs, merge_runs,
                                      protocol_differences)
 
@@ -26,7 +26,10 @@ class ReportResult:
 
 
 def _out_dir(run_dirs: Sequence[str | Path], out: str | Path | None) -> Path:
-    return Path(out) if out is not None else Path(run_dirs[0])
+    if out is None:
+        return Path(run_dirs[0])
+    check_report_dest(Path(out))   # --out: never into a folder of the user's own (the rule of `run --out`)
+    return Path(out)
 
 
 def provenance(run: RunData) -> str:

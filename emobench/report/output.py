@@ -6,12 +6,38 @@ error in between removes the temporary folder and leaves the destination as it w
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from emobench.errors import EmobenchError
+from emobench.lock import LOCK_NAME
+from emobench.sweep import owned_tmpdir, owner_pid, sweep
+
+PROVENANCE = "provenance.json"
+
+
+def check_report_dest(dest: Path) -> None:
+    """The rule ``run --out`` follows: write only into a new or empty folder, a run directory, or a folder that
+    holds a report of its own (its ``provenance.json``), so a user's own ``index.html`` is never overwritten."""
+    if not dest.exists():
+        return
+    if not dest.is_dir():
+        raise EmobenchError(f"report folder {str(dest)!r} is a file, not a folder", "pass a new or empty folder to --out")
+    if (dest / "config.json").is_file() or _is_report(dest / PROVENANCE):
+        return
+    names = {p.name for p in dest.iterdir() if owner_pid(p.name) is None and p.name != LOCK_NAME}
+    if names and names != {"figures"}:   # only figures/: an earlier `emobench figures --out` of its own
+        raise EmobenchError(f"report folder {str(dest)!r} is neither empty, a run directory nor an emobench report",
+                            "pass a new or empty folder to --out (or the folder of an earlier report)")
+
+
+def _is_report(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text()).get("format") == "emobench-report-provenance"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 class AtomicOutput:
@@ -23,7 +49,8 @@ class AtomicOutput:
     def __enter__(self) -> "AtomicOutput":
         try:
             self.dest.mkdir(parents=True, exist_ok=True)
-            self.tmp = Path(tempfile.mkdtemp(prefix=".emobench-report-", dir=self.dest))
+            sweep(self.dest)   # a killed report's temp folder (never a live one's)
+            self.tmp = owned_tmpdir(self.dest, "emobench-report")
         except OSError as err:
             raise EmobenchError(f"cannot write the report into {self.dest} ({err.strerror or err})",
                                 "choose a writable folder with --out DIR") from err

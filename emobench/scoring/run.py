@@ -15,17 +15,23 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+from tqdm.auto import tqdm
+
 from emobench import protocol, registry
 from emobench.api import ImageRecord, Metric, config_to_dict
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
 from emobench.rundir import (ALL, SCORE_COLUMNS, SUMMARY_COLUMNS, SummaryRow, atomic_write_csv, atomic_write_text,
                              read_manifest, read_methods)
+from emobench.lock import run_lock
 from emobench.scoring.engine import Layout, Population, RunScorer, Series, group_entries
 from emobench.scoring.inputs import CONTROL_REAL, CONTROL_SHUFFLED, Reference, real_entries, shuffled_entries, verified_entries
 from emobench.scoring.fits import merge_fits, split_label
+from emobench.scoring.merge import Previous, metric_columns, read_previous
+from emobench.scoring.merge import merge as merge_previous
 from emobench.scoring.significance import decide
 from emobench.scoring.stats import BootstrapConfig, holm
+from emobench.sweep import sweep
 
 __all__ = ["score_run", "load_metrics", "CONTROL_REAL", "CONTROL_SHUFFLED", "ALL"]
 
@@ -36,21 +42,37 @@ def _run_template(records: Sequence[ImageRecord]) -> str:
 
 
 def load_metrics(names: Sequence[str] | None, problems: list[str]) -> list[Metric]:
-    """Metric instances for ``names`` (specs, ``NAME[:option=value]``; all installed when None); a metric that
-    cannot be loaded is a problem line, and the others are scored."""
+    """Metric instances for ``names`` (specs, ``NAME[:option=value]``; all installed when None). A metric the
+    user named that cannot be loaded (a typo, a bad option) is an error, raised before anything is written;
+    an installed one that fails to load when none were named is a problem line, and the others are scored."""
     reg = registry.metrics()
     out = []
     for name in (list(names) if names else reg.names()):
         try:
             out.append(reg.create(name)[1])
         except EmobenchError as err:
+            if names:
+                raise
             problems.append(f"metric {name!r}: {err}")
     return out
 
 
 def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseline: str | None = None, *,
               bootstrap: BootstrapConfig = BootstrapConfig(), cache_dir: str | Path | None = None,
-              controls: bool = True, control_per_emotion: int | None = None) -> None:
+              controls: bool = True, control_per_emotion: int | None = None, progress: bool = True,
+              merge: bool | None = None) -> None:
+    """Score ``run_dir`` while holding its lock (see ``_score_run``). ``merge`` (default: when ``metrics`` are
+    named) keeps the rows of every other metric already in the run's tables."""
+    with run_lock(run_dir):
+        sweep(Path(run_dir))   # temp files of a killed scorer or report
+        _score_run(Path(run_dir), zoo, metrics, baseline, bootstrap=bootstrap, cache_dir=cache_dir,
+                   controls=controls, control_per_emotion=control_per_emotion, progress=progress,
+                   merge=bool(metrics) if merge is None else merge)
+
+
+def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | None, *, bootstrap: BootstrapConfig,
+               cache_dir: str | Path | None, controls: bool, control_per_emotion: int | None,
+               progress: bool, merge: bool) -> None:
     """Score every image of ``run_dir`` with ``metrics`` (all registered when None) and write the tables.
 
     ``baseline``: method to compare every other method with (paired differences, Holm-corrected p-values).
@@ -61,6 +83,11 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
     problems: list[str] = []
     records = read_manifest(run_dir)
     methods_info = read_methods(run_dir)
+    if not records:
+        failed = [m for m, i in methods_info.items() if str(i.get("status", "ok")) != "ok"]
+        raise EmobenchError(f"{run_dir} has no images to score (its manifest is empty"
+                            f"{'; failed methods: ' + ', '.join(failed) if failed else ''})",
+                            "generate first: `emobench run --resume RUN_DIR` (reasons in methods.json and logs/)")
     run_methods = sorted({r.method for r in records})
     if baseline is not None and baseline not in run_methods:
         if baseline not in methods_info:
@@ -68,9 +95,11 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
                                 f"pick one of: {', '.join(run_methods) or '(no images)'}")
         problems.append(f"baseline {baseline!r} has no images (it failed): no paired differences")
         baseline = None
+    metric_objs = load_metrics(metrics, problems)   # a named metric that cannot load fails here, before any work
+    prev = read_previous(run_dir, metric_objs, baseline=baseline, bootstrap=bootstrap,
+                         judges_hash=zoo.judges_hash) if merge else None
     scorer = RunScorer(zoo, bootstrap, Path(cache_dir) if cache_dir is not None else None)
     entries = verified_entries(run_dir, records, problems)
-    metric_objs = load_metrics(metrics, problems)
     emotions = [e for e in EMOTIONS if any(r.emotion == e for r in records)]
     template = _run_template(records)
     contents = sorted({r.content for r in records if r.content is not None})
@@ -98,7 +127,10 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
     rows: list[SummaryRow] = []
     score_rows: list[dict[str, Any]] = []
     kinds = {split_label(m)[0]: pop.kind for pop in pops for m, _ in pop.groups}
-    for metric in metric_objs:
+    columns: dict[str, list[str]] = {m.name: metric_columns(m) for m in metric_objs}
+    bar = tqdm(metric_objs, desc="scoring", unit="metric", disable=None if progress else True, leave=False)
+    for metric in bar:
+        bar.set_postfix_str(metric.name)
         n_score_rows = len(score_rows)
         try:
             series = scorer.score_metric(metric, pops, reference, score_rows)
@@ -110,13 +142,14 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
             del score_rows[n_score_rows:]
             rows.extend(SummaryRow(m, "method", "failed", metric.name, ALL, reason=reason) for m in run_methods)
             continue
-        new_rows = _rows_for(scorer, metric, series, kinds, baseline, emotions)
+        new_rows = _rows_for(scorer, metric, series, kinds, baseline, emotions, progress)
         have = {(r.method, r.emotion) for r in new_rows}
         for m in run_methods:   # a group with no valid image still gets a row, saying why it has no value
             new_rows.extend(SummaryRow(m, "method", "skipped", metric.name, e,
                                 reason="no value for some emotion" if e == ALL else "no valid images")
                             for e in list(emotions) + [ALL] if (m, e) not in have)
         rows.extend(new_rows)
+        columns[metric.name] = list(dict.fromkeys([*metric_columns(metric), *(r.metric for r in new_rows)]))
     problems = problems + scorer.problems
 
     for name, info in methods_info.items():
@@ -124,6 +157,12 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
             reason = str(info.get("reason") or "failed")
             rows = [r for r in rows if r.method != name]
             rows.extend(SummaryRow(name, "method", "failed", m.name, ALL, reason=reason) for m in metric_objs)
+    names = [m.name for m in metric_objs]
+    if prev is not None:   # a subset of metrics: keep the other metrics' rows as they were
+        failed = [n for n, i in methods_info.items() if str(i.get("status", "ok")) != "ok"]
+        rows, score_rows, names = merge_previous(prev, columns, [*prev.metric_names, *columns], rows, score_rows,
+                                                 failed)
+        problems = [p for p in prev.summary.get("problems", []) if p not in problems] + problems
     _apply_holm(rows)
     stored = protocol.read(run_dir)
     if stored is not None:   # the scores' protocol: the run's, with the judges that scored it
@@ -132,15 +171,18 @@ def score_run(run_dir: str | Path, zoo, metrics: list[str] | None = None, baseli
         for r in rows:
             r.protocol = scored.fingerprint
     scorer.flush()
-    _write_outputs(run_dir, rows, score_rows, scorer, problems, baseline, bootstrap, zoo, metric_objs)
+    _write_outputs(run_dir, rows, score_rows, scorer, problems, baseline, bootstrap, zoo, metric_objs, prev, names,
+                   columns)
     for p in problems:
         scorer.log(f"emobench score: {p}")
 
 
 def _rows_for(scorer: RunScorer, metric: Metric, series: dict[tuple[str, str, str], Series],
-              kinds: dict[str, str], baseline: str | None, emotions: Sequence[str]) -> list[SummaryRow]:
+              kinds: dict[str, str], baseline: str | None, emotions: Sequence[str],
+              progress: bool = False) -> list[SummaryRow]:
     rows = []
-    for (method, col, emotion), s in series.items():
+    for (method, col, emotion), s in tqdm(series.items(), desc=f"bootstrap {metric.name}", unit="series",
+                                          disable=None if progress else True, leave=False):
         est = scorer.estimate(s)
         row = SummaryRow(method, kinds.get(method, "method"), "ok", col, emotion, est.value, est.ci_low, est.ci_high,
                   n=s.stat.n, warning=getattr(s.stat, "warning", ""), extra=dict(getattr(s.stat, "extra", {})))
@@ -201,7 +243,23 @@ def display_facts(metrics: Sequence[Metric], zoo: Any = None) -> dict[str, dict[
 
 def _write_outputs(run_dir: Path, rows: list[SummaryRow], score_rows: list[dict[str, Any]], scorer: RunScorer,
                    problems: list[str], baseline: str | None, cfg: BootstrapConfig, zoo,
-                   metrics: Sequence[Metric]) -> None:
+                   metrics: Sequence[Metric], prev: Previous | None = None, names: Sequence[str] = (),
+                   columns: dict[str, list[str]] | None = None) -> None:
+    facts = {m.name: {"config": config_to_dict(m.config), "higher_is_better": m.higher_is_better,
+                      "columns": (columns or {}).get(m.name, metric_columns(m))} for m in metrics}
+    display = {m.name: display_facts([m], zoo) for m in metrics}
+    if prev is not None:   # the kept metrics' facts, in the merged order
+        old_display = prev.summary.get("display", {})
+        for n, info in prev.summary.get("metrics", {}).items():
+            if n not in facts:
+                facts[n] = info
+                display[n] = {c: old_display[c] for c in info.get("columns", [n]) if c in old_display}
+    order = list(names) or list(facts)
+    facts = {n: facts[n] for n in order if n in facts}
+    display_all: dict[str, Any] = {}
+    for n in order:
+        for col, f in display.get(n, {}).items():
+            display_all.setdefault(col, f)
     atomic_write_csv(run_dir / "scores.csv", SCORE_COLUMNS, score_rows)
     atomic_write_csv(run_dir / "summary.csv", SUMMARY_COLUMNS, [r.as_dict() for r in rows])
     summary = {
@@ -210,9 +268,8 @@ def _write_outputs(run_dir: Path, rows: list[SummaryRow], score_rows: list[dict[
                       "unit": "cell, stratified by emotion; paired across methods",
                       "p_value": "two-sided paired bootstrap", "correction": "Holm within each emotion level"},
         "judges_hash": zoo.judges_hash,
-        "metrics": {m.name: {"config": config_to_dict(m.config), "higher_is_better": m.higher_is_better}
-                    for m in metrics},
-        "display": display_facts(metrics, zoo),
+        "metrics": facts,
+        "display": display_all,
         "problems": problems,
         "rows": [{k: _clean(v) for k, v in r.as_dict().items()} for r in rows],
     }

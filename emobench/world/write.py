@@ -15,7 +15,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from emobench.api import stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
 from emobench.rundir import cache_root
+from emobench.sweep import owned_tmpdir, sweep
 from emobench.world.sample import SPLITS, check_count, check_seed, chunk_sizes, render_chunk
 from emobench.world.tables import (WorldConfig, bayes_accuracy, emotion_marginal, object_prior, object_table,
                                    scene_prior, scene_table)
@@ -145,7 +145,8 @@ def ensure_emoset_mini(seed: int = 0, n_train: int = 20000, n_val: int = 2000, n
     if (final / "world.json").is_file():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    sweep(final.parent)   # temp folders of builds that were killed (a live build's is kept)
+    tmp = owned_tmpdir(final.parent, final.name)
     try:
         write_emoset_mini(tmp, seed, n_train, n_val, n_test, cfg, workers=workers)
         try:

@@ -7,7 +7,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -66,6 +66,17 @@ class Judges:
 
 
 @dataclass
+class PendingPipeline:
+    """A zoo's generator, loaded on first use of ``zoo.pipeline``: a resume with nothing left to generate (and
+    scoring) never pays for it. The latent shape and image size come from the folder's configs."""
+
+    load: "Callable[[], StableDiffusionPipeline]"
+    latent_channels: int
+    vae_scale_factor: int
+    scheduler_class: str = ""   # the scheduler config's class name: the protocol records it without loading
+
+
+@dataclass
 class Zoo:
     name: str                                  # "mini", "paper" or a folder path
     scale: str                                 # "mini" | "paper" | "custom"
@@ -78,6 +89,20 @@ class Zoo:
     source: Path | None = None                 # the file it was described by (a paper .toml); judge plugins read it
     hashes: dict[str, str] = field(default_factory=dict)   # component → sha256 over its weight files
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if name == "pipeline" and isinstance(value, PendingPipeline):
+            value = value.load()
+            object.__setattr__(self, "pipeline", value)
+            # the state every method must leave it in (the runner compares after each method)
+            object.__setattr__(self, "loaded_fingerprint", self.pipeline_fingerprint())
+        return value
+
+    @property
+    def pipeline_loaded(self) -> bool:
+        """Whether the pipeline is in memory (a lazily loaded zoo's is not until first used)."""
+        return not isinstance(object.__getattribute__(self, "pipeline"), PendingPipeline)
 
     @property
     def weights_hash(self) -> str:
@@ -92,12 +117,18 @@ class Zoo:
     def latent_shape(self) -> tuple[int, int, int]:
         """(C, h, w) of the initial latents for ``sampling.height`` × ``sampling.width``."""
         self.require("pipeline")
+        pending = object.__getattribute__(self, "pipeline")
+        if isinstance(pending, PendingPipeline):
+            return (pending.latent_channels, self.sampling.height // pending.vae_scale_factor,
+                    self.sampling.width // pending.vae_scale_factor)
         p = self.pipeline
         f = p.vae_scale_factor
         return (p.unet.config.in_channels, self.sampling.height // f, self.sampling.width // f)
 
     def has(self, part: str) -> bool:
         """Whether the dotted part (``"clip"``, ``"judges.emotion"``, ``"dataset"``) is present."""
+        if part == "pipeline":   # without loading a pending pipeline
+            return object.__getattribute__(self, "pipeline") is not None
         obj = self
         for attr in part.split("."):
             obj = getattr(obj, attr, None)
@@ -122,11 +153,21 @@ class Zoo:
                 "judges_hash": self.judges_hash, "latent_shape": list(self.latent_shape()),
                 "official": official.statuses(self.hashes)}   # which files are the published ones
 
-    def pipeline_fingerprint(self) -> int:
+    def scheduler_name(self) -> str:
+        """The sampler's class name, read from the folder's config when the pipeline is not loaded yet."""
+        raw = object.__getattribute__(self, "pipeline")
+        if isinstance(raw, PendingPipeline):
+            return raw.scheduler_class or "?"
+        sched = getattr(raw, "scheduler", None) if raw is not None else None
+        return type(sched).__name__ if sched is not None else "?"
+
+    def pipeline_fingerprint(self) -> int | None:
         """Cheap identity of the shared pipeline's state: parameters (storage, in-place version counter, shape),
         train/eval mode, attention processors, tokenizer size and scheduler. A method that changes any of them
         (a LoRA left loaded, a token added, weights edited in place) would make later methods' images depend on
         the order methods run in."""
+        if not self.pipeline_loaded:
+            return None   # not loaded: nothing can have changed it (see ``loaded_fingerprint``)
         pipe = self.pipeline
         parts: list = []
         for name in ("unet", "vae", "text_encoder"):

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from emobench.errors import EmobenchError
-from emobench.zoo.base import Judges, Zoo
+from emobench.zoo.base import Judges, PendingPipeline, Zoo
 from emobench.zoo.pipeline import (PICKLED_SUFFIXES, check_safetensors, load_pipeline,  # noqa: F401
                                     sampling_from_meta, sampling_from_pipeline)
 from emobench.zoo.hashing import file_sha256, folder_hash  # noqa: F401  (file_sha256: re-exported)
@@ -34,11 +34,12 @@ REBUILD = "rebuild it with `emobench zoo build mini --out DIR` (or pass a comple
 
 
 def load_zoo(spec: str | Path = "mini", device: str | torch.device = "cpu", *, with_dataset: bool = True,
-             with_pipeline: bool = True) -> Zoo:
+             with_pipeline: bool = True, lazy: bool = False) -> Zoo:
     """Load a zoo. ``with_dataset=False`` skips materialising the EmoSet-mini dataset (it is generated
     deterministically into the cache on first use when the zoo folder does not carry one).
     ``with_pipeline=False`` is for scoring: the generator is not loaded (its hashes still are) and the CLIP
-    model is loaded on first use."""
+    model is loaded on first use. ``lazy=True`` (a zoo folder) loads the generator and CLIP on first use of
+    ``zoo.pipeline`` / ``zoo.clip`` instead (what ``emobench run`` does: a finished run's resume loads neither)."""
     device = torch.device(device)
     spec_str = str(spec)
     if spec_str == "mini":
@@ -47,7 +48,7 @@ def load_zoo(spec: str | Path = "mini", device: str | torch.device = "cpu", *, w
                                 "reinstall emobench, or build one with `emobench zoo build mini --out DIR` "
                                 "and pass --zoo DIR")
         return _load_zoo_folder(SHIPPED_MINI, device, name="mini", with_dataset=with_dataset,
-                                with_pipeline=with_pipeline)
+                                with_pipeline=with_pipeline, lazy=lazy)
     path = Path(spec_str).expanduser()
     if path.suffix == ".toml":
         # Paper-scale zoos (SD 1.5, CLIP ViT-L/14, EmoSet, ResNet judges) are described by a TOML file of
@@ -70,7 +71,7 @@ def load_zoo(spec: str | Path = "mini", device: str | torch.device = "cpu", *, w
                             "pass 'mini', a zoo folder, a diffusers pipeline folder or a paper .toml")
     if (path / "zoo.json").is_file():
         return _load_zoo_folder(path, device, name=str(path), with_dataset=with_dataset,
-                                with_pipeline=with_pipeline)
+                                with_pipeline=with_pipeline, lazy=lazy)
     if (path / "model_index.json").is_file():
         pipe = load_pipeline(path, device)
         hashes = {f"pipeline.{k}": v for k, v in component_hashes(path).items()}
@@ -98,7 +99,7 @@ def read_zoo_json(root: Path) -> dict[str, Any]:
 
 
 def _load_zoo_folder(root: Path, device: torch.device, name: str, with_dataset: bool,
-                     with_pipeline: bool = True) -> Zoo:
+                     with_pipeline: bool = True, lazy: bool = False) -> Zoo:
     from emobench.zoo.judges import load_judges
 
     meta = read_zoo_json(root)
@@ -106,24 +107,33 @@ def _load_zoo_folder(root: Path, device: torch.device, name: str, with_dataset: 
     pipe_dir = root / components.get("pipeline", {}).get("path", "pipeline")
     if not (pipe_dir / "model_index.json").is_file():
         raise EmobenchError(f"zoo {root} has no pipeline ({pipe_dir / 'model_index.json'} missing)", REBUILD)
-    pipe = None
-    if with_pipeline:
+    sampling_meta = meta.get("sampling", {})
+
+    def load():
         pipe = load_pipeline(pipe_dir, device)
         want_vae = components.get("pipeline", {}).get("vae_class")
         if want_vae and type(pipe.vae).__name__ != want_vae:
             raise EmobenchError(f"{pipe_dir / 'vae'} loaded as {type(pipe.vae).__name__}, zoo.json says {want_vae}",
                                 f"the pipeline's model_index.json or vae/ was changed; {REBUILD}")
-    sampling = sampling_from_meta(meta.get("sampling", {}), pipe)
-    if pipe is not None and sampling.channels_last:
-        # a memory layout only: same weights, same maths; ~8 % faster oneDNN convolutions on CPU
-        pipe.unet.to(memory_format=torch.channels_last)
+        if sampling_from_meta(sampling_meta, pipe).channels_last:
+            # a memory layout only: same weights, same maths; ~8 % faster oneDNN convolutions on CPU
+            pipe.unet.to(memory_format=torch.channels_last)
+        return pipe
+
+    pipe: Any = None
+    if with_pipeline and lazy:
+        pipe = _pending(pipe_dir, load)
+        sampling = sampling_from_meta(sampling_meta, _ConfigView(pipe_dir, pipe.vae_scale_factor))
+    else:
+        pipe = load() if with_pipeline else None
+        sampling = sampling_from_meta(sampling_meta, pipe)
     hashes = {f"pipeline.{k}": v for k, v in component_hashes(pipe_dir).items()}
 
     clip = None
     clip_dir = root / components.get("clip", {}).get("path", "clip")
     if clip_dir.is_dir():
         check_safetensors(clip_dir)
-        clip = _load_clip_checked(clip_dir, device) if with_pipeline else LazyClip(clip_dir, device)
+        clip = _load_clip_checked(clip_dir, device) if (with_pipeline and not lazy) else LazyClip(clip_dir, device)
         hashes["clip"] = folder_hash(clip_dir)
     judges = Judges()
     judges_dir = root / components.get("judges", {}).get("path", "judges")
@@ -135,6 +145,28 @@ def _load_zoo_folder(root: Path, device: torch.device, name: str, with_dataset: 
     dataset = _zoo_dataset(root, meta.get("dataset"), with_dataset)
     return Zoo(name=name, scale=str(meta.get("scale", "mini")), pipeline=pipe, sampling=sampling, clip=clip,
                judges=judges, dataset=dataset, root=root, hashes=hashes, device=device)
+
+
+def _pending(pipe_dir: Path, load) -> PendingPipeline:
+    """The generator of ``pipe_dir`` as a ``PendingPipeline``: shape facts from its configs, weights on first use."""
+    unet = json.loads((pipe_dir / "unet" / "config.json").read_text())
+    vae = json.loads((pipe_dir / "vae" / "config.json").read_text())
+    # diffusers' own rule: vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
+    sched = pipe_dir / "scheduler" / "scheduler_config.json"
+    name = str(json.loads(sched.read_text()).get("_class_name", "")) if sched.is_file() else ""
+    return PendingPipeline(load, int(unet["in_channels"]), 2 ** (len(vae.get("block_out_channels", [0] * 4)) - 1),
+                           name)
+
+
+class _ConfigView:
+    """Just enough of a pipeline for ``sampling_from_pipeline`` (image size), read from the unet config."""
+
+    def __init__(self, pipe_dir: Path, vae_scale_factor: int):
+        from types import SimpleNamespace
+
+        unet = json.loads((pipe_dir / "unet" / "config.json").read_text())
+        self.unet = SimpleNamespace(config=SimpleNamespace(sample_size=unet["sample_size"]))
+        self.vae_scale_factor = vae_scale_factor
 
 
 def _load_clip_checked(clip_dir: Path, device: torch.device):

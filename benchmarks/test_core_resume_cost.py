@@ -1,0 +1,46 @@
+"""A finished run's ``--resume`` (nothing to generate) against ``emobench list methods``, side by side
+(goal: resume ≤ 1.5× list). Both are fresh CLI processes, so both pay Python, torch and plugin imports; the
+resume also loads the zoo's judges and dataset, re-reads the store and re-scores from the feature cache, but
+never loads the generator (``load_zoo(lazy=True)``). The two commands alternate for ``ROUNDS`` rounds and
+the ratio uses each side's fastest round, so load from other processes hits both alike.
+
+Run: ``.venv/bin/pytest benchmarks/test_core_resume_cost.py --benchmark-only -s`` (``EMOBENCH_BENCH_ZOO``
+names the zoo; default the shipped mini zoo).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROUNDS = 3
+CLI = [sys.executable, "-m", "emobench.cli"]
+
+
+def _wall(args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run([*CLI, *args], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+@pytest.mark.timeout(3600)   # fresh processes: minutes on a loaded machine
+def test_finished_resume_vs_list_methods(benchmark, tmp_path):
+    env = {**os.environ, "EMOBENCH_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
+    run_dir = tmp_path / "run"
+    zoo = os.environ.get("EMOBENCH_BENCH_ZOO", "mini")
+    _wall(["run", "--zoo", zoo, "--methods", "sd", "--emotions", "awe,fear", "--n-per-emotion", "2",
+           "--metrics", "emo-a", "--out", str(run_dir), "--no-progress"], env)   # the finished run
+    resume, listing = [], []
+
+    def both():
+        resume.append(_wall(["run", "--resume", str(run_dir), "--no-progress"], env))
+        listing.append(_wall(["list", "methods"], env))
+
+    benchmark.pedantic(both, rounds=ROUNDS, iterations=1)
+    ratio = min(resume) / min(listing)
+    benchmark.extra_info.update(resume_s=min(resume), list_s=min(listing), ratio=ratio)
+    print(f"\nfinished resume {min(resume):.2f} s, list methods {min(listing):.2f} s, ratio {ratio:.2f}")
+    assert ratio <= 1.5, f"a finished run's resume costs {ratio:.2f}× `emobench list methods` (goal ≤ 1.5×)"
