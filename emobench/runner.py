@@ -42,7 +42,8 @@ class MethodSpec:
 
 def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
     reg = registry.methods()
-    specs = list(specs) or reg.available()
+    # the default list leaves out controls (Method.control): they run only when named
+    specs = list(specs) or [n for n in reg.available() if not getattr(reg.get(n), "control", False)]
     if not specs:
         raise EmobenchError("no method plugins are installed", "reinstall emobench (bash scripts/setup.sh)")
     out: dict[str, MethodSpec] = {}
@@ -147,6 +148,8 @@ class MethodOutcome:
     n_images: int = 0
     n_generated: int = 0
     warning: str | None = None
+    trained_against: list[str] = field(default_factory=list)   # Method.trained_against (the report greys those judges)
+    control: bool = False                                       # Method.control (the report shows it apart)
 
 
 @dataclass
@@ -184,7 +187,9 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
     if ms.method is None:
         print(f"emobench: method {ms.label!r} failed: {ms.error}", file=sys.stderr)
         return MethodOutcome(ms.label, ms.plugin, status="failed", reason=ms.error), []
-    outcome = MethodOutcome(ms.label, ms.plugin, config=config_to_dict(ms.method.config))
+    outcome = MethodOutcome(ms.label, ms.plugin, config=config_to_dict(ms.method.config),
+                            trained_against=list(getattr(ms.method, "trained_against", ())),
+                            control=bool(getattr(ms.method, "control", False)))
     start = time.perf_counter()
     try:
         artifact = None

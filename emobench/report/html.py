@@ -17,6 +17,7 @@ from PIL import Image
 
 from emobench.emotions import EMOTIONS
 from emobench.report.colors import method_colours
+from emobench.report import judges_section
 from emobench.report.figures import template_numbers
 from emobench.report.leaderboard import BoardEntry, BoardRow, Leaderboard, sig_mark
 from emobench.report.metrics_display import MetricSpec, spec_for
@@ -211,12 +212,16 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
            "FID/KID intervals sit high: a bootstrap resample repeats images, which raises these set statistics "
            "(they can lie wholly above the value on the actual images); compare methods by the Δ.</p>",
            _table(lb.rows, lb.main_specs, colours, "Method", True, True, "leaderboard")]
+    if lb.control_methods:
+        out += ["<h2>Control methods (not ranked)</h2>", '<p class="note">Methods built as controls (e.g. one '
+                "that games a judge): scored like the others, never ranked. Δ: vs the baseline.</p>",
+                _table(lb.control_methods, lb.main_specs, colours, "Control method", False, True, "control-methods")]
     if lb.controls:
         out += ["<h2>Controls (not ranked)</h2>", '<p class="note">Real held-out images of the emotion dataset, '
                 "and the same images with their emotion labels shuffled (chance level).</p>",
                 _table(lb.controls, lb.main_specs, colours, "Control", False, False, "controls")]
     if lb.extra_specs:
-        rows = [r for r in lb.rows if r.kind != "failed"] + lb.controls
+        rows = [r for r in lb.rows if r.kind != "failed"] + lb.control_methods + lb.controls
         out += ["<h2>Further metrics</h2>",
                 _table(rows, lb.extra_specs, colours, "Method", True, True, "further")]
     warnings = lb.warnings() + [f"skipped while scoring: {p}" for p in lb.problems]
@@ -228,6 +233,7 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
                 '<p class="note">Yang et al., CVPR 2024. Other judges and the official code\'s metric bugs '
                 "make these a reference only.</p>",
                 _table(lb.references, lb.main_specs, colours, "Reference", False, False, "references")]
+    out.append(judges_section.to_html(run, lb))
     out += ["<h2>Images</h2>", '<p class="note">Each column is one cell (emotion, prompt template, seed): every '
             "method started from the same noise. Hover an image for its prompt and scores.</p>",
             _grids(run, methods_ok, colours, max_cells), f"<script>{JS}</script>", "</body></html>", ""]
