@@ -143,3 +143,13 @@ def test_default_method_list_skips_controls():
     assert "judge-guided" not in labels and "sd" in labels
     assert methods().get("judge-guided").control is True and methods().get("sd").control is False
     assert [m.label for m in resolve_methods(["judge-guided"])] == ["judge-guided"]
+
+
+def test_emo_a_mean_passes_the_metric_contract(zoo_dir, monkeypatch):
+    from emobench.testing.metric_contract import check_metric
+    from emobench.zoo.load import load_zoo
+
+    monkeypatch.setenv("EMOBENCH_JUDGES", PLUGINS)
+    report = check_metric("emo-a-mean", load_zoo(zoo_dir))
+    failed = [r for r in report.results if not r.passed]
+    assert not failed, failed
