@@ -40,6 +40,7 @@ class JudgeGuidedMethod(Method):
     Config = JudgeGuidedConfig
     learns = False
     trained_against = ("primary",)
+    control = True    # built to game a judge: runs only when named, reported apart from the ranked methods
 
     def __init__(self, config=None):
         super().__init__(config)

@@ -140,6 +140,9 @@ class Method(ABC):
     # Emotion judges this method optimised against (judge names, judge families such as "clip-linear-probe", or
     # "primary" for the zoo's Emo-A judge): their verdicts on it are not independent evidence (docs/judges.md).
     trained_against: ClassVar[tuple[str, ...]] = ()
+    # True: a control (e.g. built to game one judge), not a contender: `emobench run` without --methods skips
+    # it, and the report shows its row apart from the ranked methods.
+    control: ClassVar[bool] = False
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()
@@ -316,6 +319,10 @@ class Metric(ABC):
                      tables: dict[str, Any]) -> None:
         """Per-image metrics may accumulate run-level tables (e.g. a confusion matrix) into ``tables``
         (``{file name: {method: json}}``); the scorer writes each as ``<file name>`` in the run directory."""
+
+    def prepare(self, zoo: "Zoo") -> None:
+        """Called by the scorer once per run, with the zoo, before ``feature_id``, ``features`` and
+        ``display``: a metric whose columns depend on the zoo (one per judge of its panel) loads that here."""
 
     def feature_id(self) -> list:
         """What the cached features depend on besides the image and the judges. Metrics that share a feature

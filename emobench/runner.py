@@ -56,7 +56,8 @@ def display_label(label: str, plugin_display: str | None) -> str:
 
 def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
     reg = registry.methods()
-    specs = list(specs) or reg.available()
+    # the default list leaves out controls (Method.control): they run only when named
+    specs = list(specs) or [n for n in reg.available() if not getattr(reg.get(n), "control", False)]
     if not specs:
         raise EmobenchError("no method plugins are installed", "reinstall emobench (bash scripts/setup.sh)")
     out: dict[str, MethodSpec] = {}
@@ -188,6 +189,8 @@ class MethodOutcome:
     position: int | None = None           # place in the configured list (report order); None: unknown
     display_name: str | None = None
     fits: list[dict[str, Any]] | None = None   # one entry per fit when the run fits a method more than once
+    trained_against: list[str] = field(default_factory=list)   # Method.trained_against (the report greys those judges)
+    control: bool = False                                       # Method.control (the report shows it apart)
 
 
 @dataclass
@@ -239,7 +242,9 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
         return MethodOutcome(ms.label, ms.plugin, status="failed", reason=ms.error, position=ms.position,
                              display_name=ms.display_name), []
     outcome = MethodOutcome(ms.label, ms.plugin, config=config_to_dict(ms.method.config), position=ms.position,
-                            display_name=ms.display_name)
+                            display_name=ms.display_name,
+                            trained_against=list(getattr(ms.method, "trained_against", ())),
+                            control=bool(getattr(ms.method, "control", False)))
     start = time.perf_counter()
     # A learning method is fitted cfg.fit_seeds times (fit seeds 0..K-1); every fit generates every cell.
     # With one fit the records carry no fit_seed, so a one-fit manifest (and every image key) is as before.

@@ -13,6 +13,7 @@ from typing import Sequence
 
 from emobench.report import figures as _figures
 from emobench.report import html as _html
+from emobench.report import judges_section as _judges
 from emobench.report import leaderboard as _leaderboard
 from emobench.report.output import AtomicOutput, check_report_dest
 from emobench.report.rundata import (RunData, group_by_protocol, load_run, load_runs, merge_runs,
@@ -68,7 +69,8 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
     dest = _out_dir(run_dirs, out)
     files = ["leaderboard.md", "leaderboard.csv", "provenance.json"]
     with AtomicOutput(dest) as w:
-        w.write_text("leaderboard.md", _leaderboard.to_markdown(lb))
+        judges_md = _judges.to_markdown(run, lb)   # per-judge Emo-A, agreement, audit (when the run has them)
+        w.write_text("leaderboard.md", _leaderboard.to_markdown(lb) + ("\n" + judges_md if judges_md else ""))
         w.write_text("leaderboard.csv", _leaderboard.to_csv(lb))
         w.write_text("provenance.json", provenance(run))
         if latex:

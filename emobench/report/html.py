@@ -17,6 +17,7 @@ from PIL import Image
 
 from emobench.emotions import EMOTIONS
 from emobench.report.colors import method_colours
+from emobench.report import judges_section
 from emobench.report.figures import template_numbers
 from emobench.report.leaderboard import BoardEntry, BoardRow, Leaderboard, entry_mark
 from emobench.report.metrics_display import MetricSpec, spec_for
@@ -216,12 +217,16 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
            "FID/KID intervals: the bootstrap's spread centred on the value (a resample repeats images, "
            "which inflates these set statistics).</p>",
            _table(lb.rows, lb.main_specs, colours, "Method", True, True, "leaderboard")]
+    if lb.control_methods:
+        out += ["<h2>Control methods (not ranked)</h2>", '<p class="note">Methods built as controls (e.g. one '
+                "that games a judge): scored like the others, never ranked. Δ: vs the baseline.</p>",
+                _table(lb.control_methods, lb.main_specs, colours, "Control method", False, True, "control-methods")]
     if lb.controls:
         out += ["<h2>Controls (not ranked)</h2>", '<p class="note">Real held-out images of the emotion dataset, '
                 "and the same images with their emotion labels shuffled (chance level).</p>",
                 _table(lb.controls, lb.main_specs, colours, "Control", False, False, "controls")]
     if lb.extra_specs:
-        rows = [r for r in lb.rows if r.kind != "failed"] + lb.controls
+        rows = [r for r in lb.rows if r.kind != "failed"] + lb.control_methods + lb.controls
         out += ["<h2>Further metrics</h2>",
                 _table(rows, lb.extra_specs, colours, "Method", True, True, "further")]
     warnings = lb.warnings() + [f"skipped while scoring: {p}" for p in lb.problems]
@@ -235,6 +240,7 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
                 _table(lb.references, lb.main_specs, colours, "Reference", False, False, "references")]
     elif lb.reference_absent:
         out.append(f'<p class="note">The EmoGen paper\'s Table 1 is not shown: {_e(lb.reference_absent)}.</p>')
+    out.append(judges_section.to_html(run, lb))
     out += ["<h2>Images</h2>", '<p class="note">Each column is one cell (emotion, prompt template, seed): every '
             "method started from the same noise. Hover an image for its prompt and scores.</p>",
             _grids(run, methods_ok, colours, max_cells), f"<script>{JS}</script>", "</body></html>", ""]

@@ -78,6 +78,8 @@ class Leaderboard:
     reference_absent: str = ""       # why the paper's Table 1 is not shown (empty when it is)
     protocol: str = ""                    # the computed rows' protocol fingerprint
     reference: ReferenceProtocol | None = None   # the paper protocol of ``references`` (None: no references)
+    control_methods: list[BoardRow] = field(default_factory=list)   # Method.control rows (methods.json), unranked
+    judge_specs: list[MetricSpec] = field(default_factory=list)     # per-judge Emo-A columns (judges section)
 
     @property
     def main_specs(self) -> list[MetricSpec]:
@@ -166,13 +168,18 @@ def paper_reference_rows(table: str = "paper_table1.csv") -> list[BoardRow]:
 
 def build(run: RunData) -> Leaderboard:
     specs = ordered_specs(sorted(set(run.summary["metric"])), run.display, run.metric_directions)
+    # per-judge columns (display fact "judge") are shown by the judges section, with trained_against greyed
+    judge_specs = [s for s in specs if (run.display.get(s.key) or {}).get("judge")]
+    specs = [s for s in specs if s not in judge_specs]
     base = run.baseline
-    rows, failed = [], []
+    rows, failed, control_methods = [], [], []
     for m in run.method_names():
         status, reason = run.status(m)
         entries = _entries(run, m)
         if status != "ok":
             failed.append(BoardRow(m, "failed", status, reason or "no reason recorded", entries))
+        elif entries and run.methods.get(m, {}).get("control"):   # a control method: shown apart, never best
+            control_methods.append(BoardRow(m, "control-method", status, None, entries))
         elif entries:
             rows.append(BoardRow(m, "baseline" if m == base else "method", status, None, entries, _fits(run, m)))
         else:
@@ -218,9 +225,10 @@ def build(run: RunData) -> Leaderboard:
     problems = [str(p) for p in run.scoring.get("problems") or []]
     notes = {s.key: str(run.display[s.key]["scale_note"]) for s in specs
              if (run.display.get(s.key) or {}).get("scale_note")}
-    names = {r.method: run.display_name(r.method) for r in rows + failed}
+    names = {r.method: run.display_name(r.method) for r in rows + failed + control_methods}
     return Leaderboard(specs, rows + failed, controls, references, base, facts, problems, notes, names, absent or "",
-                       protocol=run.fingerprint, reference=ref)
+                       protocol=run.fingerprint, reference=ref, control_methods=control_methods,
+                       judge_specs=judge_specs)
 
 
 # ---------------------------------------------------------------- Markdown
@@ -291,6 +299,18 @@ def to_markdown(lb: Leaderboard) -> str:
                 for r in ok if r.kind != "baseline"]
         out += _table(["Method"] + [f"Δ {t}" for t in titles], body)
         out.append("")
+    if lb.control_methods:
+        out.append("## Control methods (not ranked)")
+        out.append("")
+        out.append("Methods built as controls (`control = True` on the method, e.g. one that games a judge): "
+                   "scored like the others, never ranked or marked best. Δ: vs the baseline on the same cells.")
+        out.append("")
+        body = [[f"`{r.method}`", str(r.n_images or "–")]
+                + [_cell(s, r.entries.get(s.key)) + (f" (Δ {_diff_cell(s, r.entries.get(s.key))})"
+                   if r.entries.get(s.key) is not None and not math.isnan(r.entries[s.key].diff) else "")
+                   for s in main] for r in lb.control_methods]
+        out += _table(["Control method", "n"] + titles, body)
+        out.append("")
     if failed:
         out.append("## Failed methods")
         out.append("")
@@ -309,9 +329,9 @@ def to_markdown(lb: Leaderboard) -> str:
     if extra:
         out.append("## Further metrics")
         out.append("")
-        show = ok + lb.controls
+        show = ok + lb.control_methods + lb.controls
         body = [[f"`{r.method}`"] + [_cell(s, r.entries.get(s.key)) + (
-            f" (Δ {_diff_cell(s, r.entries.get(s.key))})" if r.kind == "method" and r.entries.get(s.key) is not None
+            f" (Δ {_diff_cell(s, r.entries.get(s.key))})" if r.kind in ("method", "control-method") and r.entries.get(s.key) is not None
             and not math.isnan(r.entries[s.key].diff) else "") for s in extra] for r in show]
         out += _table(["Method"] + [s.title for s in extra], body)
         out.append("")
@@ -359,21 +379,21 @@ def _num(x: float) -> str:
 
 def to_csv(lb: Leaderboard) -> str:
     fields = ["section", "method", "display_name", "status", "reason", "n", "n_fits", "protocol"]
-    for s in lb.specs:
+    for s in lb.specs + lb.judge_specs:
         k = s.key
         fields += [k, f"{k}_ci_low", f"{k}_ci_high", f"{k}_best", f"{k}_diff", f"{k}_diff_ci_low",
                    f"{k}_diff_ci_high", f"{k}_p_value", f"{k}_p_holm", f"{k}_mark"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(fields)
-    for r in lb.rows + lb.controls + lb.references:
+    for r in lb.rows + lb.control_methods + lb.controls + lb.references:
         section = {"reference": "reference (paper-reported, not computed)"}.get(r.kind, r.kind)
         # reference rows carry the reported protocol's key, computed rows the run's fingerprint
         proto = (lb.reference.key if lb.reference is not None else "") if r.kind == "reference" else lb.protocol
         line = [section, r.method, lb.display_names.get(r.method, r.method), r.status if r.kind != "reference" else "",
                 r.reason or "", str(r.n_images) if r.n_images is not None else "",
                 str(r.n_fits) if r.kind != "reference" else "", proto]
-        for s in lb.specs:
+        for s in lb.specs + lb.judge_specs:
             e = r.entries.get(s.key, BoardEntry())
             line += [_num(e.value), _num(e.ci_low), _num(e.ci_high), "1" if e.best else "",
                      _num(e.diff), _num(e.diff_ci_low), _num(e.diff_ci_high), _num(e.p_value), _num(e.p_holm),

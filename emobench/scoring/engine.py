@@ -98,6 +98,7 @@ class RunScorer:
                      score_rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], Series]:
         """Series keyed by (method, column, emotion) for every population; raises EmobenchError on failure."""
         self.zoo.require(*metric.requires)
+        metric.prepare(self.zoo)
         if metric.needs_reference:
             self.zoo.require("dataset")
             if reference is None or not reference.emotions:

@@ -74,6 +74,7 @@ class MetricHarness:
     def metric(self) -> Metric:
         if self._metric is None:
             self._metric = resolve_metric(self.target, self.options)
+            self._metric.prepare(self.zoo)   # as the scorer does, before features and display
         return self._metric
 
     def data(self) -> tuple[torch.Tensor, list[ScoreItem]]:
