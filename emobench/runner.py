@@ -19,19 +19,19 @@ from typing import Any, Sequence
 
 import torch
 
-from emobench import artifacts, protocol, registry, tracks
+from emobench import artifacts, registry, tracks
 from emobench import shard as sharding
 from emobench.sampling import collect_truncations
 from emobench.api import Cell, ImageRecord, Method, check_output, config_to_dict
 from emobench.config import RunConfig, default_out
-from emobench.envinfo import environment
 from emobench.errors import EmobenchError, PluginError
-from emobench.lock import LOCK_NAME, run_lock
+from emobench.lock import run_lock
 from emobench.plan import Plan
-from emobench.rundir import ENV_RESUMES, LOGS, append_jsonl, atomic_write_text, write_json
+from emobench.rundir import LOGS, atomic_write_text, write_json
+from emobench.run_setup import never_started, write_setup
 from emobench.scoring import score_run
 from emobench.store import ImageStore, image_key
-from emobench.sweep import owner_pid, sweep
+from emobench.sweep import sweep
 from emobench.zoo.load import load_zoo
 
 
@@ -160,16 +160,6 @@ def prepare_run_dir(cfg: RunConfig, resume: Path | None) -> Path:
     return out
 
 
-SETUP_FILES = frozenset({"config.json", "env.json", "zoo.json", "plan.json", LOCK_NAME})
-
-
-def never_started(run_dir: Path) -> bool:
-    """A folder that holds nothing but a run's setup files (and dead processes' temp files): no image, no
-    method outcome. Such a folder lost nothing if a corrected command starts over in it."""
-    if not run_dir.is_dir():
-        return False
-    names = {p.name for p in run_dir.iterdir() if owner_pid(p.name) is None}
-    return bool(names) and names <= SETUP_FILES
 
 
 # --------------------------------------------------------------------------------------- outcomes
@@ -336,26 +326,10 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
             if not shard.active:   # shards share one folder by design; a plain run holds the folder's lock
                 held.enter_context(run_lock(run_dir))
             if shard.is_main:
-                _write_setup(run_dir, cfg, zoo, plan, contents)
+                write_setup(run_dir, cfg, zoo, plan, contents)
                 for folder in (run_dir, run_dir / "images"):
                     sweep(folder)   # temp files of killed processes (a live writer's are kept)
         return _execute(cfg, methods, zoo, run_dir, plan, shard, score, progress)
-
-
-def _write_setup(run_dir: Path, cfg: RunConfig, zoo, plan: Plan, contents) -> None:
-    """The run's setup files. ``env.json`` stays the environment that made the stored images; a resume of a
-    run that has started appends its own environment to ``env.resumes.jsonl`` (``emobench verify`` compares)."""
-    fresh = never_started(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    env = environment(zoo.device)
-    if fresh or not (run_dir / "env.json").is_file():
-        write_json(run_dir / "env.json", env)
-    else:
-        append_jsonl(run_dir / ENV_RESUMES, {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **env})
-    write_json(run_dir / "zoo.json", zoo.facts())
-    write_json(run_dir / "plan.json", plan.to_json())
-    protocol.write(run_dir, protocol.from_run(cfg, zoo, contents))
-    write_json(run_dir / "config.json", {**cfg.hashed(), "config_hash": cfg.config_hash})  # last: marks a run
 
 
 def _execute(cfg: RunConfig, methods: list[MethodSpec], zoo, run_dir: Path, plan: Plan, shard,

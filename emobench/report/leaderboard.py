@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from emobench.protocol import REFERENCES, ReferenceProtocol, matches_paper
+from emobench.protocol import ReferenceProtocol
 from emobench.rundir import ALL
 from emobench.report.metrics_display import MetricSpec, is_main, ordered_specs
-from emobench.report.reference import why_no_reference
+from emobench.report.reference import REFERENCE_TABLES, reference_protocol, why_no_reference
 from emobench.report.rundata import RunData, is_control
 
 # Holm-corrected p-value thresholds → marks (the usual convention, spelled out under the table).
@@ -139,17 +139,6 @@ def _entries(run: RunData, method: str) -> dict[str, BoardEntry]:
 
 def _text(v) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-
-
-REFERENCE_TABLES = {"emogen-paper": "paper_table1.csv", "emoctrl-paper": "paper_emoctrl_table1.csv"}
-
-
-def reference_protocol(run: RunData) -> ReferenceProtocol | None:
-    """The paper whose reported rows are shown beside this run: the one whose protocol the run follows
-    (``emobench.protocol.matches_paper``); a run recorded before protocols falls back to "paper scale"."""
-    if run.protocol:
-        return matches_paper(run.protocol)
-    return REFERENCES["emogen-paper"] if run.scale == "paper" else None
 
 
 def paper_reference_rows(table: str = "paper_table1.csv") -> list[BoardRow]:

@@ -8,6 +8,7 @@ Decided from the run's stored zoo.json and config.json only.
 """
 from __future__ import annotations
 
+from emobench.protocol import REFERENCES, ReferenceProtocol, matches_paper
 from emobench.report.rundata import RunData
 from emobench.zoo.official import OFFICIAL, file_status, is_official
 
@@ -36,3 +37,14 @@ def why_no_reference(run: RunData) -> str | None:
     if n < PAPER_MIN_N_PER_EMOTION:
         return f"{n} images per emotion, fewer than the official evaluation's {PAPER_MIN_N_PER_EMOTION}"
     return None
+
+
+REFERENCE_TABLES = {"emogen-paper": "paper_table1.csv", "emoctrl-paper": "paper_emoctrl_table1.csv"}
+
+
+def reference_protocol(run: RunData) -> ReferenceProtocol | None:
+    """The paper whose reported rows are shown beside this run: the one whose protocol the run follows
+    (``emobench.protocol.matches_paper``); a run recorded before protocols falls back to "paper scale"."""
+    if run.protocol:
+        return matches_paper(run.protocol)
+    return REFERENCES["emogen-paper"] if run.scale == "paper" else None
