@@ -252,3 +252,19 @@ def test_official_files_by_published_hash_prefix_only():
     assert file_status("judges.object", "12345678" + "f" * 56) == UNKNOWN
     assert file_status("judges.fid", "6726825d" + "f" * 56) == NOT_PINNED   # no published sha256 to check
     assert statuses({"pipeline.unet": "ab", "judges.lpips": "7be5be79aa:cc"})["judges.lpips"].startswith("official")
+
+
+def test_tables_show_declared_display_names_beside_ids(tmp_path):
+    """Paper tables name methods as their plugins declare them (methods.json ``display_name``); the id stays
+    beside it in md/html and alone in the CSV's method column, so a reader can still type it."""
+    run = make_run(tmp_path / "run")
+    methods = json.loads((run / "methods.json").read_text())
+    methods["emogen"]["display_name"] = "EmoGen"
+    (run / "methods.json").write_text(json.dumps(methods))
+    build_report([run], tmp_path / "out", figures=False)
+    md = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "EmoGen (`emogen`)" in md and "`sd`" in md   # sd declared none here: its id alone
+    assert "EmoGen <code>emogen</code>" in (tmp_path / "out" / "index.html").read_text()
+    csv_rows = pd.read_csv(io.StringIO((tmp_path / "out" / "leaderboard.csv").read_text()))
+    row = csv_rows[csv_rows["method"] == "emogen"].iloc[0]
+    assert row["display_name"] == "EmoGen"

@@ -103,9 +103,12 @@ def _value_td(spec: MetricSpec, e: BoardEntry | None, show_diff: bool) -> str:
     return f'<td data-v="{_v(e.value)}">{inner}</td>'
 
 
-def _row_tr(row: BoardRow, specs: list[MetricSpec], colours: dict[str, str], show_diff: bool) -> str:
+def _row_tr(row: BoardRow, specs: list[MetricSpec], colours: dict[str, str], show_diff: bool,
+            names: dict[str, str] | None = None) -> str:
     colour = colours.get(row.method, "#999")
-    name = f'<td><span class="swatch" style="background:{colour}"></span>{_e(row.method)}</td>'
+    shown = (names or {}).get(row.method, row.method)
+    label = _e(row.method) if shown == row.method else f'{_e(shown)} <code>{_e(row.method)}</code>'
+    name = f'<td><span class="swatch" style="background:{colour}"></span>{label}</td>'
     n = row.n_images
     shown = "–" if n is None else (f"{n} × {row.n_fits} fits" if row.n_fits > 1 else str(n))
     cells = [name, f'<td data-v="{n if n is not None else ""}">{_e(shown)}</td>']
@@ -116,10 +119,11 @@ def _row_tr(row: BoardRow, specs: list[MetricSpec], colours: dict[str, str], sho
     return f'<tr class="{row.kind}">' + "".join(cells) + "</tr>"
 
 
-def _table(rows: list[BoardRow], specs, colours, first: str, sortable: bool, show_diff: bool, tid: str) -> str:
+def _table(rows: list[BoardRow], specs, colours, first: str, sortable: bool, show_diff: bool, tid: str,
+           names: dict[str, str] | None = None) -> str:
     head = "".join([f"<th>{_e(first)}</th>", "<th>n</th>"] + [f"<th>{_e(s.title)}</th>" for s in specs])
     cls = "lb sortable" if sortable else "lb"
-    body = "\n".join(_row_tr(r, specs, colours, show_diff) for r in rows)
+    body = "\n".join(_row_tr(r, specs, colours, show_diff, names) for r in rows)
     return (f'<div class="lbwrap"><table id="{tid}" class="{cls}"><thead><tr>{head}</tr></thead><tbody>\n'
             f'{body}\n</tbody></table></div>')
 
@@ -216,11 +220,12 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
            "Click a column title to sort. "
            "FID/KID intervals: the bootstrap's spread centred on the value (a resample repeats images, "
            "which inflates these set statistics).</p>",
-           _table(lb.rows, lb.main_specs, colours, "Method", True, True, "leaderboard")]
+           _table(lb.rows, lb.main_specs, colours, "Method", True, True, "leaderboard", lb.display_names)]
     if lb.control_methods:
         out += ["<h2>Control methods (not ranked)</h2>", '<p class="note">Methods built as controls (e.g. one '
                 "that games a judge): scored like the others, never ranked. Δ: vs the baseline.</p>",
-                _table(lb.control_methods, lb.main_specs, colours, "Control method", False, True, "control-methods")]
+                _table(lb.control_methods, lb.main_specs, colours, "Control method", False, True, "control-methods",
+                       lb.display_names)]
     if lb.controls:
         out += ["<h2>Controls (not ranked)</h2>", '<p class="note">Real held-out images of the emotion dataset, '
                 "and the same images with their emotion labels shuffled (chance level).</p>",
@@ -228,7 +233,7 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
     if lb.extra_specs:
         rows = [r for r in lb.rows if r.kind != "failed"] + lb.control_methods + lb.controls
         out += ["<h2>Further metrics</h2>",
-                _table(rows, lb.extra_specs, colours, "Method", True, True, "further")]
+                _table(rows, lb.extra_specs, colours, "Method", True, True, "further", lb.display_names)]
     warnings = lb.warnings() + [f"skipped while scoring: {p}" for p in lb.problems]
     if warnings:
         out.append('<p class="note">Warnings from scoring:</p><ul class="note">'

@@ -242,6 +242,12 @@ def _diff_cell(spec: MetricSpec, e: BoardEntry | None) -> str:
     return f"{text} {mark}" if mark else text
 
 
+def method_cell(lb: Leaderboard, method: str) -> str:
+    """A method as a table shows it: the name its plugin declares, with the id the CLI and CSV use."""
+    name = lb.display_names.get(method, method)
+    return f"`{method}`" if name == method else f"{_esc(name)} (`{method}`)"
+
+
 def _n_text(r: BoardRow) -> str:
     """Images per fit, and the number of fits when a method was fitted more than once."""
     n = str(r.n_images or "–")
@@ -274,7 +280,7 @@ def to_markdown(lb: Leaderboard) -> str:
     failed = [r for r in lb.rows if r.kind == "failed"]
     out.append("## Methods")
     out.append("")
-    body = [[f"`{r.method}`" + (" (baseline)" if r.kind == "baseline" else ""), _n_text(r)]
+    body = [[method_cell(lb, r.method) + (" (baseline)" if r.kind == "baseline" else ""), _n_text(r)]
             + [_cell(s, r.entries.get(s.key)) for s in main] for r in ok]
     out += _table(["Method", "n"] + titles, body) if body else ["No method produced scores."]
     out.append("")
@@ -284,7 +290,7 @@ def to_markdown(lb: Leaderboard) -> str:
         out.append("")
         out.append("Method minus baseline on the same cells, 95% CI. " + MARK_LEGEND)
         out.append("")
-        body = [[f"`{r.method}`"] + [_diff_cell(s, r.entries.get(s.key)) for s in main]
+        body = [[method_cell(lb, r.method)] + [_diff_cell(s, r.entries.get(s.key)) for s in main]
                 for r in ok if r.kind != "baseline"]
         out += _table(["Method"] + [f"Δ {t}" for t in titles], body)
         out.append("")
@@ -294,7 +300,7 @@ def to_markdown(lb: Leaderboard) -> str:
         out.append("Methods built as controls (`control = True` on the method, e.g. one that games a judge): "
                    "scored like the others, never ranked or marked best. Δ: vs the baseline on the same cells.")
         out.append("")
-        body = [[f"`{r.method}`", str(r.n_images or "–")]
+        body = [[method_cell(lb, r.method), str(r.n_images or "–")]
                 + [_cell(s, r.entries.get(s.key)) + (f" (Δ {_diff_cell(s, r.entries.get(s.key))})"
                    if r.entries.get(s.key) is not None and not math.isnan(r.entries[s.key].diff) else "")
                    for s in main] for r in lb.control_methods]
@@ -303,7 +309,7 @@ def to_markdown(lb: Leaderboard) -> str:
     if failed:
         out.append("## Failed methods")
         out.append("")
-        out += _table(["Method", "Status", "Reason"], [[f"`{r.method}`", r.status, r.reason or ""] for r in failed])
+        out += _table(["Method", "Status", "Reason"], [[method_cell(lb, r.method), r.status, r.reason or ""] for r in failed])
         out.append("")
     if lb.controls:
         out.append("## Controls (not ranked)")
@@ -311,7 +317,7 @@ def to_markdown(lb: Leaderboard) -> str:
         out.append("`real (control)`: held-out real images of the emotion dataset, scored like generated ones. "
                    "`shuffled (control)`: the same real images with their emotion labels shuffled (chance level).")
         out.append("")
-        body = [[f"`{r.method}`", str(r.n_images or "–")] + [_cell(s, r.entries.get(s.key)) for s in main]
+        body = [[method_cell(lb, r.method), str(r.n_images or "–")] + [_cell(s, r.entries.get(s.key)) for s in main]
                 for r in lb.controls]
         out += _table(["Control", "n"] + titles, body)
         out.append("")
@@ -319,7 +325,7 @@ def to_markdown(lb: Leaderboard) -> str:
         out.append("## Further metrics")
         out.append("")
         show = ok + lb.control_methods + lb.controls
-        body = [[f"`{r.method}`"] + [_cell(s, r.entries.get(s.key)) + (
+        body = [[method_cell(lb, r.method)] + [_cell(s, r.entries.get(s.key)) + (
             f" (Δ {_diff_cell(s, r.entries.get(s.key))})" if r.kind in ("method", "control-method") and r.entries.get(s.key) is not None
             and not math.isnan(r.entries[s.key].diff) else "") for s in extra] for r in show]
         out += _table(["Method"] + [s.title for s in extra], body)
