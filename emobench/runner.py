@@ -75,6 +75,18 @@ def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
     return [out[k] for k in sorted(out)]  # sorted: the order methods run in never matters
 
 
+def keep_positions(methods: list[MethodSpec], run_dir: Path) -> list[MethodSpec]:
+    """A resume keeps the method order the run was started with (methods.json ``position``): the stored
+    config lists methods sorted, because their order changes no result, only the order of the report's rows."""
+    try:
+        stored = json.loads((run_dir / "methods.json").read_text())
+    except (OSError, ValueError):
+        return methods
+    pos = {label: info.get("position") for label, info in stored.items() if isinstance(info, dict)}
+    return [dataclasses.replace(m, position=pos[m.label]) if isinstance(pos.get(m.label), int) else m
+            for m in methods]
+
+
 def parse_metrics(specs: Sequence[str]) -> list[tuple[str, Any]]:
     """(label, metric) for the named metrics, or every installed one; needs no zoo, so it runs first."""
     reg = registry.metrics()
@@ -317,6 +329,8 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
     with contextlib.ExitStack() as held:
         with shard.main_first("the run folder"):  # rank 0 creates the run folder; the others join it
             cfg, methods, zoo, run_dir = resolve(cfg, zoo, resume)
+            if resume is not None:
+                methods = keep_positions(methods, run_dir)
             if shard.active and cfg.fit_seeds > 1:
                 raise EmobenchError(f"--fit-seeds {cfg.fit_seeds} cannot be sharded yet",
                                     "run it without --launcher, or with --fit-seeds 1")

@@ -278,3 +278,15 @@ def test_short_prompts_are_not_reported(zoo):
     assert truncated_text(tok, ["an image of awe"]) == {}
     cut = truncated_text(tok, ["an image of awe " + "and more words " * 10 + "THE END"])
     assert list(cut.values())[0].endswith("the end")
+
+
+def test_resume_keeps_the_configured_method_order(zoo, zoo_dir, tmp_path):
+    """config.json lists methods sorted (their order changes no result); the report's row order is the
+    configured one, kept in methods.json, and a resume must not reset it to the sorted order."""
+    out = tmp_path / "order"
+    run(zoo, zoo_dir, out, score=False, methods="sd,noise")
+    first = json.loads((out / "methods.json").read_text())
+    assert (first["sd"]["position"], first["noise"]["position"]) == (0, 1)
+    assert cli(["run", "--resume", str(out), "--no-score", "--no-progress", "--no-report"]) == 0
+    again = json.loads((out / "methods.json").read_text())
+    assert (again["sd"]["position"], again["noise"]["position"]) == (0, 1)
