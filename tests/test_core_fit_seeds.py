@@ -50,4 +50,5 @@ def test_three_fits_generate_the_same_cells_and_report_across_fit_values(zoo, zo
                    if r["method"] == TI and r["metric"] == "emo-a" and r["emotion"] == "all")
     assert row["per_fit"][0]["value"] == one_row["value"]
     md = to_markdown(build(load_run(three.run_dir)))
-    assert f"| `{TI}` | 2 × 3 fits |" in md
+    # the row names the method by its display name with the id beside it, and n reads "cells × fits"
+    assert f"(`{TI}`) | 2 × 3 fits |" in md
