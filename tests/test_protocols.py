@@ -144,7 +144,9 @@ def test_report_refuses_to_merge_runs_of_different_protocols(tmp_path):
     assert "`textual-inversion`" in board_b and "`emogen`" not in board_b and fb in board_b
     assert f"protocol-{fa}/leaderboard.csv" in res.files
     csv_a = (tmp_path / "out" / f"protocol-{fa}" / "leaderboard.csv").read_text().splitlines()
-    assert csv_a[0].split(",")[5] == "protocol" and all(fa in line for line in csv_a[1:])
+    header = csv_a[0].split(",")
+    assert header[:8] == ["section", "method", "display_name", "status", "reason", "n", "n_fits", "protocol"]
+    assert all(line.split(",")[7] == fa for line in csv_a[1:])
 
 
 def test_report_merges_runs_of_one_protocol(tmp_path):

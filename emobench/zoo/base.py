@@ -93,7 +93,11 @@ class Zoo:
     def __getattribute__(self, name: str):
         value = object.__getattribute__(self, name)
         if name == "pipeline" and isinstance(value, PendingPipeline):
-            value = value.load()
+            # first use may happen inside the runner's inference_mode(); weights loaded there would become
+            # inference tensors (no version counter, no autograd), which breaks fingerprints and any method
+            # that takes a gradient through the pipeline
+            with torch.inference_mode(False):
+                value = value.load()
             object.__setattr__(self, "pipeline", value)
             # the state every method must leave it in (the runner compares after each method)
             object.__setattr__(self, "loaded_fingerprint", self.pipeline_fingerprint())

@@ -191,7 +191,8 @@ class LazyClip:
 
     def _get(self):
         if self._clip is None:
-            self._clip = _load_clip_checked(self.folder, self.device)
+            with torch.inference_mode(False):   # not inference tensors, whatever mode the first call runs in
+                self._clip = _load_clip_checked(self.folder, self.device)
         return self._clip
 
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
