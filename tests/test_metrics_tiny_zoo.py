@@ -34,7 +34,9 @@ def test_all_metrics_on_tiny_zoo_and_controls(tmp_path, zoo):
         for emotion in covered:
             r = _row(rows, "other", metric, emotion)
             assert r["status"] == "ok" and math.isfinite(r["value"]), r
-            assert math.isfinite(r["diff"]) and math.isfinite(r["p_holm"])
+            # 3 cells per emotion: below the bootstrap test's minimum; a p-value only from the sign-flip test
+            assert math.isfinite(r["diff"]) and r["p_note"], r
+            assert (r["p_holm"] is not None) == r["p_note"].startswith("sign-flip"), r
     # Problems are only about emotions the tiny test split lacks.
     missing = set(EMOTIONS) - set(covered)
     assert all(any(e in p for e in missing) for p in summary["problems"]), summary["problems"]
