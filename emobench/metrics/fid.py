@@ -51,9 +51,12 @@ def reference_stats(real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
 
     r = real.detach().double().contiguous().cpu()
     key = sha256_bytes(str(tuple(r.shape)).encode() + r.numpy().tobytes())
-    if key in _REF_MEMO:
-        return _REF_MEMO[key]
     path = cache_root() / "fid-reference" / f"{key}.safetensors"
+    # the memo fronts one cache folder: a process (or test) with its own $EMOBENCH_CACHE never sees stats
+    # computed under another's thread settings, so every process reading one folder gets the same bits
+    memo = str(path)
+    if memo in _REF_MEMO:
+        return _REF_MEMO[memo]
     stats = None
     if path.is_file():
         try:
@@ -74,7 +77,7 @@ def reference_stats(real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
             pass   # a read-only cache only costs the recomputation
     if len(_REF_MEMO) > 64:
         _REF_MEMO.clear()
-    _REF_MEMO[key] = stats
+    _REF_MEMO[memo] = stats
     return stats
 
 
