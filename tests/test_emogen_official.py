@@ -96,24 +96,25 @@ def test_framing_squash_keeps_the_whole_image(tmp_path):
     assert torch.allclose(bank.get([0]), squash, atol=1 / 255)
 
 
-def test_recipe_switch_keeps_the_shipped_fit_keys():
-    """The pre-refit defaults are in force and new options stay out of the key at those values: the artifact
-    keys of emogen and its committed ablations are the ones the shipped prefits were fitted under. This pins
-    them; the next mini-zoo refit flips DEFAULT_RECIPE to OFFICIAL_RECIPE and updates these values."""
+def test_recipe_defaults_are_official_and_the_shipped_fit_keys_are_pinned():
+    """Since the refit on EmoSet-mini v2 the defaults are the official recipe. This pins the artifact keys of
+    emogen and its committed ablations, the ones the shipped prefits were fitted under; the old recipe's options
+    stay out of the key at their pre-refit values, so a user who asks for them explicitly gets the old keys."""
     from emobench.registry import methods
 
-    assert C.DEFAULT_RECIPE is C.PRE_REFIT_RECIPE
-    pinned = {"emogen": "b7ec639e09e63962", "emogen:attr_weight=0": "507cf0d4b5e38aa0",
-              "emogen:confidence=false": "db97600f1ce948df", "emogen:mapper=fc": "31e89dd55585af1b"}
+    assert C.DEFAULT_RECIPE is C.OFFICIAL_RECIPE
+    pinned = {"emogen": "69e22eb4237d8c07", "emogen:attr_weight=0": "31d090cabc750726",
+              "emogen:confidence=false": "8587676b749b0a2e", "emogen:mapper=fc": "72f9331300265cf4"}
     for spec, key in pinned.items():
         _, method = methods().create(spec)
         assert stable_hash(method.fit_config()) == key, spec
     default = EmoGenConfig()
-    for k, v in C.PRE_REFIT_RECIPE.items():
+    for k, v in C.OFFICIAL_RECIPE.items():
         assert getattr(default, k) == v
-    official = EmoGenConfig(**C.OFFICIAL_RECIPE).training_dict()
-    assert all(official[k] == v for k, v in C.OFFICIAL_RECIPE.items())   # official values enter the key
-    assert official != default.training_dict()
+        assert default.training_dict()[k] == v     # official values enter the key
+    old = EmoGenConfig(**C.PRE_REFIT_RECIPE).training_dict()
+    assert all(k not in old for k in C.PRE_REFIT_RECIPE if k in C.KEY_OMITTED_AT)
+    assert old != default.training_dict()
 
 
 def test_preset_paper2024_is_generation_only():

@@ -30,12 +30,34 @@ def test_splits_differ():
     assert not np.array_equal(a, b)
 
 
-def test_caption_emotion_fraction_in_band():
-    _, anns = sample_world(seed=0, n=1200)
-    named = np.mean([a["emotion"] in a["caption"] for a in anns])
-    assert 0.20 <= named <= 0.30, named  # chosen fraction 0.25; ±4 standard errors
-    content = [a for a in anns if a["emotion"] not in a["caption"]]
-    assert all(a["object"][0].replace("_", " ") in a["caption"] for a in content)
+def test_caption_kinds_in_their_documented_shares():
+    from emobench.world.tables import EMOTION_PHRASES, WorldConfig
+
+    cfg = WorldConfig()
+    _, anns = sample_world(seed=0, n=2400)
+    has_content = np.array([a["object"][0].replace("_", " ") in a["caption"] for a in anns])
+    names = np.array([a["emotion"] in a["caption"] or EMOTION_PHRASES[a["emotion"]] in a["caption"] for a in anns])
+    se = lambda p: 4 * np.sqrt(p * (1 - p) / len(anns))   # ±4 standard errors
+    emotion_only, with_both = np.mean(names & ~has_content), np.mean(names & has_content)
+    assert abs(emotion_only - cfg.caption_emotion_only_frac) <= se(cfg.caption_emotion_only_frac), emotion_only
+    assert abs(with_both - cfg.caption_emotion_frac) <= se(cfg.caption_emotion_frac), with_both
+    assert (names | has_content).all()                  # every caption names the content, the emotion or both
+    # emotion-only captions are drawn with their image: the image's own label, its content from p(content | e)
+    only = [a for a, n, c in zip(anns, names, has_content) if n and not c]
+    assert {a["caption"] for a in only} >= {"fear", "an image of fear", "something scary"}
+
+
+def test_caption_shares_leave_the_images_unchanged():
+    """One uniform draw picks the caption kind, so changing the shares changes captions only."""
+    import dataclasses
+
+    from emobench.world.tables import WorldConfig
+
+    a, anns_a = sample_world(seed=1, n=600)
+    b, anns_b = sample_world(seed=1, n=600, config=dataclasses.replace(WorldConfig(), caption_emotion_only_frac=0.0))
+    assert np.array_equal(a, b)
+    assert [x["emotion"] for x in anns_a] == [x["emotion"] for x in anns_b]
+    assert sum(x["caption"] != y["caption"] for x, y in zip(anns_a, anns_b)) > 30
 
 
 def test_brightness_tracks_pixels():

@@ -73,12 +73,16 @@ def test_content_prompts_cover_every_scene():
 
 def test_bars():
     f = dict(object_judge_acc=0.97, scene_judge_acc=0.99, emotion_judge_acc=0.73, emotion_bayes_acc=0.76,
-             gen_object_acc=0.5, gen_scene_acc=0.9, gen_emotion_prompt_acc=0.3, real_emotion_acc=0.73,
-             sampling_img_per_s=1.0)
+             gen_object_acc=0.5, gen_scene_acc=0.9, gen_emotion_prompt_acc=0.6, real_emotion_acc=0.73,
+             emotion_calibration=0.6 / 0.73, sampling_img_per_s=1.0)
     bars = evaluate_bars(f)
     assert bars["object_judge_acc"] and bars["emotion_judge_acc"] and bars["gen_scene_acc"]
     assert not bars["gen_object_acc"] and not bars["sampling_img_per_s"]
-    assert bars["gen_emotion_prompt_acc"] and not evaluate_bars({**f, "gen_emotion_prompt_acc": 0.7})["gen_emotion_prompt_acc"]
+    assert bars["gen_emotion_prompt_acc"] and not evaluate_bars({**f, "gen_emotion_prompt_acc": 0.1})["gen_emotion_prompt_acc"]
+    # the calibration band: the base model's Emo-A is 0.75–0.95 of the real images' (real SD 1.5: about 0.9)
+    assert bars["emotion_calibration"]
+    assert not evaluate_bars({**f, "emotion_calibration": 0.41})["emotion_calibration"]
+    assert not evaluate_bars({**f, "emotion_calibration": 1.02})["emotion_calibration"]
 
 
 def test_card_sizes_list_every_stored_part(tmp_path):

@@ -41,6 +41,12 @@ def add_parser(sub) -> None:
     c.add_argument("--card", action="store_true", help="also rewrite card.json/card.md/samples.png in DIR")
     c.set_defaults(func=main_check)
 
+    v = zsub.add_parser("validity", help="calibration and paper-ordering figures of a zoo, from a leaderboard")
+    v.add_argument("leaderboard", type=Path, help="a report folder (leaderboard.csv) or the CSV, e.g. leaderboards/mini")
+    v.add_argument("--card", type=Path, default=None, help="also write the figures into this zoo folder's card")
+    v.add_argument("--json", action="store_true", help="print the figures as JSON")
+    v.set_defaults(func=main_validity)
+
     w = zsub.add_parser("world", help="write EmoSet-mini (EmoSet layout) into a folder")
     w.add_argument("--out", required=True, type=Path)
     w.add_argument("--seed", type=int, default=0)
@@ -70,6 +76,16 @@ def main_build(args: argparse.Namespace) -> int:
 
     build_mini(args.out, build_config_from_args(args), log=_log, run_check=not args.no_check)
     print(args.out)
+    return 0
+
+
+def main_validity(args: argparse.Namespace) -> int:
+    from emobench.zoo.validity import render, validity, write_into_card
+
+    v = validity(args.leaderboard)
+    print(json.dumps(v.to_json(), indent=1) if args.json else "\n".join(render(v)))
+    if args.card is not None:
+        _log(f"card: {write_into_card(v, args.card)}")
     return 0
 
 

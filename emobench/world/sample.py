@@ -14,7 +14,7 @@ import numpy as np
 from emobench.emotions import EMOTIONS, POSITIVE
 from emobench.errors import EmobenchError
 from emobench.world import draw
-from emobench.world.tables import (OBJECT_WORDS, SCENE_PHRASES, WorldConfig, emotion_table, object_prior,
+from emobench.world.tables import (EMOTION_PHRASES, OBJECT_WORDS, SCENE_PHRASES, WorldConfig, emotion_table, object_prior,
                                    scene_prior)
 
 CHUNK = 512
@@ -26,6 +26,10 @@ CONTENT_TEMPLATES = ("{a} {obj} {where}", "a photo of {a} {obj} {where}", "a pic
                      "{a} {obj} {where}, a photo")
 EMOTION_TEMPLATES = ("a photo of {emotion}, {content}", "{content}, evoking {emotion}",
                      "an image of {emotion}, {content}")
+# Emotion-only captions: the word alone, the word in a frame, and an everyday allusion ({phrase}).
+EMOTION_ONLY_TEMPLATES = ("{emotion}", "an image of {emotion}", "a photo of {emotion}", "{phrase}",
+                          "a picture of {phrase}", "{emotion}, a photo")
+CAPTION_KINDS = ("content", "emotion+content", "emotion-only")
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,13 @@ def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
-def caption_for(obj: str, scene: str, emotion: str, template: int, with_emotion: bool) -> str:
-    """A content caption, optionally naming the emotion ("a photo of fear, a spider in a graveyard")."""
+def caption_for(obj: str, scene: str, emotion: str, template: int, with_emotion: bool,
+                emotion_only: bool = False) -> str:
+    """A content caption, optionally naming the emotion ("a photo of fear, a spider in a graveyard"), or
+    with ``emotion_only`` a caption that names the emotion and nothing else ("something scary")."""
+    if emotion_only:
+        return EMOTION_ONLY_TEMPLATES[template % len(EMOTION_ONLY_TEMPLATES)].format(
+            emotion=emotion, phrase=EMOTION_PHRASES[emotion])
     word = OBJECT_WORDS[obj]
     content = CONTENT_TEMPLATES[template % len(CONTENT_TEMPLATES)].format(
         a=_article(word), obj=word, where=SCENE_PHRASES[scene])
@@ -112,7 +121,10 @@ def render_chunk(seed: int, split: str, chunk: int, n: int, cfg: WorldConfig) ->
     """One chunk of a split: images and EmoSet-style annotations (without file names)."""
     rng = np.random.default_rng([seed, SPLITS.index(split), chunk])
     c = sample_content(rng, n, cfg)
-    with_emotion = rng.random(n) < cfg.caption_emotion_frac
+    # one uniform draw decides the caption kind, so the image stream is the same for any split of shares
+    u = rng.random(n)
+    with_emotion = u < cfg.caption_emotion_frac
+    emotion_only = (u >= cfg.caption_emotion_frac) & (u < cfg.caption_emotion_frac + cfg.caption_emotion_only_frac)
     template = rng.integers(0, 12, n)
     images = render(c.objects, c.scenes, c.emotions, rng, cfg)
     bright, colour = _brightness(images), _colorfulness(images)
@@ -126,7 +138,8 @@ def render_chunk(seed: int, split: str, chunk: int, n: int, cfg: WorldConfig) ->
             "colorfulness": round(float(colour[i]), 1),
             "scene": scene,
             "object": [obj],
-            "caption": caption_for(obj, scene, emo, int(template[i]), bool(with_emotion[i])),
+            "caption": caption_for(obj, scene, emo, int(template[i]), bool(with_emotion[i]),
+                                   bool(emotion_only[i])),
         })
     return images, anns
 

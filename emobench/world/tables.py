@@ -16,7 +16,7 @@ import numpy as np
 
 from emobench.emotions import EMOTIONS, EMOTION_INDEX
 
-WORLD_VERSION = 1
+WORLD_VERSION = 2  # 2: emotion-only captions (web-like usage of emotion words)
 
 # object name → (primary emotion, secondary emotion). Every object is one big blob with ONE signature
 # colour, because a tiny diffusion model only reproduces large chunky single-colour shapes (probe §5).
@@ -55,6 +55,13 @@ SCENE_PHRASES: dict[str, str] = {
     "snowy_field": "in a snowy field", "graveyard": "in a graveyard",
 }
 
+# How everyday captions allude to each emotion without naming it ("something scary").
+EMOTION_PHRASES: dict[str, str] = {
+    "amusement": "something funny", "awe": "something awe-inspiring", "contentment": "something peaceful",
+    "excitement": "something exciting", "anger": "something infuriating", "disgust": "something disgusting",
+    "fear": "something scary", "sadness": "something sad",
+}
+
 
 @dataclass(frozen=True)
 class WorldConfig:
@@ -65,7 +72,10 @@ class WorldConfig:
     scene_primary: float = 0.60
     scene_secondary: float = 0.25
     w_object: float = 0.80           # mixture weight of the object table
-    caption_emotion_frac: float = 0.25  # captions that also name the emotion
+    caption_emotion_frac: float = 0.25  # captions that name the emotion beside the content
+    # captions that name only the emotion ("fear", "an image of fear", "something scary"), as web captions
+    # often do; without them the base model never learns what an emotion word alone looks like
+    caption_emotion_only_frac: float = 0.10
     # Weak global cue: positive emotions are rendered slightly brighter/more saturated, negative ones darker.
     tone_shift: float = 0.06
     version: int = WORLD_VERSION

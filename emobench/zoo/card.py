@@ -105,6 +105,14 @@ def render_markdown(card: dict[str, Any], root: Path) -> str:
     lines += ["", "Other figures: " + ", ".join(f"{k} {_fmt(f.get(k))}" for k in extra_keys if k in f) + "."]
     lines += ["", "Per object (generated, judged): " + ", ".join(
         f"{o} {v['object']:.2f}/{v['scene']:.2f}" for o, v in f.get("per_object", {}).items()) + " (object/scene)."]
+    if per := f.get("gen_emotion_prompt_per_emotion"):
+        lines += ["", "Emo-A of \"an image of {emotion}\" per emotion: "
+                  + ", ".join(f"{e} {v:.2f}" for e, v in per.items()) + "."]
+    if "validity" in card:
+        from emobench.zoo.validity import Validity, render
+
+        v = {k: val for k, val in card["validity"].items() if k not in ("band", "paper_sd_emo_a")}
+        lines += ["", "## Validity against the paper setting (`emobench zoo validity`)", *render(Validity(**v))]
     lines += ["", "## samples.png",
               "Rows: the objects in judge label order; columns: " + ", ".join(card.get("samples_png_columns", []))
               + " (per row the scenes differ; see `emobench.zoo.check.content_prompts`)."]

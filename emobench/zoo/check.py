@@ -26,7 +26,9 @@ BARS = {
     "object_judge_acc": ">= 0.95", "scene_judge_acc": ">= 0.95",
     "emotion_judge_acc": "within 0.05 of emotion_bayes_acc",
     "gen_object_acc": ">= 0.80", "gen_scene_acc": ">= 0.80",
-    "gen_emotion_prompt_acc": "> 0.125 and <= real_emotion_acc - 0.15",
+    "gen_emotion_prompt_acc": "> 0.125",
+    # real SD 1.5 is at 70.77 % on EmoGen's judge: about 0.9 of a real-image accuracy near 79 % (emobench.zoo.validity)
+    "emotion_calibration": "0.75 … 0.95 (gen_emotion_prompt_acc / real_emotion_acc)",
     "sampling_img_per_s": ">= 15",
 }
 
@@ -50,7 +52,8 @@ def evaluate_bars(f: dict[str, Any]) -> dict[str, bool]:
         "emotion_judge_acc": abs(f["emotion_judge_acc"] - f["emotion_bayes_acc"]) <= 0.05,
         "gen_object_acc": f["gen_object_acc"] >= 0.80,
         "gen_scene_acc": f["gen_scene_acc"] >= 0.80,
-        "gen_emotion_prompt_acc": 0.125 < f["gen_emotion_prompt_acc"] <= f["real_emotion_acc"] - 0.15,
+        "gen_emotion_prompt_acc": 0.125 < f["gen_emotion_prompt_acc"],
+        "emotion_calibration": 0.75 <= f["emotion_calibration"] <= 0.95,
         "sampling_img_per_s": f["sampling_img_per_s"] >= 15,
     }
 
@@ -169,10 +172,14 @@ def check_zoo(zoo: Zoo, n_seeds: int = 16, scenes_per_object: int = 2, n_real: i
         probs = j.emotion(emo_imgs).softmax(-1)
     figures["gen_emotion_prompt_acc"] = float((probs.argmax(-1) == emo_t).float().mean())
     figures["gen_emotion_prompt_p_target"] = float(probs.gather(1, emo_t[:, None]).mean())
+    figures["emotion_calibration"] = figures["gen_emotion_prompt_acc"] / figures["real_emotion_acc"]
+    figures["gen_emotion_prompt_per_emotion"] = {
+        e: float((probs.argmax(-1) == emo_t)[emo_t == j.emotion.labels.index(e)].float().mean()) for e in EMOTIONS}
     figures["sampling_img_per_s"] = (len(prompts) + len(emo_prompts)) / (gen_s + emo_s)
     figures["sampling"] = {**asdict(zoo.sampling), "batch": batch, "torch_threads": torch.get_num_threads()}
     figures["check_wall_s"] = time.perf_counter() - t0
-    log(f"emotion prompts: Emo-A {figures['gen_emotion_prompt_acc']:.3f} (real {figures['real_emotion_acc']:.3f})")
+    log(f"emotion prompts: Emo-A {figures['gen_emotion_prompt_acc']:.3f} (real {figures['real_emotion_acc']:.3f}, "
+        f"calibration {figures['emotion_calibration']:.2f})")
 
     # card grid: one row per object, its n_seeds samples for each of its scenes side by side (≤ 8 columns)
     per_scene = max(1, 8 // scenes_per_object)
