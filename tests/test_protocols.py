@@ -306,3 +306,23 @@ def test_content_run_end_to_end_on_the_tiny_zoo(zoo, zoo_dir, tmp_path, isolated
     with pytest.raises(EmobenchError, match="scores content"):
         runner.execute(merge({"zoo": str(zoo_dir), "methods": "sd", "emotions": "awe", "n_per_emotion": 1,
                               "metrics": "clip-a", "out": str(tmp_path / "e")}), zoo=zoo, progress=False)
+
+
+def test_a_run_that_plans_a_caption_end_to_end_on_the_tiny_zoo(zoo, zoo_dir, tmp_path, isolated_cache):
+    """A caption (not in the mini zoo's list: captions need none) beside an element: the caption default
+    template, the caption as written in the prompt, and CLIP-A scored for both."""
+    from emobench import runner
+    from emobench.tracks import zoo_contents
+
+    element = zoo_contents(zoo)[0]
+    contents = ["A bird flying in the sky.", element]
+    cfg = merge({"zoo": str(zoo_dir), "methods": "sd", "emotions": "fear", "n_per_emotion": 1, "track": "content",
+                 "contents": contents, "metrics": "clip-a", "out": str(tmp_path / "r")})
+    run = runner.execute(cfg, zoo=zoo, progress=False).run_dir
+    assert json.loads((run / "protocol.json").read_text())["templates"] == ["{content} ({emotion})"]
+    assert sorted(r.prompt for r in read_manifest(run)) == sorted(f"{c} (fear)" for c in contents)
+    import pandas as pd
+
+    summary = pd.read_csv(run / "summary.csv")
+    sd = summary[(summary.method == "sd") & (summary.emotion == "all")].set_index("metric")["value"]
+    assert {"clip-a", "ec-a"} <= set(sd.index) and sd["clip-a"] in (0, 0.5, 1)
