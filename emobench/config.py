@@ -42,6 +42,7 @@ class RunConfig:
     fit_seeds: int = 1                   # fits per learning method (fit seeds 0..K-1); each generates every cell
     track: str = "emotion"               # emobench.tracks: "emotion" (EmoGen's Table 1) | "content" (EmoCtrl-style)
     contents: tuple[str, ...] = ()       # content track: the contents to plan; () = the zoo's content list
+    content_list: str = ""               # content track: a named list (emobench.content_lists); "" = the zoo's
 
     def hashed(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -54,6 +55,8 @@ class RunConfig:
             d.pop("track")
         if not d["contents"]:
             d.pop("contents")
+        if not d["content_list"]:
+            d.pop("content_list")
         return d
 
     @property
@@ -102,11 +105,24 @@ def merge(*layers: Mapping[str, Any]) -> RunConfig:
                                     f"{'did you mean ' + repr(close[0]) + '? ' if close else ''}keys: {', '.join(sorted(FIELDS))}")
             if value is not None:
                 values[key] = value
-    if "templates" not in values and values.get("track") not in (None, "emotion"):
+    normalised = {k: _normalise(k, v) for k, v in values.items()}
+    if "templates" not in values and normalised.get("track") not in (None, "emotion"):
         from emobench.tracks import get_track   # a track's own default template, unless templates were given
 
-        values["templates"] = (get_track(str(values["track"])).default_template,)
-    return validate(RunConfig(**{k: _normalise(k, v) for k, v in values.items()}))
+        track = get_track(normalised["track"])
+        captions = _plans_captions(normalised) and track.caption_template
+        normalised["templates"] = (track.caption_template if captions else track.default_template,)
+    return validate(RunConfig(**normalised))
+
+
+def _plans_captions(values: Mapping[str, Any]) -> bool:
+    """Whether the config plans captions (its named list holds some, or a content is one)."""
+    from emobench.content_lists import has_captions, is_caption
+
+    contents = values.get("contents") or ()
+    if contents:
+        return any(is_caption(c) for c in contents)
+    return bool(values.get("content_list")) and has_captions(values["content_list"])
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -128,7 +144,7 @@ def _check_type(key: str, value: Any) -> None:
         if not ok:
             raise EmobenchError(f"{key} must be a string or a list of strings, got {value!r}",
                                 f'write it like {key} = ["a", "b"] or --{key.replace("_", "-")} a,b')
-    elif key in ("zoo", "out", "baseline") and not isinstance(value, str):
+    elif key in ("zoo", "out", "baseline", "content_list") and not isinstance(value, str):
         raise EmobenchError(f"{key} must be a string, got {value!r}", f'write it like {key} = "..."')
     elif key == "refit" and not isinstance(value, bool):
         raise EmobenchError(f"refit must be true or false, got {value!r}", "write refit = true")
@@ -192,6 +208,13 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise EmobenchError(f"contents are given but track {track.name!r} has no content",
                             "drop contents, or pass --track content")
     cfg.contents = tuple(dict.fromkeys(cfg.contents))
+    if cfg.content_list:
+        from emobench.content_lists import check_list_name
+
+        check_list_name(cfg.content_list)
+        if not track.uses_content:
+            raise EmobenchError(f"content list {cfg.content_list!r} is given but track {track.name!r} has no content",
+                                "drop content_list, or pass --track content")
     if not isinstance(cfg.zoo, str) or not cfg.zoo:
         raise EmobenchError(f"bad zoo {cfg.zoo!r}", "pass --zoo mini or --zoo PATH")
     return cfg

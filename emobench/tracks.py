@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from emobench.api import Cell
+from emobench.content_lists import dataset_objects, elements_of, is_caption, named_list
 from emobench.errors import EmobenchError
 
 RunConfig = Any   # emobench.config.RunConfig (not imported: config imports this module)
@@ -29,6 +30,7 @@ class Track:
     fields: tuple[str, ...]          # template fields this track fills (every template must use all of them)
     default_template: str
     description: str
+    caption_template: str = ""       # the default when the run plans captions (whole sentences as contents)
 
     @property
     def uses_content(self) -> bool:
@@ -63,8 +65,11 @@ TRACKS: dict[str, Track] = {
                      "emotion-only prompts; EmoGen's protocol (CVPR 2024, Table 1)"),
     # In the mini zoo's vocabulary ("…, evoking {emotion}" is one of EmoSet-mini's caption forms), and plain
     # English for a paper zoo: "a spider, evoking fear" is 7 tokens, far under the mini text tower's 16.
+    # A caption is a whole sentence ("A bird flying in the sky."): it cannot follow "a", and its full stop
+    # stays (it marks the caption, and CLIP-A scores the caption as written), so the emotion goes after it.
     "content": Track("content", ("content", "emotion"), "a {content}, evoking {emotion}",
-                     "content + emotion prompts; EmoCtrl's protocol (ACM MM 2026, Table 1)"),
+                     "content + emotion prompts; EmoCtrl's protocol (ACM MM 2026, Table 1)",
+                     caption_template="{content} ({emotion})"),
 }
 
 
@@ -77,24 +82,35 @@ def get_track(name: str) -> Track:
 
 
 def zoo_contents(zoo) -> tuple[str, ...]:
-    """The zoo's content list: its dataset's object vocabulary as words ("angry_face" → "angry face"), in
-    the dataset's sorted order. At mini scale these are EmoSet-mini's 12 objects; a paper zoo without a
-    dataset has none, and a content run there names its list (``contents`` in the config)."""
-    dataset = getattr(zoo, "dataset", None)
-    objects = list(getattr(dataset, "objects", None) or [])
-    return tuple(o.replace("_", " ") for o in objects)
+    """The zoo's content list: the list its loader set (a paper zoo: EmoCtrl's 45 elements unless its TOML
+    names another, ``emobench.content_lists``), else its dataset's object vocabulary as words ("angry_face" →
+    "angry face"), in the dataset's sorted order. At mini scale these are EmoSet-mini's 12 objects. Its
+    elements are CLIP-A's candidates; a zoo with neither has none, and a content run names its contents."""
+    own = getattr(zoo, "contents", None)
+    if own is not None:
+        return tuple(own)
+    return dataset_objects(getattr(zoo, "dataset", None))
 
 
 def resolve_contents(cfg: RunConfig, zoo) -> tuple[str, ...]:
-    """The contents a run plans: those the config names (each must be in the zoo's list when it has one),
-    else the zoo's whole list; () on tracks without content."""
+    """The contents a run plans: those the config names, else its named ``content_list``, else the zoo's
+    whole list; () on tracks without content. An element must be in the zoo's list when the zoo has one
+    (CLIP-A ranks it among them); a caption needs no list (CLIP-A thresholds its cosine)."""
     if not get_track(cfg.track).uses_content:
         return ()
     known = zoo_contents(zoo)
-    if not cfg.contents:
-        return known
-    unknown = [c for c in cfg.contents if known and c not in known]
+    listed = named_list(cfg.content_list, getattr(zoo, "dataset", None)) if cfg.content_list else known
+    planned = tuple(cfg.contents) or listed
+    if cfg.content_list and cfg.contents:
+        unknown = [c for c in planned if c not in listed]
+        if unknown:
+            raise EmobenchError(f"content {unknown[0]!r} is not in the content list {cfg.content_list!r}",
+                                f"pick contents from: {', '.join(listed)}")
+    elements = elements_of(known)
+    unknown = [c for c in planned if known and not is_caption(c) and c not in elements]
     if unknown:
         raise EmobenchError(f"content {unknown[0]!r} is not in the zoo's content list",
-                            f"pick contents from: {', '.join(known)}")
-    return tuple(cfg.contents)
+                            f"pick contents from: {', '.join(known)}"
+                            + ("" if not cfg.content_list else
+                               f" (or set the zoo's list to {cfg.content_list!r}: contents = ... in a paper zoo's TOML)"))
+    return planned

@@ -98,6 +98,24 @@ def _copy_toml(toml: Path, tmp: Path, edit) -> Path:
     return out
 
 
+def test_the_content_list_is_emoctrls_45_elements_unless_the_toml_names_another(paper, paper_zoo, tmp_path):
+    from emobench.config import merge
+    from emobench.content_lists import named_list
+    from emobench.tracks import resolve_contents, zoo_contents
+
+    elements = zoo_contents(paper_zoo)
+    assert len(elements) == 45 and elements == named_list("emoctrl-elements")
+    assert elements[:3] == ("beach", "bench", "bird") and "cake" in elements   # EmoSet's objects are not used
+    run = {"zoo": str(paper[0]), "track": "content"}
+    assert resolve_contents(merge(run), paper_zoo) == elements
+    assert resolve_contents(merge(run | {"content_list": "emoctrl"}), paper_zoo) == named_list("emoctrl")
+    # a TOML may name another list (top-level key); a wrong name is one line naming the file and the lists
+    toml = paper[0]
+    assert read_paper_toml(_copy_toml(toml, tmp_path, lambda t: 'contents = "emoctrl"\n' + t)).contents == "emoctrl"
+    with pytest.raises(EmobenchError, match=r"unknown content list \(contents = \.\.\. in paper.toml\) 'captions'"):
+        read_paper_toml(_copy_toml(toml, tmp_path, lambda t: 'contents = "captions"\n' + t))
+
+
 def test_a_wrong_path_is_named_with_what_should_be_there(paper, tmp_path):
     toml = paper[0]
     spec_ = read_paper_toml(toml)

@@ -172,6 +172,113 @@ def test_content_accuracy_values():
     assert m.needs_content and set(m.display()) == {"clip-a", "ec-a"}
 
 
+class _VectorClip:
+    """A CLIP whose every image embeds to e0 and whose texts embed at a chosen cosine with e0."""
+
+    def __init__(self, cosines: dict[str, float]):
+        self.cosines = cosines
+
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(images.shape[0], 3)
+        out[:, 0] = 2.0   # not unit length: CLIP-A normalises
+        return out
+
+    def encode_texts(self, texts) -> torch.Tensor:
+        c = torch.tensor([self.cosines[t] for t in texts], dtype=torch.float64)
+        return torch.stack([c, (1 - c ** 2).sqrt(), torch.zeros_like(c)], 1).float() * 3
+
+
+def _content_zoo(contents, cosines):
+    from emobench.zoo.base import Judges, Zoo
+    from support.metrics_fakes import ColourEmotionJudge
+
+    return Zoo(name="vectors", scale="paper", pipeline=None, clip=_VectorClip(cosines),
+               judges=Judges(emotion=ColourEmotionJudge()), contents=tuple(contents))
+
+
+def test_a_caption_is_scored_by_its_cosine_not_by_its_rank():
+    """EmoCtrl's two CLIP-A rules: an element must be in the top-5 over the zoo's elements; a caption must have
+    cosine > 0.15 with the image. The cosines are chosen so that the two rules disagree on every caption."""
+    from emobench.metrics.content_accuracy import ContentConfig
+    from support.metrics_fakes import CENTERS
+
+    elements = [f"thing{k}" for k in range(6)]
+    cosines = {f"a photo of a {e}": 0.9 - 0.1 * k for k, e in enumerate(elements)}   # 0.9 … 0.4
+    cosines |= {"A bird flying in the sky.": 0.2,    # ranks 7th of 8: a top-5 rule would miss it; cosine > 0.15
+                "A cat on the floor.": 0.1,           # first of the two captions: a top-5 rule would hit it
+                "a photo of a A bird flying in the sky.": 0.95, "a photo of a A cat on the floor.": 0.95}
+    zoo = _content_zoo(elements + ["A bird flying in the sky.", "A cat on the floor."], cosines)
+    contents = ["thing0", "thing5", "A bird flying in the sky.", "A cat on the floor."]
+    images = CENTERS[EMOTIONS.index("fear")][None, :, None, None].expand(len(contents), 3, 4, 4).clone()
+    items = [ScoreItem("fear", "p", str(i), content=c) for i, c in enumerate(contents)]
+    m = ContentAccuracy()
+    vals = m.values(m.features(images, items, zoo), items)
+    assert vals["clip-a"].tolist() == [1, 0, 1, 0]   # thing5 is 6th of 6 elements; captions: 0.2 yes, 0.1 no
+    assert vals["ec-a"].tolist() == [1, 0, 1, 0]     # every image is judged "fear", as requested
+    wrong = [ScoreItem("awe", "p", str(i), content=c) for i, c in enumerate(contents)]
+    assert m.values(m.features(images, wrong, zoo), wrong)["ec-a"].tolist() == [0, 0, 0, 0]
+    # the threshold is an option (it changes the column, so the protocol records it like top_k)
+    loose = ContentAccuracy(ContentConfig(threshold=0.05))
+    assert loose.values(loose.features(images, items, zoo), items)["clip-a"].tolist() == [1, 0, 1, 1]
+    # a caption needs no list (its rule is absolute); an element outside the zoo's list cannot be ranked
+    free = [ScoreItem("fear", "p", "x", content="A dog on the ground.")]
+    cosines["A dog on the ground."] = 0.3
+    assert m.values(m.features(images[:1], free, zoo), free)["clip-a"].tolist() == [1]
+    with pytest.raises(EmobenchError, match="'dog' is not in the zoo's content list"):
+        m.features(images[:1], [ScoreItem("fear", "p", "x", content="dog")], zoo)
+
+
+def test_named_content_lists_and_their_templates():
+    from emobench.content_lists import is_caption, named_list
+
+    elements, captions = named_list("emoctrl-elements"), named_list("emoctrl-captions")
+    assert len(elements) == 45 == len(set(elements)) and elements == tuple(sorted(elements))   # 'cake' once
+    assert len(captions) == 31 and all(is_caption(c) for c in captions) and not any(map(is_caption, elements))
+    assert named_list("emoctrl") == elements + captions and "A bird flying in the sky." in captions
+    # a list with captions gets a template a sentence fits; given templates are kept; elements keep theirs
+    assert merge({"track": "content", "content_list": "emoctrl-captions"}).templates == ("{content} ({emotion})",)
+    assert merge({"track": "content", "contents": ["A dog on the ground."]}).templates == ("{content} ({emotion})",)
+    assert merge({"track": "content", "content_list": "emoctrl-elements"}).templates == \
+        ("a {content}, evoking {emotion}",)
+    assert merge({"track": "content", "content_list": "emoctrl", "templates": ["{emotion}: {content}"]}).templates \
+        == ("{emotion}: {content}",)
+    assert Cell("fear", "{content} ({emotion})", 0, "A bird flying in the sky.").prompt() == \
+        "A bird flying in the sky. (fear)"
+    # the field stays out of the config hash unless set
+    plain = merge({"track": "content"})
+    assert "content_list" not in plain.hashed()
+    assert merge({"track": "content", "content_list": "emoctrl"}).config_hash != plain.config_hash
+
+
+def test_an_unknown_content_list_is_one_clear_line(capsys):
+    from emobench.cli import main as cli_main
+
+    with pytest.raises(EmobenchError, match="unknown content list 'emoctrl-caption' .*did you mean 'emoctrl-captions'"):
+        merge({"track": "content", "content_list": "emoctrl-caption"})
+    with pytest.raises(EmobenchError, match="track 'emotion' has no content"):
+        merge({"content_list": "emoctrl"})
+    assert cli_main(["run", "--track", "content", "--content-list", "emoctrl-caption", "--no-progress"]) == 2
+    err = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert len(err) == 1 and err[0].startswith("emobench: error: unknown content list 'emoctrl-caption'"), err
+
+
+def test_resolve_contents_plans_a_named_list_within_what_the_zoo_can_score():
+    from emobench.tracks import resolve_contents
+
+    zoo = _content_zoo(["spider", "cake"], {})
+    run = {"track": "content"}
+    assert resolve_contents(merge(run), zoo) == ("spider", "cake")
+    captions = resolve_contents(merge(run | {"content_list": "emoctrl-captions"}), zoo)
+    assert len(captions) == 31   # captions need no candidates
+    assert resolve_contents(merge(run | {"content_list": "emoctrl-captions", "contents": ["A cake on the table."]}),
+                            zoo) == ("A cake on the table.",)
+    with pytest.raises(EmobenchError, match="'A dog.' is not in the content list 'emoctrl-captions'"):
+        resolve_contents(merge(run | {"content_list": "emoctrl-captions", "contents": ["A dog."]}), zoo)
+    # EmoCtrl's elements cannot be ranked among a zoo list that lacks them ('beach' is first of the 45)
+    with pytest.raises(EmobenchError, match="'beach' is not in the zoo's content list"):
+        resolve_contents(merge(run | {"content_list": "emoctrl"}), zoo)
+
+
 # ------------------------------------------------------------------------------------------ end to end
 
 def test_content_run_end_to_end_on_the_tiny_zoo(zoo, zoo_dir, tmp_path, isolated_cache):
@@ -199,3 +306,23 @@ def test_content_run_end_to_end_on_the_tiny_zoo(zoo, zoo_dir, tmp_path, isolated
     with pytest.raises(EmobenchError, match="scores content"):
         runner.execute(merge({"zoo": str(zoo_dir), "methods": "sd", "emotions": "awe", "n_per_emotion": 1,
                               "metrics": "clip-a", "out": str(tmp_path / "e")}), zoo=zoo, progress=False)
+
+
+def test_a_run_that_plans_a_caption_end_to_end_on_the_tiny_zoo(zoo, zoo_dir, tmp_path, isolated_cache):
+    """A caption (not in the mini zoo's list: captions need none) beside an element: the caption default
+    template, the caption as written in the prompt, and CLIP-A scored for both."""
+    from emobench import runner
+    from emobench.tracks import zoo_contents
+
+    element = zoo_contents(zoo)[0]
+    contents = ["A bird flying in the sky.", element]
+    cfg = merge({"zoo": str(zoo_dir), "methods": "sd", "emotions": "fear", "n_per_emotion": 1, "track": "content",
+                 "contents": contents, "metrics": "clip-a", "out": str(tmp_path / "r")})
+    run = runner.execute(cfg, zoo=zoo, progress=False).run_dir
+    assert json.loads((run / "protocol.json").read_text())["templates"] == ["{content} ({emotion})"]
+    assert sorted(r.prompt for r in read_manifest(run)) == sorted(f"{c} (fear)" for c in contents)
+    import pandas as pd
+
+    summary = pd.read_csv(run / "summary.csv")
+    sd = summary[(summary.method == "sd") & (summary.emotion == "all")].set_index("metric")["value"]
+    assert {"clip-a", "ec-a"} <= set(sd.index) and sd["clip-a"] in (0, 0.5, 1)

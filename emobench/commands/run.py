@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
     p.add_argument("--track", help="emotion (default: emotion-only prompts, EmoGen's protocol) or content "
                                    "(content + emotion prompts, EmoCtrl's protocol); see docs/protocols.md")
     p.add_argument("--contents", help="content track: comma list of contents (default: the zoo's content list)")
+    p.add_argument("--content-list", dest="content_list",
+                   help="content track: plan a named list: emoctrl-elements, emoctrl-captions, emoctrl (both) or "
+                        "dataset-objects (default: the zoo's list)")
     p.add_argument("--zoo", help="mini (default), a zoo folder, a diffusers SD folder or a paper TOML")
     p.add_argument("--baseline", help="method label the paired differences are taken against (default: sd)")
     p.add_argument("--batch-size", dest="batch_size", help="cells per generate() call (default 8)")
@@ -50,7 +53,7 @@ def add_parser(sub) -> None:
 
 
 FLAG_KEYS = ("methods", "metrics", "emotions", "n_per_emotion", "seed", "templates", "zoo", "baseline",
-             "batch_size", "out", "refit", "fit_seeds", "track", "contents")
+             "batch_size", "out", "refit", "fit_seeds", "track", "contents", "content_list")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ PROBE_WEIGHTS, PROBE_CONFIG = "probe.safetensors", "probe.json"
 PAPER_SAMPLING = {"num_inference_steps": 50, "guidance_scale": 7.5, "height": 512, "width": 512}
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 FIT_JUDGES = "emobench zoo fit-judges --zoo {toml}"
+PAPER_CONTENTS = "emoctrl-elements"   # EmoCtrl's 45 test elements: the content track's list at paper scale
 
 
 def hub_checkpoint(name: str) -> Path:
@@ -68,6 +69,7 @@ class PaperSpec:
     sampling: dict[str, Any]
     device: str
     dtype: str
+    contents: str = PAPER_CONTENTS   # the zoo's content list (emobench.content_lists), by name
 
     def missing(self, skip: Sequence[str] = ()) -> list[Part]:
         return [p for k, p in self.parts.items() if k not in skip and p.problem() is not None]
@@ -120,8 +122,16 @@ def read_paper_toml(path: str | Path) -> PaperSpec:
         parts[key] = Part(key, where, expected.replace("{toml}", str(path)), options)
     runtime = _section(doc, "runtime")
     sampling = {**PAPER_SAMPLING, **_section(doc, "sampling")}
+    contents = doc.get("contents", PAPER_CONTENTS)
+    if not isinstance(contents, str):
+        raise EmobenchError(f"contents = {contents!r} in {path} must name a content list",
+                            f'write it like contents = "{PAPER_CONTENTS}" (docs/protocols.md)')
+    from emobench.content_lists import check_list_name
+
+    check_list_name(contents, f"content list (contents = ... in {path.name})")
     return PaperSpec(toml=path, name=str(doc.get("name", path.stem)), parts=parts, sampling=sampling,
-                     device=str(runtime.get("device", "auto")), dtype=str(runtime.get("dtype", "auto")))
+                     device=str(runtime.get("device", "auto")), dtype=str(runtime.get("dtype", "auto")),
+                     contents=contents)
 
 
 def missing_error(spec: PaperSpec, missing: Sequence[Part]) -> EmobenchError:
