@@ -296,7 +296,7 @@ def convert_mapper(mapper_path: str | Path, official: str | Path, zoo: Any, out:
     ``EmoGenMethod.load(zoo, out)`` accepts, with ``emogen:space=official`` and the mapper's shape."""
     from safetensors.torch import save_file
 
-    from emogen.config import EmoGenConfig
+    from emogen.config import OFFICIAL_RECIPE, EmoGenConfig
     from emogen.fit import FORMAT as ART_FORMAT
     from emogen.fit import VERSION as ART_VERSION
     from emogen.mapper import build_mapper
@@ -319,7 +319,10 @@ def convert_mapper(mapper_path: str | Path, official: str | Path, zoo: Any, out:
     save_file(space, str(out / "space.safetensors"))
     cfg = EmoGenConfig(mapper=kind, mapper_layers=max(layers, 2), space="official", official_dir=str(official))
     meta = {"format": ART_FORMAT, "version": ART_VERSION, "emotions": list(EMOTIONS),
-            "config": {k: v for k, v in cfg.training_dict().items() if k in ("mapper", "mapper_layers", "space")},
+            # the official code trained it: its recipe options are the official ones, recorded so the loader
+            # does not fill them with emobench's pre-refit values
+            "config": {k: v for k, v in cfg.training_dict().items()
+                       if k in ("mapper", "mapper_layers", "space") or k in OFFICIAL_RECIPE},
             "resolved": {"mapper_hidden": hidden}, "width": width, "zoo_weights_hash": zoo.weights_hash,
             "converted_from": {"mapper": str(mapper_path), "sha256": _sha256(Path(mapper_path)),
                                "official_files": files.files_hash}}

@@ -122,6 +122,6 @@ def write_into_card(v: Validity, zoo_dir: str | Path) -> Path:
     if not card_path.is_file():
         raise EmobenchError(f"{root} has no card.json", "pass a zoo folder built by `emobench zoo build`")
     card = json.loads(card_path.read_text())
-    card["validity"] = v.to_json()
+    card["validity"] = {**v.to_json(), "markdown": render(v)}
     atomic_write_text(card_path, json.dumps(card, indent=1))
     return refresh_markdown(root)
