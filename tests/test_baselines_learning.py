@@ -315,6 +315,31 @@ def test_db_fused_images_do_not_depend_on_what_was_sampled_before(zoo, db_fitted
     torch.testing.assert_close(first, unfused.generate(fear).images, rtol=0, atol=1e-4)
 
 
+def test_db_file_read_fusion_gives_diffusers_fuse_lora_bytes(zoo, db_fitted, monkeypatch):
+    """The merge computed from the LoRA file (no peft layers) and diffusers' ``fuse_lora`` + unload (the path a
+    file that is not a plain LoRA takes) leave the same weights, emotion after emotion."""
+    import baselines.dreambooth as db
+
+    art, _ = db_fitted
+    order = ("fear", "awe", "fear")
+    fast, slow = DreamBoothMethod(DB_TINY), DreamBoothMethod(DB_TINY)
+    fast.load(zoo, art)
+    slow.load(zoo, art)
+    fused = []
+    for e in order:
+        fast.generate(requests(zoo, [e], seeds=(0,)))
+        fused.append({k: v.clone() for k, v in fast._pipe.unet.state_dict().items()})
+    monkeypatch.setattr(db, "_lora_deltas", lambda path, unet: None)
+    base = zoo.pipeline.unet.state_dict()
+    for e, want in zip(order, fused):
+        slow.generate(requests(zoo, [e], seeds=(0,)))
+        got = slow._pipe.unet.state_dict()
+        assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
+        changed = [k for k in got if not torch.equal(got[k], base[k])]
+        assert changed and all(k.endswith(tuple(f".{t}.weight" for t in db.LORA_TARGETS)) for k in changed)
+        assert not getattr(slow._pipe.unet, "peft_config", None)
+
+
 def test_db_fuse_is_a_generation_option():
     """Fused and unfused sampling share one fit: ``fuse`` is not in the artifact key's config."""
     assert "fuse" not in DreamBoothMethod().fit_config()
