@@ -12,7 +12,11 @@ Artifacts: LoRA — ``<emotion>.safetensors``, written by ``StableDiffusionLoraL
 full — ``unet-<emotion>/`` (a ``UNet2DConditionModel.save_pretrained`` folder). Each with ``<emotion>.json``.
 
 Generate: requests are grouped by emotion; each group runs on a private copy of the UNet with that emotion's
-LoRA loaded (unloaded before the next group), prompt = the cell's template rendered with ``"sks fear"``.
+LoRA fused into its weights (diffusers' ``fuse_lora``, once per emotion, kept across calls until another emotion
+comes; the layers it changed are then copied back from the zoo's UNet, so the next fusion starts from exactly the
+base weights). ``fuse=false``: the LoRA runs as peft adapters beside the weights (loaded per group, unloaded after),
+as in diffusers' examples — slower, and its images differ from fused ones by float rounding (docs/baselines.md).
+Prompt = the cell's template rendered with ``"sks fear"``.
 """
 from __future__ import annotations
 
@@ -63,6 +67,8 @@ class DreamBoothConfig:
     prior_weight: float = 0.0       # > 0: prior-preservation loss weight (diffusers: 1.0 when enabled)
     n_class_images: int = 32        # base-model images of the class prompt for prior preservation
     max_images: int = 512           # training images per emotion (a seeded subset when there are more)
+    fuse: bool = True               # LoRA: sample with W + B·A merged into the weights (false: unfused adapters);
+                                    # generation only, so both share one fit (fit_config leaves it out)
 
 
 class DreamBoothMethod(Method):
@@ -70,6 +76,7 @@ class DreamBoothMethod(Method):
     display_name: ClassVar[str] = "DreamBooth"
     Config: ClassVar[type] = DreamBoothConfig
     learns: ClassVar[bool] = True
+    GENERATION_ONLY: ClassVar[tuple[str, ...]] = ("fuse",)   # options left out of fit_config (the artifact key)
 
     def __init__(self, config: Any = None):
         super().__init__(config)
@@ -86,6 +93,13 @@ class DreamBoothMethod(Method):
         self._pipe: Any = None
         self._zoo: "Zoo | None" = None
         self._artifact_dir: Path | None = None
+        self._fused: str | None = None      # the emotion whose LoRA is fused into the private UNet now
+        self._touched: list[str] = []       # its layers (module names), restored from the zoo's before the next
+
+    def fit_config(self) -> dict[str, Any]:
+        """The whole config but the generation-only options: fused and unfused sampling share one fit (and the
+        artifact key is the one of the configs before ``fuse`` existed, so shipped prefits still match)."""
+        return {k: v for k, v in super().fit_config().items() if k not in self.GENERATION_ONLY}
 
     def subject(self, emotion: str) -> str:
         """What replaces ``{emotion}`` in prompts: the identifier and the emotion word, e.g. ``"sks fear"``."""
@@ -206,6 +220,7 @@ class DreamBoothMethod(Method):
         unet = copy.deepcopy(zoo.pipeline.unet) if self.config.lora else zoo.pipeline.unet
         self._pipe = private_pipeline(zoo.pipeline, unet=unet)
         self._zoo, self._artifact_dir = zoo, Path(artifact_dir)
+        self._fused, self._touched = None, []
 
     def generate(self, requests: Sequence[GenerationRequest]) -> GenerationResult:
         if self._pipe is None or self._zoo is None or self._artifact_dir is None:
@@ -222,8 +237,8 @@ class DreamBoothMethod(Method):
 
     @contextmanager
     def _weights_of(self, emotion: str, path: Path) -> Iterator[None]:
-        """The private pipeline with this emotion's weights: its LoRA loaded (and unloaded after), or its
-        fine-tuned UNet swapped in."""
+        """The private pipeline with this emotion's weights: its LoRA fused (default) or loaded as adapters (and
+        unloaded after), or its fine-tuned UNet swapped in."""
         assert self._pipe is not None and self._zoo is not None
         pipe = self._pipe
         if not self.config.lora:
@@ -237,12 +252,108 @@ class DreamBoothMethod(Method):
             finally:
                 pipe.unet = base
             return
+        if self.config.fuse:
+            self._fuse(emotion, path)
+            yield
+            return
         with quiet_loading():  # "no LoRA keys for the text encoder": expected, only the UNet is adapted
             pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=emotion)
         try:
             yield
         finally:
             pipe.unload_lora_weights()
+
+    def _fuse(self, emotion: str, path: Path) -> None:
+        """Fuse ``emotion``'s LoRA into the private UNet, unless it is fused already.
+
+        Adapters beside the weights cost two extra small matmuls per projection at every step; fused, the UNet
+        is a plain one again: ``W ← W + scale·B·A`` once, computed from the file as peft's merge computes it
+        (``_lora_deltas``), or, for a file that is not a plain LoRA, by diffusers' ``fuse_lora`` and then
+        ``unload_lora_weights``, which removes the peft layers and keeps the fused weights. Switching emotion does not ``unfuse_lora`` (subtracting B·A again does not give W back bit
+        for bit, which would make images depend on which emotions were sampled before): the fused layers are
+        copied back from the zoo's UNet, which this method never writes."""
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        assert self._pipe is not None
+        if self._fused == emotion:
+            return
+        self._restore_base()
+        pipe, unet = self._pipe, self._pipe.unet
+        deltas = _lora_deltas(path, unet)
+        if deltas is not None:   # the common case, without peft's layer injection (~90 % of a fusion's time)
+            self._touched = list(deltas)
+            with torch.no_grad():
+                for name, delta in deltas.items():
+                    unet.get_submodule(name).weight.data += delta
+            self._fused = emotion
+            return
+        with quiet_loading():  # "no LoRA keys for the text encoder": expected, only the UNet is adapted
+            pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=emotion)
+        try:
+            self._touched = [n for n, m in unet.named_modules() if isinstance(m, BaseTunerLayer)]
+            unet.fuse_lora(lora_scale=1.0, adapter_names=[emotion])
+        finally:
+            pipe.unload_lora_weights()   # drops the adapter layers; what was fused stays in the base layers
+        self._fused = emotion
+
+    def _restore_base(self) -> None:
+        """Copy the zoo's weights back into the private UNet's layers the last fusion changed."""
+        assert self._pipe is not None and self._zoo is not None
+        mine, base = self._pipe.unet, self._zoo.pipeline.unet
+        with torch.no_grad():
+            for name in self._touched:
+                for p, q in zip(mine.get_submodule(name).parameters(), base.get_submodule(name).parameters()):
+                    p.data.copy_(q.data)
+        self._fused, self._touched = None, []
+
+
+def _lora_deltas(path: Path, unet: torch.nn.Module) -> dict[str, torch.Tensor] | None:
+    """``{module name: scale·B·A}`` of a plain LoRA file as ``_save_lora`` writes it (linear layers, one rank and
+    alpha), computed exactly as peft's ``Linear.get_delta_weight`` does, so adding it to the weight gives the
+    bytes ``fuse_lora`` gives. ``None`` for anything else (DoRA, rsLoRA, rank patterns, biases, other key
+    names): diffusers' own loader then handles it. Reading the file directly skips peft's layer injection and
+    removal, which cost ~10× the merge itself on the mini zoo."""
+    import json
+
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads((f.metadata() or {}).get("lora_adapter_metadata") or "null")
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    if not isinstance(meta, dict):
+        return None
+    cfg = {k.removeprefix("unet."): v for k, v in meta.items()}
+    if (cfg.get("use_dora") or cfg.get("use_rslora") or cfg.get("rank_pattern") or cfg.get("alpha_pattern")
+            or cfg.get("lora_bias") or cfg.get("fan_in_fan_out") or cfg.get("bias", "none") != "none"
+            or not cfg.get("r") or cfg.get("lora_alpha") is None):
+        return None
+    scaling = cfg["lora_alpha"] / cfg["r"]   # peft's LoraLayer.update_layer without rsLoRA
+    pairs: dict[str, dict[str, torch.Tensor]] = {}
+    for key, t in tensors.items():
+        for part in ("down", "up"):
+            suffix = f".lora.{part}.weight"
+            if key.startswith("unet.") and key.endswith(suffix):
+                pairs.setdefault(key[len("unet."):-len(suffix)], {})[part] = t
+                break
+        else:
+            return None
+    deltas: dict[str, torch.Tensor] = {}
+    for name, p in pairs.items():
+        try:
+            layer = unet.get_submodule(name)
+        except AttributeError:
+            return None
+        if not isinstance(layer, torch.nn.Linear) or set(p) != {"down", "up"}:
+            return None
+        w = layer.weight
+        a, b = p["down"].to(w.device, w.dtype), p["up"].to(w.device, w.dtype)
+        if tuple(w.shape) != (b.shape[0], a.shape[1]) or a.shape[0] != b.shape[1]:
+            return None
+        half_on_cpu = w.device.type == "cpu" and w.dtype in (torch.float16, torch.bfloat16)
+        if half_on_cpu:   # peft computes B·A in fp32 there
+            a, b = a.float(), b.float()
+        deltas[name] = ((b @ a) * scaling).to(w.dtype)
+    return deltas
 
 
 def _save_lora(unet: torch.nn.Module, folder: Path, weight_name: str) -> None:

@@ -2,6 +2,7 @@
 loads and that give the plugin's images, determinism, resumable per-emotion fits, and bad input."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -238,24 +239,112 @@ def test_ti_broken_split_file_is_a_clear_error_and_keeps_fitted_emotions(zoo, tm
 # ------------------------------------------------------------------------------------ dreambooth
 
 
-def test_db_lora_loads_in_plain_diffusers_and_gives_the_same_images(zoo, plain, tmp_path):
-    method = DreamBoothMethod(DB_TINY)
-    facts = fit(method, zoo, tmp_path, ["fear", "awe"])
+@pytest.fixture(scope="module")
+def db_fitted(zoo, tmp_path_factory) -> tuple[Path, dict]:
+    """A tiny LoRA DreamBooth fit of fear and awe, shared by the generation tests."""
+    out = tmp_path_factory.mktemp("dreambooth")
+    return out, fit(DreamBoothMethod(DB_TINY), zoo, out, ["fear", "awe"])
+
+
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
+def test_db_lora_loads_in_plain_diffusers_and_gives_the_same_images(zoo, zoo_dir, plain, db_fitted, fuse):
+    art, facts = db_fitted
     fear = facts["emotions"]["fear"]
     assert fear["prompt"] == "an image of sks fear"
     assert fear["fixed_batch_loss_after"] != fear["fixed_batch_loss_before"]   # the adapters moved
-    method.load(zoo, tmp_path)
+    method = DreamBoothMethod(dataclasses.replace(DB_TINY, fuse=fuse))
+    method.load(zoo, art)
     reqs = requests(zoo, ["fear", "awe"], seeds=(0,))
     interleaved = [reqs[1], reqs[0]]
-    got = method.generate(interleaved)
+    with torch.inference_mode():   # as the runner calls it
+        got = method.generate(interleaved)
     assert got.prompts == ["an image of sks awe", "an image of sks fear"]
 
     for k, r in enumerate(interleaved):
-        plain.load_lora_weights(str(tmp_path), weight_name=f"{r.cell.emotion}.safetensors")
-        assert_same_images(got.images[k : k + 1], plain, zoo, [got.prompts[k]], r.latents[None], [r.cell.seed])
-        plain.unload_lora_weights()
-    # the zoo's own UNet carries no adapter afterwards
+        # fused: diffusers' documented fuse-then-unload, on a fresh pipeline (fusing writes into its weights)
+        pipe = plain_pipeline(zoo_dir) if fuse else plain
+        pipe.load_lora_weights(str(art), weight_name=f"{r.cell.emotion}.safetensors")
+        if fuse:
+            pipe.fuse_lora(components=["unet"], lora_scale=1.0)
+            pipe.unload_lora_weights()
+        assert_same_images(got.images[k : k + 1], pipe, zoo, [got.prompts[k]], r.latents[None], [r.cell.seed])
+        if not fuse:
+            pipe.unload_lora_weights()
+    # the zoo's own UNet carries no adapter afterwards, nor does the private one once fused
     assert not getattr(zoo.pipeline.unet, "peft_config", None)
+    if fuse:
+        assert not getattr(method._pipe.unet, "peft_config", None)
+
+
+def test_db_generation_leaves_the_baselines_images_byte_identical(zoo, db_fitted):
+    from baselines.stable_diffusion import StableDiffusionMethod
+
+    art, _ = db_fitted
+    reqs = requests(zoo, ["fear", "awe"], seeds=(0, 1))
+    sd = StableDiffusionMethod()
+    sd.load(zoo, None)
+    before = sd.generate(reqs).images
+    weights = {k: v.clone() for k, v in zoo.pipeline.unet.state_dict().items()}
+    for fuse in (True, False):
+        db = DreamBoothMethod(dataclasses.replace(DB_TINY, fuse=fuse))
+        db.load(zoo, art)
+        with torch.inference_mode():
+            db.generate(reqs)
+            db.generate(list(reversed(reqs)))
+    after = sd.generate(reqs).images
+    assert torch.equal(before, after)
+    assert all(torch.equal(v, weights[k]) for k, v in zoo.pipeline.unet.state_dict().items())
+
+
+def test_db_fused_images_do_not_depend_on_what_was_sampled_before(zoo, db_fitted):
+    """Switching emotion restores the fused layers from the zoo's UNet (no unfuse drift): fear sampled first,
+    after awe, and by a fresh instance are the same bytes; fused and unfused differ at most by float rounding."""
+    art, _ = db_fitted
+    fear = requests(zoo, ["fear"], seeds=(0, 1))
+    awe = requests(zoo, ["awe"], seeds=(0,))
+    method = DreamBoothMethod(DB_TINY)
+    method.load(zoo, art)
+    first = method.generate(fear).images
+    method.generate(awe)
+    again = method.generate(fear).images
+    fresh = DreamBoothMethod(DB_TINY)
+    fresh.load(zoo, art)
+    assert torch.equal(first, again) and torch.equal(first, fresh.generate(fear).images)
+    unfused = DreamBoothMethod(dataclasses.replace(DB_TINY, fuse=False))
+    unfused.load(zoo, art)
+    torch.testing.assert_close(first, unfused.generate(fear).images, rtol=0, atol=1e-4)
+
+
+def test_db_file_read_fusion_gives_diffusers_fuse_lora_bytes(zoo, db_fitted, monkeypatch):
+    """The merge computed from the LoRA file (no peft layers) and diffusers' ``fuse_lora`` + unload (the path a
+    file that is not a plain LoRA takes) leave the same weights, emotion after emotion."""
+    import baselines.dreambooth as db
+
+    art, _ = db_fitted
+    order = ("fear", "awe", "fear")
+    fast, slow = DreamBoothMethod(DB_TINY), DreamBoothMethod(DB_TINY)
+    fast.load(zoo, art)
+    slow.load(zoo, art)
+    fused = []
+    for e in order:
+        fast.generate(requests(zoo, [e], seeds=(0,)))
+        fused.append({k: v.clone() for k, v in fast._pipe.unet.state_dict().items()})
+    monkeypatch.setattr(db, "_lora_deltas", lambda path, unet: None)
+    base = zoo.pipeline.unet.state_dict()
+    for e, want in zip(order, fused):
+        slow.generate(requests(zoo, [e], seeds=(0,)))
+        got = slow._pipe.unet.state_dict()
+        assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
+        changed = [k for k in got if not torch.equal(got[k], base[k])]
+        assert changed and all(k.endswith(tuple(f".{t}.weight" for t in db.LORA_TARGETS)) for k in changed)
+        assert not getattr(slow._pipe.unet, "peft_config", None)
+
+
+def test_db_fuse_is_a_generation_option():
+    """Fused and unfused sampling share one fit: ``fuse`` is not in the artifact key's config."""
+    assert "fuse" not in DreamBoothMethod().fit_config()
+    assert DreamBoothMethod(DreamBoothConfig(fuse=False)).fit_config() == DreamBoothMethod().fit_config()
+    assert DreamBoothMethod(DreamBoothConfig(rank=8)).fit_config() != DreamBoothMethod().fit_config()
 
 
 def test_db_lora_fit_is_deterministic(zoo, tmp_path):
