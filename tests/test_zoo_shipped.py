@@ -30,7 +30,8 @@ def held_out(mini):
 
 def test_shipped_zoo_is_small_fp16_safetensors():
     files = [p for p in SHIPPED_MINI.rglob("*") if p.is_file()]
-    assert sum(p.stat().st_size for p in files) <= 40e6
+    # the bar the issues set for the whole folder, with three shipped fits per learning method (#15, #21)
+    assert sum(p.stat().st_size for p in files) <= 60e6
     assert not [p for p in files if p.suffix in (".bin", ".pt", ".pth", ".ckpt", ".pkl")]
     assert json.loads((SHIPPED_MINI / "zoo.json").read_text())["storage_dtype"] == "float16"
     card = json.loads((SHIPPED_MINI / "card.json").read_text())
