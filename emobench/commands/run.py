@@ -9,6 +9,7 @@ from typing import Sequence
 
 from emobench.config import merge, read_stored, read_toml
 from emobench.errors import EmobenchError
+from emobench.rundir import atomic_write_text
 
 
 def add_parser(sub) -> None:
@@ -126,6 +127,31 @@ def write_report(run_dir: Path) -> Path:
     if text:
         print("\nLeaderboard (pooled over emotions; brackets: 95% bootstrap CI):")
         print(text)
+    digest, index = _report_inputs_digest(run_dir), run_dir / "index.html"
+    stamp = run_dir / REPORT_STAMP
+    # a resume that changed no stored result (nothing generated, nothing re-scored) keeps the report it has:
+    # re-rendering every figure cost a finished run's resume twice the time of `emobench list methods`
+    if index.is_file() and stamp.is_file() and stamp.read_text().strip() == digest:
+        print(f"\nreport: unchanged in {run_dir}")
+        return index.resolve()
     result = build_report([run_dir])
+    atomic_write_text(stamp, digest + "\n")
     print(f"\nreport: {len(result.files)} files in {result.out}")
     return (result.out / "index.html").resolve()
+
+
+REPORT_STAMP = ".report-inputs.sha256"
+# what the report writes into the run directory (never an input), and per-resume provenance it does not show
+_NOT_REPORT_INPUTS = {"index.html", "leaderboard.md", "leaderboard.csv", "leaderboard.tex", "provenance.json",
+                      "env.resumes.jsonl"}
+
+
+def _report_inputs_digest(run_dir: Path) -> str:
+    """sha256 over the run's stored results (every top-level .json/.jsonl/.csv but the report's own files)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(run_dir.iterdir()):
+        if p.is_file() and p.suffix in (".json", ".jsonl", ".csv") and p.name not in _NOT_REPORT_INPUTS:
+            h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
