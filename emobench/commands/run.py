@@ -148,10 +148,8 @@ _NOT_REPORT_INPUTS = {"index.html", "leaderboard.md", "leaderboard.csv", "leader
 
 def _report_inputs_digest(run_dir: Path) -> str:
     """sha256 over the run's stored results (every top-level .json/.jsonl/.csv but the report's own files)."""
-    import hashlib
+    from emobench.zoo.hashing import files_hash
 
-    h = hashlib.sha256()
-    for p in sorted(run_dir.iterdir()):
-        if p.is_file() and p.suffix in (".json", ".jsonl", ".csv") and p.name not in _NOT_REPORT_INPUTS:
-            h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()
+    inputs = [p for p in sorted(run_dir.iterdir())
+              if p.is_file() and p.suffix in (".json", ".jsonl", ".csv") and p.name not in _NOT_REPORT_INPUTS]
+    return files_hash(inputs, run_dir)
