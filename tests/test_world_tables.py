@@ -57,3 +57,16 @@ def test_published_tables_match_code():
     from pathlib import Path
     doc = (Path(__file__).resolve().parents[1] / "docs" / "emoset-mini.md").read_text()
     assert f"Bayes-optimal emotion accuracy from content: {bayes_accuracy(WorldConfig()):.4f}" in doc
+
+
+def test_content_given_emotion_is_bayes_consistent_with_the_label_table():
+    from emobench.world import joint_table, object_given_emotion, scene_given_emotion
+    cfg = WorldConfig()
+    po, ps = object_given_emotion(cfg), scene_given_emotion(cfg)
+    assert po.shape == (8, len(cfg.objects)) and ps.shape == (8, len(cfg.scenes))
+    np.testing.assert_allclose(po.sum(axis=1), 1.0)
+    np.testing.assert_allclose(ps.sum(axis=1), 1.0)
+    # p(o|e) P(e) summed over e is P(o): the joint is the product the world draws from
+    marg = emotion_marginal(cfg)
+    np.testing.assert_allclose((po * marg[:, None]).sum(axis=0), joint_table(cfg).sum(axis=(1, 2)))
+    np.testing.assert_allclose(joint_table(cfg).sum(), 1.0)

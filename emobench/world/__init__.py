@@ -10,9 +10,9 @@ Public API (the zoo trainer and ``emobench zoo world`` use these):
 """
 from emobench.world.sample import caption_for, render_batch, sample_world
 from emobench.world.tables import (OBJECTS, SCENES, WorldConfig, bayes_accuracy, emotion_marginal, emotion_table,
-                                   tables_markdown)
+                                   joint_table, object_given_emotion, scene_given_emotion, tables_markdown)
 from emobench.world.write import ensure_emoset_mini, write_emoset_mini
 
 __all__ = ["OBJECTS", "SCENES", "WorldConfig", "bayes_accuracy", "caption_for", "emotion_marginal",
-           "emotion_table", "ensure_emoset_mini", "render_batch", "sample_world", "tables_markdown",
+           "emotion_table", "ensure_emoset_mini", "joint_table", "object_given_emotion", "scene_given_emotion", "render_batch", "sample_world", "tables_markdown",
            "write_emoset_mini"]

@@ -164,3 +164,21 @@ def tables_markdown(cfg: WorldConfig | None = None) -> str:
             + rows(cfg.scenes, scene_table(cfg), scene_prior(cfg))
             + "\n**Emotion marginal P(e)**: " + ", ".join(f"{e} {m:.3f}" for e, m in zip(EMOTIONS, marg))
             + f"\n\n**Bayes-optimal emotion accuracy from content: {bayes_accuracy(cfg):.4f}**\n")
+
+
+def joint_table(cfg: WorldConfig | None = None) -> np.ndarray:
+    """[n_objects, n_scenes, 8] P(object, scene, emotion): the world's exact joint distribution."""
+    cfg = cfg or WorldConfig()
+    return pair_prior(cfg)[..., None] * emotion_table(cfg)
+
+
+def object_given_emotion(cfg: WorldConfig | None = None) -> np.ndarray:
+    """[8, n_objects] p(object | e), rows in ``EMOTIONS`` order: the content truth a method's objects are held to."""
+    j = joint_table(cfg).sum(axis=1)            # [n_objects, 8]
+    return (j / j.sum(axis=0, keepdims=True)).T
+
+
+def scene_given_emotion(cfg: WorldConfig | None = None) -> np.ndarray:
+    """[8, n_scenes] p(scene | e), rows in ``EMOTIONS`` order."""
+    j = joint_table(cfg).sum(axis=0)            # [n_scenes, 8]
+    return (j / j.sum(axis=0, keepdims=True)).T
