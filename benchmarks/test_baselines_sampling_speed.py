@@ -22,9 +22,9 @@ import torch
 
 from baselines.dreambooth import DreamBoothMethod
 from baselines.stable_diffusion import StableDiffusionMethod
-from emobench import artifacts
+from emobench.run import artifacts
 from emobench.emotions import EMOTIONS
-from emobench.rundir import to_uint8
+from emobench.io.images import to_uint8
 from emobench.testing.plumbing import request
 from emobench.zoo.load import load_zoo
 

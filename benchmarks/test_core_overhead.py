@@ -17,9 +17,9 @@ import time
 import pytest
 import torch
 
-from emobench import runner
-from emobench.config import merge
-from emobench.plan import Plan
+from emobench.run import runner
+from emobench.spec.config import merge
+from emobench.spec.plan import Plan
 from emobench.zoo.load import load_zoo
 
 ROUNDS = 3

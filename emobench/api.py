@@ -25,6 +25,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from emobench.data.emoset import EmoSetDataset
     from emobench.zoo.base import Zoo
 
+# The public surface of emobench for plugins: the one list (docs/plugin-api.md shows it, a test holds the
+# built-in methods to it). Everything else may move between releases.
+PUBLIC_MODULES: tuple[str, ...] = ("emobench.api", "emobench.errors", "emobench.emotions", "emobench.zoo.base",
+                                   "emobench.sampling", "emobench.training", "emobench.judges", "emobench.testing")
+
+__all__ = ["PUBLIC_MODULES", "EMOTIONS", "stable_hash", "convert_option", "type_name", "NoConfig", "Cell", "render",
+           "GenerationRequest", "ImageRecord", "config_to_dict", "FitContext", "Method", "GenerationResult",
+           "BadOutput", "check_output", "ScoreItem", "Group", "ScoringContext", "Metric", "PerImageMetric",
+           "SetMetric", "batched", "GroupStat", "MeanStat", "PairwiseMeanStat", "MeanOfStats"]
+
 
 @dataclass(frozen=True)
 class NoConfig:

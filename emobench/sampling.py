@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from emobench.zoo.base import Zoo
 
-__all__ = ["sample", "cell_generators", "autocast", "private_pipeline", "empty_prompt_embeds", "swap_scheduler"]
+__all__ = ["sample", "cell_generators", "autocast", "private_pipeline", "empty_prompt_embeds", "swap_scheduler",
+           "check_sampling_options"]
 
 
 def cell_generators(seeds: Sequence[int], pad: int = 0) -> list[torch.Generator]:

@@ -18,12 +18,12 @@ from typing import Any, Iterator
 
 import torch
 
-from emobench.diffusion import denoising_loss
+from emobench.zoo.diffusion import denoising_loss
 from emobench.hashing import stable_hash
-from emobench.precision import ScaledBackward  # loss scaling behind a frozen fp16 pipeline
-from emobench.rundir import atomic_write_text  # fit facts are written atomically like every run file
-from emobench.rundir import sha256_file  # checking a downloaded weight file against its published hash
-from emobench.sweep import owned_tmpdir, sweep  # scratch folders a killed fit leaves are swept by the next one
+from emobench.zoo.precision import ScaledBackward  # loss scaling behind a frozen fp16 pipeline
+from emobench.io.files import atomic_write_text# fit facts are written atomically like every run file
+from emobench.io.files import sha256_file# checking a downloaded weight file against its published hash
+from emobench.io.sweep import owned_tmpdir, sweep  # scratch folders a killed fit leaves are swept by the next one
 
 __all__ = ["ScaledBackward", "atomic_write_text", "sha256_file", "load_zoo", "owned_tmpdir", "sweep", "derive_seed", "emotion_seed", "cpu_generator", "device_generator", "encode_latents", "denoising_loss",
            "EpochSampler", "InOrderEpochSampler", "quiet_loading"]

@@ -26,9 +26,7 @@ from emogen.data import ImageBank, split_samples
 from emogen.emotion_space import EmotionEncoder, EmotionSpace, build_encoder, embed_all, train_encoder
 from emogen.mapper import n_parameters
 from emogen.stage2 import Stage2Trainer, clip_text_projection
-
-FORMAT = "emogen-artifacts"
-VERSION = 1
+from emogen.version import FORMAT, VERSION
 
 
 def seed_of(*parts: Any) -> int:

@@ -22,7 +22,8 @@ from emogen import prompts
 TRANSFER_TEMPLATE = "{emotion} {content}"   # EmoGen's emotion transfer: the mapped token, then the content word
 from emogen.config import KEY_OMITTED_AT, EmoGenConfig, auto_defaults
 from emogen.emotion_space import EmotionSpace
-from emogen.fit import FORMAT, VERSION, fit_emogen, seed_of
+from emogen.fit import fit_emogen, seed_of
+from emogen.version import FORMAT, VERSION
 from emogen.mapper import build_mapper
 
 

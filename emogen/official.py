@@ -297,8 +297,8 @@ def convert_mapper(mapper_path: str | Path, official: str | Path, zoo: Any, out:
     from safetensors.torch import save_file
 
     from emogen.config import OFFICIAL_RECIPE, EmoGenConfig
-    from emogen.fit import FORMAT as ART_FORMAT
-    from emogen.fit import VERSION as ART_VERSION
+    from emogen.version import FORMAT as ART_FORMAT
+    from emogen.version import VERSION as ART_VERSION
     from emogen.mapper import build_mapper
 
     state = safe_torch(Path(mapper_path))

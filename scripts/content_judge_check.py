@@ -1,7 +1,7 @@
 """Sanity check of the content judges on real EmoSet-mini images (docs/protocols.md, "Content accuracy").
 
 For every held-out test image of the mini zoo's dataset, the content is its annotated object. Prints the
-top-1 and top-5 accuracy over the zoo's content list (``emobench.tracks.zoo_contents``) of
+top-1 and top-5 accuracy over the zoo's content list (``emobench.spec.tracks.zoo_contents``) of
 * CLIP (what ``clip-a`` uses): "a photo of a {content}" texts against the image, and
 * the zoo's object judge (the Sem-C object head), for comparison,
 with chance levels. Usage: ``python scripts/content_judge_check.py [--zoo mini] [--limit N]``.
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from emobench.metrics.content_accuracy import TEXT_TEMPLATE
-from emobench.tracks import zoo_contents
+from emobench.spec.tracks import zoo_contents
 from emobench.zoo.load import load_zoo
 
 

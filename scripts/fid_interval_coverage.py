@@ -69,7 +69,7 @@ def cached_features(zoo) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     from safetensors.torch import load_file, save_file
 
     from emobench.api import stable_hash
-    from emobench.rundir import cache_root
+    from emobench.io.files import cache_root
 
     path = cache_root() / "coverage" / f"{stable_hash([zoo.judges_hash, zoo.dataset.content_hash])}.safetensors"
     if path.is_file():

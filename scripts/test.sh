@@ -13,6 +13,8 @@ for hook in scripts/test-setup.d/*.sh; do
   bash "$hook"
 done
 export HF_HUB_OFFLINE=1
+# the floors of the house (import-linter contracts in pyproject.toml): a broken contract fails the suite
+.venv/bin/lint-imports --no-cache
 set +e
 if [ "$#" -gt 0 ]; then
   .venv/bin/python -m pytest -q "$@"

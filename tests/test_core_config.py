@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 
 from emobench.api import Cell
-from emobench.config import DEFAULT_TEMPLATE, merge, read_toml
-from emobench.plan import Plan, cell_latent
-from emobench.rundir import load_images
-from emobench.store import ImageStore, image_key
+from emobench.spec.config import DEFAULT_TEMPLATE, merge, read_toml
+from emobench.spec.plan import Plan, cell_latent
+from emobench.rundir.layout import load_images
+from emobench.run.store import ImageStore, image_key
 
 
 def test_precedence_and_hash(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from emobench.diffusion import denoising_loss, min_snr_weight
+from emobench.zoo.diffusion import denoising_loss, min_snr_weight
 from emobench.errors import EmobenchError
 
 

@@ -10,9 +10,11 @@ import pytest
 
 import support.core_plugins as plugins
 
-from emobench import artifacts, registry, runner
+from emobench import registry
+from emobench.run import artifacts
+from emobench.run import runner
 from emobench.cli import main as cli
-from emobench.config import merge
+from emobench.spec.config import merge
 from emobench.errors import EmobenchError
 
 EMOS = ("awe", "fear")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
-from emobench import runner
-from emobench.config import merge
+from emobench.run import runner
+from emobench.spec.config import merge
 from emobench.report.leaderboard import build, to_markdown
-from emobench.report.rundata import load_run
-from emobench.rundir import read_manifest
+from emobench.rundir.results import load_run
+from emobench.rundir.layout import read_manifest
 
 TI_SPEC = "textual-inversion:steps=2:batch_size=2:max_images=4"
 

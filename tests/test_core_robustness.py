@@ -20,11 +20,13 @@ import pytest
 
 from support.core_plugins import PLUGINS
 
-from emobench import rundir, runner
+from emobench.io import files
+from emobench.rundir import layout
+from emobench.run import runner
 from emobench.cli import main as cli
-from emobench.config import merge
-from emobench.lock import LOCK_NAME
-from emobench.sweep import owner_pid
+from emobench.spec.config import merge
+from emobench.io.lock import LOCK_NAME
+from emobench.io.sweep import owner_pid
 
 RESULTS = ("manifest.jsonl", "scores.csv", "summary.csv", "config.json", "plan.json")
 TESTS = Path(__file__).parent
@@ -133,12 +135,12 @@ def test_resume_keeps_env_json_and_verify_names_changes(zoo, zoo_dir, run_copy, 
     env = (run_copy / "env.json").read_bytes()
     _run(zoo, zoo_dir, run_copy)   # a resume that generates nothing
     assert (run_copy / "env.json").read_bytes() == env
-    lines = rundir.read_jsonl(run_copy / rundir.ENV_RESUMES)
+    lines = files.read_jsonl(run_copy / layout.ENV_RESUMES)
     assert len(lines) == 1 and lines[0]["packages"] == json.loads(env)["packages"]
     assert cli(["verify", str(run_copy)]) == 0
     assert "every resume ran in the environment that made the images" in capsys.readouterr().out
     changed = dict(lines[0], torch_threads=lines[0]["torch_threads"] + 7)
-    rundir.append_jsonl(run_copy / rundir.ENV_RESUMES, changed)
+    files.append_jsonl(run_copy / layout.ENV_RESUMES, changed)
     assert cli(["verify", str(run_copy)]) == 0
     assert "resume 2" in (out := capsys.readouterr().out) and "torch_threads" in out
     png = next((run_copy / "images").glob("*.png"))
@@ -192,7 +194,7 @@ def test_full_disk_is_one_line_and_leaves_no_temp_file(run_copy, monkeypatch, ca
     def full(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device", str(dst))
 
-    monkeypatch.setattr(rundir.os, "replace", full)
+    monkeypatch.setattr(files.os, "replace", full)
     assert cli(["score", str(run_copy), "--metrics", "emo-a"]) == 2
     one_error_line(capsys.readouterr().err)
     assert results(run_copy) == before and leftovers(run_copy) == []

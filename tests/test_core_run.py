@@ -15,9 +15,9 @@ import torch
 
 from support.core_plugins import PLUGINS
 
-from emobench import runner
+from emobench.run import runner
 from emobench.cli import main as cli
-from emobench.config import merge
+from emobench.spec.config import merge
 from emobench.zoo.load import load_zoo
 
 TESTS = Path(__file__).parent

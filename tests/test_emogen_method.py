@@ -268,7 +268,7 @@ def test_default_stage2_length_is_one_epoch_and_part_of_the_artifact_key(zoo):
     # what "auto" means is keyed: changing the default can never hand back a fit made under the old one
     assert EmoGenMethod(cfg).fit_config()["auto"]["stage2"] == "1 epoch"
     assert "auto" not in cfg.training_dict()          # the load-time option comparison sees options only
-    from emobench.artifacts import artifact_key
+    from emobench.run.artifacts import artifact_key
 
     key = artifact_key("emogen", EmoGenMethod(cfg), zoo, EMOTIONS)
     fused = EmoGenMethod(EmoGenConfig(**{**TINY, "steps": 0, "fuse": "amusement+fear", "guidance_scale": 3}))

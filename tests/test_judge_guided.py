@@ -12,7 +12,7 @@ import torch
 from emobench.api import Cell
 from emobench.emotions import EMOTION_INDEX, EMOTIONS
 from emobench.judges import is_trained_against, load_panel
-from emobench.plan import Plan
+from emobench.spec.plan import Plan
 from emobench.registry import methods
 
 

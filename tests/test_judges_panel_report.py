@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from emobench.judges import is_trained_against
-from emobench.scoring.agreement import agreement, cohen_kappa, fleiss_kappa
+from emobench.metrics.agreement import agreement, cohen_kappa, fleiss_kappa
 from emobench.testing.tiny import tiny_zoo
 from support.fake_judges import PLUGINS
 
@@ -137,7 +137,7 @@ def test_report_rule_matches_is_trained_against():
 
 def test_default_method_list_skips_controls():
     from emobench.registry import methods
-    from emobench.runner import resolve_methods
+    from emobench.run.runner import resolve_methods
 
     labels = [m.label for m in resolve_methods([])]
     assert "judge-guided" not in labels and "sd" in labels

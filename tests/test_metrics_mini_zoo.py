@@ -55,7 +55,7 @@ def test_shipped_prefits_match_the_default_configs(mini):
     import tomllib
     from pathlib import Path
 
-    from emobench.artifacts import artifact_key, verify
+    from emobench.run.artifacts import artifact_key, verify
     from emobench.emotions import EMOTIONS
     from emobench.registry import methods
     from emobench.zoo.load import SHIPPED_MINI

@@ -70,8 +70,9 @@ def test_every_part_loads_in_the_paper_formats(paper_zoo):
 
 
 def test_every_builtin_method_and_metric_runs_through_the_paper_zoo(paper, paper_zoo, tmp_path, monkeypatch):
-    from emobench import registry, runner
-    from emobench.config import merge
+    from emobench import registry
+    from emobench.run import runner
+    from emobench.spec.config import merge
 
     monkeypatch.setenv("EMOBENCH_CACHE", str(tmp_path / "cache"))   # fit the learning methods here
     methods = builtin_methods()
@@ -99,9 +100,9 @@ def _copy_toml(toml: Path, tmp: Path, edit) -> Path:
 
 
 def test_the_content_list_is_emoctrls_45_elements_unless_the_toml_names_another(paper, paper_zoo, tmp_path):
-    from emobench.config import merge
-    from emobench.content_lists import named_list
-    from emobench.tracks import resolve_contents, zoo_contents
+    from emobench.spec.config import merge
+    from emobench.data.content_lists import named_list
+    from emobench.spec.tracks import resolve_contents, zoo_contents
 
     elements = zoo_contents(paper_zoo)
     assert len(elements) == 45 and elements == named_list("emoctrl-elements")

@@ -1,5 +1,5 @@
 """Half-precision training: the trainable parameters (EmoGen's mapper, textual inversion's token) stay float32
-behind a frozen float16 pipeline, and the loss is scaled (``emobench.precision.ScaledBackward``), as the official
+behind a frozen float16 pipeline, and the loss is scaled (``emobench.zoo.precision.ScaledBackward``), as the official
 EmoGen code does with accelerate's fp16 AMP. On CPU with the tiny zoo: fp16 kernels for its conv / attention /
 norm layers exist on CPU in the torch this project pins, so the whole fp16 path runs here."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from emobench.api import FitContext
 from emobench.emotions import EMOTIONS
-from emobench.precision import ScaledBackward, computes_in_fp16
+from emobench.zoo.precision import ScaledBackward, computes_in_fp16
 from emobench.testing.tiny import tiny_zoo
 from emobench.zoo.load import load_zoo
 from emogen.config import EmoGenConfig, resolve

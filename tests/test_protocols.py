@@ -10,16 +10,16 @@ import pytest
 import torch
 
 from emobench.api import Cell, ImageRecord, ScoreItem, stable_hash
-from emobench.config import DEFAULT_TEMPLATE, RunConfig, merge
+from emobench.spec.config import DEFAULT_TEMPLATE, RunConfig, merge
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
 from emobench.metrics.content_accuracy import ContentAccuracy
-from emobench.plan import Plan
-from emobench.protocol import REFERENCES, Protocol, matches_paper
+from emobench.spec.plan import Plan
+from emobench.spec.protocol import REFERENCES, Protocol, matches_paper
 from emobench.report import build_report
-from emobench.report.rundata import load_run, merge_runs
-from emobench.rundir import read_manifest
-from emobench.store import image_key
+from emobench.rundir.results import load_run, merge_runs
+from emobench.rundir.layout import read_manifest
+from emobench.run.store import image_key
 from support.report_fixture import make_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -229,7 +229,7 @@ def test_a_caption_is_scored_by_its_cosine_not_by_its_rank():
 
 
 def test_named_content_lists_and_their_templates():
-    from emobench.content_lists import is_caption, named_list
+    from emobench.data.content_lists import is_caption, named_list
 
     elements, captions = named_list("emoctrl-elements"), named_list("emoctrl-captions")
     assert len(elements) == 45 == len(set(elements)) and elements == tuple(sorted(elements))   # 'cake' once
@@ -263,7 +263,7 @@ def test_an_unknown_content_list_is_one_clear_line(capsys):
 
 
 def test_resolve_contents_plans_a_named_list_within_what_the_zoo_can_score():
-    from emobench.tracks import resolve_contents
+    from emobench.spec.tracks import resolve_contents
 
     zoo = _content_zoo(["spider", "cake"], {})
     run = {"track": "content"}
@@ -282,8 +282,8 @@ def test_resolve_contents_plans_a_named_list_within_what_the_zoo_can_score():
 # ------------------------------------------------------------------------------------------ end to end
 
 def test_content_run_end_to_end_on_the_tiny_zoo(zoo, zoo_dir, tmp_path, isolated_cache):
-    from emobench import runner
-    from emobench.tracks import zoo_contents
+    from emobench.run import runner
+    from emobench.spec.tracks import zoo_contents
 
     contents = list(zoo_contents(zoo))[:2]
     cfg = merge({"zoo": str(zoo_dir), "methods": "sd", "emotions": "awe,fear", "n_per_emotion": 1,
@@ -311,8 +311,8 @@ def test_content_run_end_to_end_on_the_tiny_zoo(zoo, zoo_dir, tmp_path, isolated
 def test_a_run_that_plans_a_caption_end_to_end_on_the_tiny_zoo(zoo, zoo_dir, tmp_path, isolated_cache):
     """A caption (not in the mini zoo's list: captions need none) beside an element: the caption default
     template, the caption as written in the prompt, and CLIP-A scored for both."""
-    from emobench import runner
-    from emobench.tracks import zoo_contents
+    from emobench.run import runner
+    from emobench.spec.tracks import zoo_contents
 
     element = zoo_contents(zoo)[0]
     contents = ["A bird flying in the sky.", element]

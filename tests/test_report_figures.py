@@ -67,7 +67,7 @@ def test_no_transfer_or_fusion_figure_without_such_runs(tmp_path):
     from emobench.report.figstyle import SIZES
     from emobench.report.figures import fusion_grid, transfer_grid
     from emobench.report.output import AtomicOutput
-    from emobench.report.rundata import load_run
+    from emobench.rundir.results import load_run
 
     data = load_run(make_run(tmp_path / "run", methods=("sd", "emogen"), emotions=EMOTIONS[:2], n_per_emotion=2))
     styles = method_styles(["sd", "emogen"])
@@ -170,7 +170,7 @@ def _two_template_run(tmp_path, blind=("emogen",)):
 def test_template_blind_method_found_from_prompts_and_drawn_once(tmp_path, captured):
     from emobench.report.figures import template_blind_methods, template_numbers, write_figures
     from emobench.report.output import AtomicOutput
-    from emobench.report.rundata import load_run
+    from emobench.rundir.results import load_run
 
     data = load_run(_two_template_run(tmp_path))
     assert template_blind_methods(data) == {"emogen"}          # from the stored prompts, not the name
@@ -195,7 +195,7 @@ def test_bars_mark_significance_and_keep_7pt(figs, tmp_path, captured):
     from emobench.report.figstyle import MIN_PT
     from emobench.report.figures import SIGNIFICANT, _p_lookup, write_figures
     from emobench.report.output import AtomicOutput
-    from emobench.report.rundata import load_run
+    from emobench.rundir.results import load_run
 
     run, _, _ = figs
     data = load_run(run)

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 
 from emobench.report import build_report
-from emobench.report.rundata import load_run
+from emobench.rundir.results import load_run
 from emobench.scoring import score_run
 from emobench.scoring.stats import BootstrapConfig
 from support.metrics_fakes import fake_zoo, make_run

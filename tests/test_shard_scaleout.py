@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from emobench import shard as shard_mod
+from emobench.run import shard as shard_mod
 from emobench.commands.run import strip_launcher_args
 from emobench.testing.tiny import tiny_zoo
 

@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from emobench.commands.score import run_zoo_spec
+    from emobench.rundir.layout import run_zoo_spec
     from emobench.judges.audit import AUDIT_FILE, AuditSettings, audit_run, format_audit
     from emobench.zoo.load import load_zoo
 

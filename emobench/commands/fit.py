@@ -18,8 +18,9 @@ def add_parser(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from emobench import artifacts, registry
-    from emobench.config import merge
+    from emobench import registry
+    from emobench.run import artifacts
+    from emobench.spec.config import merge
     from emobench.errors import EmobenchError
 
     emotions = merge({"emotions": args.emotions}).emotions if args.emotions else EMOTIONS

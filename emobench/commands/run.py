@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from emobench.config import merge, read_stored, read_toml
+from emobench.spec.config import merge, read_stored, read_toml
 from emobench.errors import EmobenchError
-from emobench.rundir import atomic_write_text
+from emobench.io.files import atomic_write_text
 
 
 def add_parser(sub) -> None:
@@ -58,8 +58,8 @@ FLAG_KEYS = ("methods", "metrics", "emotions", "n_per_emotion", "seed", "templat
 
 
 def main(args: argparse.Namespace) -> int:
-    from emobench import runner
-    from emobench import shard as sharding
+    from emobench.run import runner
+    from emobench.run import shard as sharding
 
     if args.launcher and not sharding.from_env().active:  # start the shards; each runs this command again
         return sharding.relaunch(args.launcher, args.num_processes, cli_argv())
@@ -121,7 +121,7 @@ def write_report(run_dir: Path) -> Path:
     from emobench.report import build_report
     from emobench.report.console import to_text
     from emobench.report.leaderboard import build
-    from emobench.report.rundata import load_runs
+    from emobench.rundir.results import load_runs
 
     text = to_text(build(load_runs([run_dir])))
     if text:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from emobench.errors import EmobenchError
+from emobench.rundir.layout import run_baseline, run_metrics, run_zoo_spec
 
 
 def add_parser(sub) -> None:
@@ -22,39 +23,6 @@ def add_parser(sub) -> None:
                    help="seed of the bootstrap resamples (default 0)")
     p.add_argument("--no-controls", action="store_true", help="skip the real / shuffled control rows")
     p.set_defaults(func=main)
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def run_zoo_spec(run_dir: Path) -> str:
-    """The zoo a run was made with: the spec in its config.json (what `run` resolved: "mini", a folder or a
-    paper TOML path), else zoo.json's name, else "mini"."""
-    spec = _read_json(run_dir / "config.json").get("zoo")
-    if isinstance(spec, str) and spec:
-        return spec
-    return str(_read_json(run_dir / "zoo.json").get("name") or "mini")
-
-
-def run_metrics(run_dir: Path) -> list[str] | None:
-    """The run's own metrics (config.json) plus any scored into it since (summary.json), so a plain re-score
-    reproduces its tables and drops none of them."""
-    value = _read_json(run_dir / "config.json").get("metrics")
-    own = [str(m) for m in value] if isinstance(value, list) else []
-    scored = [str(m) for m in _read_json(run_dir / "summary.json").get("metrics", {})]
-    names = list(dict.fromkeys([*own, *scored]))
-    return names or None
-
-
-def run_baseline(run_dir: Path) -> str | None:
-    """The baseline the run was made with (config.json), so a re-score keeps its paired differences."""
-    value = _read_json(run_dir / "config.json").get("baseline")
-    return value if isinstance(value, str) and value else None
 
 
 def main(args) -> int:

@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
-    from emobench.verify import verify_run
+    from emobench.run.verify import verify_run
 
     res = verify_run(args.run_dir)
     for line in res.env_changes:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from emobench.commands.human import add_parser
+from emobench.human.cli import add_parser
 from emobench.errors import EmobenchError
 
 

@@ -255,7 +255,7 @@ def metric_agreement(run_dir: str | Path | None, tasks: dict[str, Task], duels: 
     from scipy.stats import kendalltau
 
     from emobench.errors import EmobenchError
-    from emobench.report.rundata import is_control, load_run
+    from emobench.rundir.results import is_control, load_run
 
     if not run_dir or not Path(run_dir).is_dir():
         return [], [f"metric agreement skipped: run directory {run_dir} not found (pass --run RUN)"]

@@ -24,7 +24,7 @@ from emobench.errors import EmobenchError
 from emobench.human.store import VoteStore
 from emobench.human.tasks import (CONTROL_REAL, CONTROL_SHUFFLED, PAIR_QUESTIONS, QUESTIONS, SET_QUESTIONS,
                                   Study, Task, image_id, task_id)
-from emobench.rundir import read_manifest
+from emobench.rundir.layout import read_manifest
 
 
 @dataclass
@@ -62,7 +62,7 @@ def control_images(run_dir: Path, emotions: Sequence[str], per_emotion: int, dat
     """(real image of e, label-shuffled image labelled e but truly of another emotion) pairs, taken from the
     same control rows the scorer makes (``real_entries`` / ``shuffled_entries``, the scorer's seed 0)."""
     from emobench.scoring.inputs import real_entries, shuffled_entries
-    from emobench.rundir import png_bytes
+    from emobench.io.images import png_bytes
 
     real = real_entries(dataset, emotions, per_emotion, size, template)
     true_of = {e.cell: e.item.emotion for e in real}

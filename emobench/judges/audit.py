@@ -27,7 +27,8 @@ from emobench.emotions import EMOTION_INDEX, EMOTIONS, polarity
 from emobench.errors import EmobenchError
 from emobench.judges.base import Judge
 from emobench.judges.registry import load_panel
-from emobench.rundir import atomic_write_text, load_images, read_manifest
+from emobench.io.files import atomic_write_text
+from emobench.rundir.layout import load_images, read_manifest
 
 NEUTRAL_PROMPTS: tuple[str, ...] = ("an image", "a photo")
 AUDIT_FILE = "audit.json"
@@ -76,7 +77,7 @@ def neutral_figures(probs: torch.Tensor) -> dict[str, Any]:
 def neutral_images(zoo: Any, prompt: str, seeds: Sequence[int], micro_batch: int = 8) -> torch.Tensor:
     """Images for a prompt without emotion, from the plan's latents and per-cell step noise of ``seeds``
     (padded micro-batches, as the ``sd`` baseline draws them)."""
-    from emobench.plan import cell_latent
+    from emobench.spec.plan import cell_latent
     from emobench.sampling import cell_generators
 
     zoo.require("pipeline")

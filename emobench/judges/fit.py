@@ -30,7 +30,7 @@ from emobench.errors import EmobenchError
 from emobench.judges.base import Judge
 from emobench.judges.sources import PANEL_DIR, judges_folder
 from emobench.judges.zero_shot import DEFAULT_PROMPTS
-from emobench.rundir import atomic_write_text
+from emobench.io.files import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def fit_panel(zoo_dir: str | Path, settings: PanelSettings = PanelSettings(),
     from safetensors.torch import save_file
 
     from emobench.api import stable_hash
-    from emobench.artifacts import cache_root
+    from emobench.io.files import cache_root
     from emobench.judges.registry import load_panel
     from emobench.zoo.fit_judges import _accuracy, _samples, clip_features, fit_logistic
     from emobench.zoo.load import load_zoo

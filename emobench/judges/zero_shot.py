@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emobench.api import stable_hash
+from emobench.hashing import stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
 from emobench.judges.base import Judge, JudgePlugin, JudgeUnavailable

@@ -3,9 +3,9 @@
 EmoCtrl's content metrics (its ``metrics/joint.py``), for runs of the ``content`` track:
 
 * ``clip-a``: for an element (a word: "spider"), 1 if it is among CLIP's top-``k`` (k = 5) of
-  ``"a photo of a {c}"`` over the elements of the zoo's content list (``emobench.tracks.zoo_contents``:
+  ``"a photo of a {c}"`` over the elements of the zoo's content list (``emobench.spec.tracks.zoo_contents``:
   EmoSet-mini's 12 objects at mini scale, EmoCtrl's 45 elements at paper scale); for a caption (a sentence
-  ending with a full stop, ``emobench.content_lists.is_caption``), 1 if the cosine similarity of CLIP's
+  ending with a full stop, ``emobench.data.content_lists.is_caption``), 1 if the cosine similarity of CLIP's
   image and caption embeddings (the caption as written, both L2-normalised, not scaled by CLIP's logit
   scale) is above ``threshold`` (0.15), as in EmoCtrl; else 0;
 * ``ec-a``: 1 if the content is right **and** the emotion judge's argmax is the requested emotion.
@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 
 from emobench.api import PerImageMetric, ScoreItem, batched
-from emobench.content_lists import elements_of, is_caption
+from emobench.data.content_lists import elements_of, is_caption
 from emobench.emotions import EMOTION_INDEX, EMOTIONS
 from emobench.errors import EmobenchError
 from emobench.metrics.emotion_accuracy import _canonical_order
-from emobench.tracks import zoo_contents
+from emobench.spec.tracks import zoo_contents
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.zoo.base import Zoo

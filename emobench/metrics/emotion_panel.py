@@ -22,8 +22,8 @@ import torch
 from emobench.api import PerImageMetric, ScoreItem
 from emobench.emotions import EMOTION_INDEX, EMOTIONS
 from emobench.errors import EmobenchError
-from emobench.rundir import ALL
-from emobench.scoring.agreement import agreement
+from emobench.rundir.layout import ALL
+from emobench.metrics.agreement import agreement
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.judges import Judge

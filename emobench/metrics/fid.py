@@ -47,7 +47,7 @@ def reference_stats(real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
     emotion). Keyed by the sha256 of the features' bytes, kept in memory and in
     ``$EMOBENCH_CACHE/fid-reference/`` as float64 safetensors: a hit returns the very tensors a fresh
     computation gives, so FID values stay bit-identical."""
-    from emobench.rundir import atomic_save_tensors, cache_root, sha256_bytes
+    from emobench.io.files import atomic_save_tensors, cache_root, sha256_bytes
 
     r = real.detach().double().contiguous().cpu()
     key = sha256_bytes(str(tuple(r.shape)).encode() + r.numpy().tobytes())

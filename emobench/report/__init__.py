@@ -16,7 +16,7 @@ from emobench.report import html as _html
 from emobench.report import judges_section as _judges
 from emobench.report import leaderboard as _leaderboard
 from emobench.report.output import AtomicOutput, check_report_dest
-from emobench.report.rundata import (RunData, group_by_protocol, load_run, load_runs, merge_runs,
+from emobench.rundir.results import (RunData, group_by_protocol, load_run, load_runs, merge_runs,
                                      protocol_differences)
 
 

@@ -21,7 +21,7 @@ from emobench.report import judges_section
 from emobench.report.figures import template_numbers
 from emobench.report.leaderboard import BoardEntry, BoardRow, Leaderboard, entry_mark
 from emobench.report.metrics_display import MetricSpec, spec_for
-from emobench.report.rundata import RunData
+from emobench.rundir.results import RunData
 
 THUMB_MAX = 128          # images larger than this are embedded as thumbnails (paper scale is 512 px)
 DISPLAY_PX = 96          # on-screen size; small mini-scale images are scaled up with crisp pixels

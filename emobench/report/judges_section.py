@@ -23,7 +23,7 @@ import numpy as np
 
 from emobench.report.leaderboard import BoardEntry, BoardRow, Leaderboard, sig_mark
 from emobench.report.metrics_display import MetricSpec
-from emobench.report.rundata import RunData
+from emobench.rundir.results import RunData
 
 DAGGER = "†"
 N_BOOT = 2000

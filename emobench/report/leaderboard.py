@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from emobench.protocol import ReferenceProtocol
-from emobench.rundir import ALL
+from emobench.spec.protocol import ReferenceProtocol
+from emobench.rundir.layout import ALL
 from emobench.report.metrics_display import MetricSpec, is_main, ordered_specs
 from emobench.report.reference import REFERENCE_TABLES, reference_protocol, why_no_reference
-from emobench.report.rundata import RunData, is_control
+from emobench.rundir.results import RunData, is_control
 
 # Holm-corrected p-value thresholds → marks (the usual convention, spelled out under the table).
 SIG_LEVELS = ((0.001, "***"), (0.01, "**"), (0.05, "*"))

@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 from emobench.errors import EmobenchError
-from emobench.lock import LOCK_NAME
-from emobench.sweep import owned_tmpdir, owner_pid, sweep
+from emobench.io.lock import LOCK_NAME
+from emobench.io.sweep import owned_tmpdir, owner_pid, sweep
 
 PROVENANCE = "provenance.json"
 

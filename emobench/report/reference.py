@@ -8,8 +8,8 @@ Decided from the run's stored zoo.json and config.json only.
 """
 from __future__ import annotations
 
-from emobench.protocol import REFERENCES, ReferenceProtocol, matches_paper
-from emobench.report.rundata import RunData
+from emobench.spec.protocol import REFERENCES, ReferenceProtocol, matches_paper
+from emobench.rundir.results import RunData
 from emobench.zoo.official import OFFICIAL, file_status, is_official
 
 PAPER_SIZE = 512
@@ -44,7 +44,7 @@ REFERENCE_TABLES = {"emogen-paper": "paper_table1.csv", "emoctrl-paper": "paper_
 
 def reference_protocol(run: RunData) -> ReferenceProtocol | None:
     """The paper whose reported rows are shown beside this run: the one whose protocol the run follows
-    (``emobench.protocol.matches_paper``); a run recorded before protocols falls back to "paper scale"."""
+    (``emobench.spec.protocol.matches_paper``); a run recorded before protocols falls back to "paper scale"."""
     if run.protocol:
         return matches_paper(run.protocol)
     return REFERENCES["emogen-paper"] if run.scale == "paper" else None

@@ -4,7 +4,7 @@ the statistics (``stats``) and the driver that writes a run's score tables (``ru
 Metric plugins live in ``emobench.metrics`` and implement the contract in ``emobench.api``; nothing here
 names one.
 """
-from emobench.rundir import ALL
+from emobench.rundir.layout import ALL
 from emobench.scoring.inputs import CONTROL_REAL, CONTROL_SHUFFLED
 from emobench.scoring.run import load_metrics, score_run
 from emobench.scoring.stats import BootstrapConfig

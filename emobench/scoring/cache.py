@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from emobench.api import Metric, ScoreItem, config_to_dict, stable_hash
-from emobench.rundir import atomic_save_tensors
+from emobench.io.files import atomic_save_tensors
 
 
 class PackCache:

@@ -15,7 +15,8 @@ import torch
 
 from emobench.api import Group, GroupStat, MeanStat, Metric, ScoringContext, config_to_dict, stable_hash
 from emobench.errors import EmobenchError
-from emobench.rundir import ALL, cache_root
+from emobench.rundir.layout import ALL
+from emobench.io.files import cache_root
 from emobench.scoring.cache import FeatureStore, GroupCache, PackCache
 from emobench.scoring.inputs import Entry, Reference
 from emobench.scoring.stats import BootstrapConfig, Estimate, draw_weights, estimate, paired_difference

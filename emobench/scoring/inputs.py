@@ -13,7 +13,9 @@ from safetensors.torch import load_file
 from emobench.api import ImageRecord, ScoreItem, render, stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
-from emobench.rundir import ALL, atomic_save_tensors, decode_png, sha256_bytes, sha256_file
+from emobench.rundir.layout import ALL
+from emobench.io.files import atomic_save_tensors, sha256_bytes, sha256_file
+from emobench.io.images import decode_png
 from emobench.scoring.cache import FeatureStore
 from emobench.scoring.fits import fit_label
 

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from emobench.api import Metric
 from emobench.errors import EmobenchError
-from emobench.rundir import ALL, SUMMARY_COLUMNS, SummaryRow
+from emobench.rundir.layout import ALL, SUMMARY_COLUMNS, SummaryRow
 
 _FLOATS = {f.name for f in fields(SummaryRow) if f.type in ("float", float)}
 

@@ -17,13 +17,14 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from emobench import protocol, registry
+from emobench import registry
+from emobench.spec import protocol
 from emobench.api import ImageRecord, Metric, config_to_dict
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
-from emobench.rundir import (ALL, SCORE_COLUMNS, SUMMARY_COLUMNS, SummaryRow, atomic_write_csv, atomic_write_text,
-                             read_manifest, read_methods)
-from emobench.lock import run_lock
+from emobench.rundir.layout import ALL, SCORE_COLUMNS, SUMMARY_COLUMNS, SummaryRow, read_manifest, read_methods
+from emobench.io.files import atomic_write_csv, atomic_write_text
+from emobench.io.lock import run_lock
 from emobench.scoring.engine import Layout, Population, RunScorer, Series, group_entries
 from emobench.scoring.inputs import CONTROL_REAL, CONTROL_SHUFFLED, Reference, real_entries, shuffled_entries, verified_entries
 from emobench.scoring.fits import merge_fits, split_label
@@ -31,7 +32,7 @@ from emobench.scoring.merge import Previous, metric_columns, read_previous
 from emobench.scoring.merge import merge as merge_previous
 from emobench.scoring.significance import decide
 from emobench.scoring.stats import BootstrapConfig, holm
-from emobench.sweep import sweep
+from emobench.io.sweep import sweep
 
 __all__ = ["score_run", "load_metrics", "CONTROL_REAL", "CONTROL_SHUFFLED", "ALL"]
 

@@ -8,7 +8,7 @@ import torch
 
 from emobench.api import Cell, GenerationRequest, Method
 from emobench.errors import EmobenchError
-from emobench.rundir import to_uint8
+from emobench.io.images import to_uint8
 from emobench.testing.report import DEFAULT_TEMPLATE
 
 
@@ -56,7 +56,7 @@ def method_name(name_or_class: str | type[Method]) -> str:
 
 def plan_latents(zoo: Any, seed: int) -> torch.Tensor:
     """The cell latent exactly as the plan draws it (docs/ARCHITECTURE.md, "Plan and seeds")."""
-    from emobench.plan import cell_latent
+    from emobench.spec.plan import cell_latent
 
     return cell_latent(seed, zoo.latent_shape())
 

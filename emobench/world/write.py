@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from emobench.api import stable_hash
+from emobench.hashing import stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
-from emobench.rundir import cache_root
-from emobench.sweep import owned_tmpdir, sweep
+from emobench.io.files import cache_root
+from emobench.io.sweep import owned_tmpdir, sweep
 from emobench.world.sample import SPLITS, check_count, check_seed, chunk_sizes, render_chunk
 from emobench.world.tables import (WorldConfig, bayes_accuracy, emotion_marginal, object_prior, object_table,
                                    scene_prior, scene_table)

@@ -89,7 +89,7 @@ class Zoo:
     source: Path | None = None                 # the file it was described by (a paper .toml); judge plugins read it
     hashes: dict[str, str] = field(default_factory=dict)   # component → sha256 over its weight files
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    # the content track's list (emobench.tracks.zoo_contents); None = the dataset's objects (the mini zoo)
+    # the content track's list (emobench.spec.tracks.zoo_contents); None = the dataset's objects (the mini zoo)
     contents: tuple[str, ...] | None = None
 
     def __getattribute__(self, name: str):

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from emobench.rundir import to_uint8
+from emobench.io.images import to_uint8
 from emobench.zoo.check import BARS, CheckResult
 
 OBSERVATIONS_FILE = "observations.md"   # written by a person after looking at samples.png; kept across rewrites

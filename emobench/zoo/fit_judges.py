@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from emobench.api import stable_hash
+from emobench.hashing import stable_hash
 from emobench.emotions import EMOTION_INDEX, EMOTIONS
 from emobench.errors import EmobenchError
 from emobench.zoo.paper_spec import PROBE_CONFIG, PROBE_WEIGHTS

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Sequence
 
-from emobench.rundir import sha256_file
+from emobench.io.files import sha256_file
 
 _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emobench.diffusion import min_snr_weight, prediction_target
+from emobench.zoo.diffusion import min_snr_weight, prediction_target
 from emobench.errors import EmobenchError
 from emobench.zoo.arch import (MINI, MiniArch, assemble_pipeline, build_clip, build_train_scheduler, build_unet,
                                build_vae, param_count, text_encoder_from_clip)

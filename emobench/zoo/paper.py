@@ -16,7 +16,7 @@ parts in one message. Pickled checkpoints (torchvision/Places365 ``.pth``) are r
 
 The content track's list is EmoCtrl's 45 test elements unless the TOML names another at the top level
 (``contents = "emoctrl"`` for elements and captions, ``"dataset-objects"`` for EmoSet's objects; see
-``emobench.content_lists``). Relative paths are relative to the TOML file. On CUDA the generator runs in float16 with SDPA attention
+``emobench.data.content_lists``). Relative paths are relative to the TOML file. On CUDA the generator runs in float16 with SDPA attention
 (diffusers' default processor on torch 2); the judges stay float32 so scores do not depend on the dtype.
 On CPU everything is float32 (slow, but the same code).
 """
@@ -114,7 +114,7 @@ def load_paper_zoo(path: str | Path, device: torch.device | str | None = None, *
         hashes[key] = file_sha256(parts[key].path)
     hashes["judges.lpips"] += ":" + file_sha256(linear_file)
 
-    from emobench.content_lists import named_list
+    from emobench.data.content_lists import named_list
 
     return Zoo(name=spec.name, scale="paper", pipeline=pipe, sampling=sampling, clip=clip, judges=judges,
                dataset=dataset, root=spec.toml.parent, source=spec.toml, hashes=hashes, device=dev,

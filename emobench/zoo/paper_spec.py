@@ -69,7 +69,7 @@ class PaperSpec:
     sampling: dict[str, Any]
     device: str
     dtype: str
-    contents: str = PAPER_CONTENTS   # the zoo's content list (emobench.content_lists), by name
+    contents: str = PAPER_CONTENTS   # the zoo's content list (emobench.data.content_lists), by name
 
     def missing(self, skip: Sequence[str] = ()) -> list[Part]:
         return [p for k, p in self.parts.items() if k not in skip and p.problem() is not None]
@@ -126,7 +126,7 @@ def read_paper_toml(path: str | Path) -> PaperSpec:
     if not isinstance(contents, str):
         raise EmobenchError(f"contents = {contents!r} in {path} must name a content list",
                             f'write it like contents = "{PAPER_CONTENTS}" (docs/protocols.md)')
-    from emobench.content_lists import check_list_name
+    from emobench.data.content_lists import check_list_name
 
     check_list_name(contents, f"content list (contents = ... in {path.name})")
     return PaperSpec(toml=path, name=str(doc.get("name", path.stem)), parts=parts, sampling=sampling,

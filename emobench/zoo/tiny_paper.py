@@ -115,7 +115,7 @@ path = "{judges['lpips']}"
 
 def make_tiny_paper(out: str | Path, seed: int = 0, fit_probe: bool = True) -> Path:
     """Write the tiny paper-layout zoo into ``out`` (absent or empty) and return its ``paper.toml``."""
-    from emobench.testing.tiny import build_tiny_zoo
+    from emobench.zoo.tiny import build_tiny_zoo
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

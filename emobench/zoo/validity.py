@@ -114,7 +114,7 @@ def render(v: Validity) -> list[str]:
 
 
 def write_into_card(v: Validity, zoo_dir: str | Path) -> Path:
-    from emobench.rundir import atomic_write_text
+    from emobench.io.files import atomic_write_text
     from emobench.zoo.card import refresh_markdown
 
     root = Path(zoo_dir)

@@ -16,7 +16,7 @@ from emobench.report.colors import method_styles
 from emobench.report.figstyle import SIZES, STYLE
 from emobench.report.metrics_display import ordered_specs
 from emobench.report.output import AtomicOutput
-from emobench.report.rundata import RunData, is_control
+from emobench.rundir.results import RunData, is_control
 
 # The public names of the figures, kept importable from ``emobench.report.figures`` (one module per kind).
 from emobench.report.figures.bars import _p_lookup, axis_range, bar_chart, bar_charts

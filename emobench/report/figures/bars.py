@@ -12,8 +12,8 @@ from emobench.report.colors import MethodStyle
 from emobench.report.figstyle import BODY_PT, TITLE_PT, FigSize, luminance, new_figure, save, text_width_in, wrap
 from emobench.report.metrics_display import MetricSpec
 from emobench.report.output import AtomicOutput
-from emobench.rundir import ALL
-from emobench.report.rundata import is_control, RunData
+from emobench.rundir.layout import ALL
+from emobench.rundir.results import is_control, RunData
 from emobench.report.figures.common import SIGNIFICANT, _line_in, slug
 
 

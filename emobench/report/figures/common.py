@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 from PIL import Image
 
 from emobench.report.figstyle import BODY_PT, LABEL_PT, TITLE_PT, FigSize, text_width_in, wrap
-from emobench.report.rundata import RunData
+from emobench.rundir.results import RunData
 
 
 TILE = 64                 # pixels per image in grids (small images are upscaled nearest-neighbour)

@@ -8,7 +8,7 @@ import numpy as np
 from emobench.emotions import EMOTIONS
 from emobench.report.figstyle import BODY_PT, LABEL_PT, FigSize, new_figure, save, text_width_in, wrap
 from emobench.report.output import AtomicOutput
-from emobench.report.rundata import is_control, RunData
+from emobench.rundir.results import is_control, RunData
 from emobench.report.figures.common import _line_in
 
 

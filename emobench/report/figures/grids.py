@@ -6,7 +6,7 @@ import re
 from emobench.emotions import EMOTIONS
 from emobench.report.figstyle import FigSize, save
 from emobench.report.output import AtomicOutput
-from emobench.report.rundata import RunData
+from emobench.rundir.results import RunData
 from emobench.report.figures.common import (DAGGER, TRANSFER_RE, Group, _cells_by_emotion, _image_figure, _mosaic,
                                             template_blind_methods, template_numbers)
 

@@ -11,8 +11,8 @@ import numpy as np
 from emobench.emotions import EMOTIONS
 from emobench.report.figstyle import BODY_PT, TITLE_PT, FigSize, new_figure, save, text_width_in, wrap
 from emobench.report.output import AtomicOutput
-from emobench.rundir import ALL
-from emobench.report.rundata import RunData
+from emobench.rundir.layout import ALL
+from emobench.rundir.results import RunData
 from emobench.report.figures.common import _line_in
 from emobench.report.figures.bars import _legend_columns, _summary_lookup, _yerr
 

@@ -19,19 +19,22 @@ from typing import Any, Sequence
 
 import torch
 
-from emobench import artifacts, registry, tracks
-from emobench import shard as sharding
+from emobench import registry
+from emobench.run import artifacts
+from emobench.spec import tracks
+from emobench.run import shard as sharding
 from emobench.sampling import collect_truncations
 from emobench.api import Cell, ImageRecord, Method, check_output, config_to_dict
-from emobench.config import RunConfig, default_out
+from emobench.spec.config import RunConfig, default_out
 from emobench.errors import EmobenchError, PluginError
-from emobench.lock import run_lock
-from emobench.plan import Plan
-from emobench.rundir import LOGS, atomic_write_text, write_json
-from emobench.run_setup import never_started, write_setup
+from emobench.io.lock import run_lock
+from emobench.spec.plan import Plan
+from emobench.rundir.layout import LOGS
+from emobench.io.files import atomic_write_text, write_json
+from emobench.run.setup import never_started, write_setup
 from emobench.scoring import score_run
-from emobench.store import ImageStore, image_key
-from emobench.sweep import sweep
+from emobench.run.store import ImageStore, image_key
+from emobench.io.sweep import sweep
 from emobench.zoo.load import load_zoo
 
 

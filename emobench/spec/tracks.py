@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from emobench.api import Cell
-from emobench.content_lists import dataset_objects, elements_of, is_caption, named_list
+from emobench.data.content_lists import dataset_objects, elements_of, is_caption, named_list
 from emobench.errors import EmobenchError
 
-RunConfig = Any   # emobench.config.RunConfig (not imported: config imports this module)
+RunConfig = Any   # emobench.spec.config.RunConfig (not imported: config imports this module)
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def get_track(name: str) -> Track:
 
 def zoo_contents(zoo) -> tuple[str, ...]:
     """The zoo's content list: the list its loader set (a paper zoo: EmoCtrl's 45 elements unless its TOML
-    names another, ``emobench.content_lists``), else its dataset's object vocabulary as words ("angry_face" →
+    names another, ``emobench.data.content_lists``), else its dataset's object vocabulary as words ("angry_face" →
     "angry face"), in the dataset's sorted order. At mini scale these are EmoSet-mini's 12 objects. Its
     elements are CLIP-A's candidates; a zoo with neither has none, and a content run names its contents."""
     own = getattr(zoo, "contents", None)

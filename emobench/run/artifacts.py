@@ -27,7 +27,7 @@ from typing import Any, Sequence
 from emobench.api import FitContext, Method, stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
-from emobench.rundir import cache_root, sha256_file, write_json
+from emobench.io.files import cache_root, sha256_file, write_json
 
 FIT_JSON = "fit.json"
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from emobench.api import ImageRecord
 from emobench.errors import EmobenchError
-from emobench.rundir import SCORE_COLUMNS, SUMMARY_COLUMNS, read_manifest
+from emobench.rundir.layout import SCORE_COLUMNS, SUMMARY_COLUMNS, read_manifest
 
 NUMERIC_COLUMNS = ("value", "ci_low", "ci_high", "n", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm")
 CONTROL_SUFFIX = " (control)"
@@ -290,7 +290,7 @@ def protocol_differences(a: RunData, b: RunData) -> list[str]:
     """The protocol fields in which two runs differ (empty when either recorded no protocol)."""
     if not a.protocol or not b.protocol:
         return []
-    from emobench.protocol import Protocol
+    from emobench.spec.protocol import Protocol
 
     return Protocol.from_json(a.protocol).differences(Protocol.from_json(b.protocol))
 

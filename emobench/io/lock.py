@@ -1,4 +1,4 @@
-"""One writer per run directory: an advisory ``flock`` on ``RUN/.emobench.lock``.
+"""One writer per run directory: an advisory ``flock`` on ``RUN/.emobench.io.lock``.
 
 A second process that wants to write the same run directory refuses at once with one clear line (it never
 waits silently and never does the work twice). The lock dies with its process, so a killed run never leaves
@@ -15,7 +15,7 @@ from typing import Iterator
 
 from emobench.errors import EmobenchError
 
-LOCK_NAME = ".emobench.lock"
+LOCK_NAME = ".emobench.io.lock"
 _held: dict[Path, tuple[int, int]] = {}   # resolved run dir → (fd, depth)
 
 

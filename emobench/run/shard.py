@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from emobench.errors import EmobenchError
-from emobench.rundir import write_json
+from emobench.io.files import write_json
 
 TIMEOUT_ENV = "EMOBENCH_SHARD_TIMEOUT"   # seconds a rank waits for the others at a barrier (default 24 h)
 
@@ -242,7 +242,7 @@ def prefit(shard: Shard, ms: Any, zoo: Any, cfg: Any, progress: bool) -> None:
     process writes them; a failure here is left for the method's own run to report."""
     if ms.method is None or not type(ms.method).learns:
         return
-    from emobench import artifacts
+    from emobench.run import artifacts
 
     with shard.main_first(f"fitting {ms.label}"):
         if shard.is_main:

@@ -5,7 +5,7 @@
 sha256 matches the record. A run killed at any point therefore resumes per image, and a method that
 failed half-way keeps the images it did make. ``manifest.jsonl`` is the sorted view over the records of
 the methods that finished, rewritten atomically at the end of a run. The file I/O lives in
-``emobench.rundir``.
+``emobench.io`` and ``emobench.rundir.layout``.
 """
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from typing import Any, Iterable
 import torch
 
 from emobench.api import Cell, ImageRecord, config_to_dict, stable_hash
-from emobench.rundir import atomic_write_bytes, atomic_write_text, png_bytes, sha256_bytes, sha256_file, write_manifest
+from emobench.io.files import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
+from emobench.io.images import png_bytes
+from emobench.rundir.layout import write_manifest
 
 
 def image_key(method_name: str, method_config: Any, weights_hash: str, cell: Cell,

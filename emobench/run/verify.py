@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from emobench.errors import EmobenchError
-from emobench.rundir import ENV_RESUMES, read_jsonl, read_manifest, sha256_file
+from emobench.rundir.layout import ENV_RESUMES, read_manifest
+from emobench.io.files import read_jsonl, sha256_file
 
 _IGNORED = ("time",)
 

@@ -14,8 +14,8 @@ from typing import Iterator, Sequence
 import torch
 
 from emobench.api import Cell, GenerationRequest, stable_hash
-from emobench.config import RunConfig
-from emobench.tracks import get_track
+from emobench.spec.config import RunConfig
+from emobench.spec.tracks import get_track
 
 
 def cell_latent(seed: int, shape: Sequence[int]) -> torch.Tensor:
@@ -29,7 +29,7 @@ class Plan:
 
     @classmethod
     def from_config(cls, cfg: RunConfig, latent_shape: Sequence[int], contents: Sequence[str] = ()) -> "Plan":
-        """The cells of ``cfg``'s track (``emobench.tracks``); ``contents``: the content track's list."""
+        """The cells of ``cfg``'s track (``emobench.spec.tracks``); ``contents``: the content track's list."""
         cells = get_track(cfg.track).cells(cfg, contents)
         return cls(cells, tuple(int(x) for x in latent_shape))  # type: ignore[arg-type]
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from emobench import protocol
-from emobench.config import RunConfig
-from emobench.envinfo import environment
-from emobench.plan import Plan
-from emobench.lock import LOCK_NAME
-from emobench.rundir import ENV_RESUMES, append_jsonl, write_json
-from emobench.sweep import owner_pid
+from emobench.spec import protocol
+from emobench.spec.config import RunConfig
+from emobench.run.envinfo import environment
+from emobench.spec.plan import Plan
+from emobench.io.lock import LOCK_NAME
+from emobench.rundir.layout import ENV_RESUMES
+from emobench.io.files import append_jsonl, write_json
+from emobench.io.sweep import owner_pid
 
 # What a run writes before its first image: a folder holding only these never started
 SETUP_FILES = frozenset({"config.json", "env.json", "zoo.json", "plan.json", "protocol.json", LOCK_NAME})

@@ -40,9 +40,9 @@ class RunConfig:
     out: str | None = None
     refit: bool = False
     fit_seeds: int = 1                   # fits per learning method (fit seeds 0..K-1); each generates every cell
-    track: str = "emotion"               # emobench.tracks: "emotion" (EmoGen's Table 1) | "content" (EmoCtrl-style)
+    track: str = "emotion"               # emobench.spec.tracks: "emotion" (EmoGen's Table 1) | "content" (EmoCtrl-style)
     contents: tuple[str, ...] = ()       # content track: the contents to plan; () = the zoo's content list
-    content_list: str = ""               # content track: a named list (emobench.content_lists); "" = the zoo's
+    content_list: str = ""               # content track: a named list (emobench.data.content_lists); "" = the zoo's
 
     def hashed(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -107,7 +107,7 @@ def merge(*layers: Mapping[str, Any]) -> RunConfig:
                 values[key] = value
     normalised = {k: _normalise(k, v) for k, v in values.items()}
     if "templates" not in values and normalised.get("track") not in (None, "emotion"):
-        from emobench.tracks import get_track   # a track's own default template, unless templates were given
+        from emobench.spec.tracks import get_track   # a track's own default template, unless templates were given
 
         track = get_track(normalised["track"])
         captions = _plans_captions(normalised) and track.caption_template
@@ -117,7 +117,7 @@ def merge(*layers: Mapping[str, Any]) -> RunConfig:
 
 def _plans_captions(values: Mapping[str, Any]) -> bool:
     """Whether the config plans captions (its named list holds some, or a content is one)."""
-    from emobench.content_lists import has_captions, is_caption
+    from emobench.data.content_lists import has_captions, is_caption
 
     contents = values.get("contents") or ()
     if contents:
@@ -195,7 +195,7 @@ def validate(cfg: RunConfig) -> RunConfig:
                                 f"{'did you mean ' + repr(close[0]) + '? ' if close else ''}emotions: {', '.join(EMOTIONS)}")
     # canonical order and no duplicates, so `--emotions fear,awe` and `awe,fear` are the same run
     cfg.emotions = tuple(e for e in EMOTIONS if e in cfg.emotions)
-    from emobench.tracks import get_track
+    from emobench.spec.tracks import get_track
 
     track = get_track(cfg.track)   # an unknown track is a clear error naming the known ones
     if not cfg.templates:
@@ -209,7 +209,7 @@ def validate(cfg: RunConfig) -> RunConfig:
                             "drop contents, or pass --track content")
     cfg.contents = tuple(dict.fromkeys(cfg.contents))
     if cfg.content_list:
-        from emobench.content_lists import check_list_name
+        from emobench.data.content_lists import check_list_name
 
         check_list_name(cfg.content_list)
         if not track.uses_content:

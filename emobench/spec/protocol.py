@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 from emobench.hashing import stable_hash
 
 PROTOCOL_FILE = "protocol.json"
-IMAGE_FORMAT = "png-uint8-round"   # rundir.to_uint8: round(x*255), lossless PNG; metrics read the PNGs back
+IMAGE_FORMAT = "png-uint8-round"   # emobench.io.images.to_uint8: round(x*255), lossless PNG; metrics read the PNGs back
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def from_run(cfg, zoo, contents: Sequence[str] = ()) -> Protocol:
 
 
 def write(run_dir: str | Path, protocol: Protocol) -> None:
-    from emobench.rundir import write_json
+    from emobench.io.files import write_json
 
     write_json(Path(run_dir) / PROTOCOL_FILE, protocol.to_json())
 
