@@ -236,3 +236,35 @@ def test_method_styles_read_on_white_and_in_greyscale():
     # Styles follow the order given, never a method's name: a plugin is styled like a built-in.
     assert method_styles(["sd", "emogen"])["emogen"] == method_styles(["x", "y"])["y"]
     assert method_styles(["real (control)"])["real (control)"].colour == "#999999"
+
+
+def test_figures_and_the_console_name_methods_by_display_name(tmp_path, monkeypatch):
+    """Tables print "Stable Diffusion (`sd`)"; legends, panel titles, grid labels and the console table use
+    the same declared names, never the bare plugin id."""
+    from matplotlib.text import Text
+
+    from emobench.report.console import to_text
+    from emobench.report.figures import bars, confusion, grids, scatter
+    from emobench.report.leaderboard import build
+    from emobench.rundir.results import load_run
+
+    run_dir = make_run(tmp_path / "run", methods=("sd", "emogen"), emotions=EMOTIONS[:2], n_per_emotion=2)
+    methods = json.loads((run_dir / "methods.json").read_text())
+    methods["sd"]["display_name"], methods["emogen"]["display_name"] = "Plain Diffusion", "Emotion Generator"
+    (run_dir / "methods.json").write_text(json.dumps(methods))
+    texts: dict[str, list[str]] = {}
+    for mod in (bars, confusion, grids, scatter):
+        real = mod.save
+
+        def spy(fig, out, name, size, _real=real):
+            texts.setdefault(name, []).extend(t.get_text() for t in fig.findobj(Text))
+            return _real(fig, out, name, size)
+
+        monkeypatch.setattr(mod, "save", spy)
+    build_figures([run_dir], out=tmp_path / "figs")
+    for name in ("bars_emo-a", "scatter_emoa_semd", "confusion", "comparison_grid"):
+        joined = "\n".join(texts[name])
+        assert "Plain Diffusion" in joined and "Emotion Generator" in joined, name
+        assert not re.search(r"(?m)^(sd|emogen)$", joined), f"{name} shows a bare plugin id"
+    console = to_text(build(load_run(run_dir)))
+    assert "Plain Diffusion (baseline)" in console and "Emotion Generator" in console

@@ -21,7 +21,9 @@ def to_text(lb: Leaderboard) -> str:
     rows = [r for r in lb.rows if r.kind != "failed"] + lb.controls
     if not rows or not lb.specs:
         return ""
-    header = ["metric"] + [r.method + (" (baseline)" if r.kind == "baseline" else "") for r in rows]
+    # methods by the names their plugins declared, as the tables print them
+    header = ["metric"] + [lb.display_names.get(r.method, r.method) + (" (baseline)" if r.kind == "baseline" else "")
+                           for r in rows]
     body = [[s.title] + [_cell(s.fmt, r.entries.get(s.key)) for r in rows] for s in lb.specs]
     widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip()

@@ -92,14 +92,15 @@ def bar_chart(run: RunData, methods: list[str], spec: MetricSpec, styles: dict[s
     groups = [e for e in emotions if any((m, spec.key, e) in look for m in present)]
     f = 100.0 if spec.percent else 1.0
     ctrl_present = [c for c in controls if any((c, spec.key, e) in look for e in groups)]
-    legend_labels = present + ctrl_present
+    name = run.display_name   # figures name methods as the tables do
+    legend_labels = [name(m) for m in present + ctrl_present]
     ncol = _legend_columns(legend_labels, size.width)
     marks = any(plook.get((m, spec.key, e), 1.0) < SIGNIFICANT for m in present if m != baseline for e in groups)
     title_bits = [f"{spec.title} per emotion, 95% CI"]
     if ctrl_present:
         title_bits.append("lines: controls")
     if marks and baseline:
-        title_bits.append(f"* Holm p<{SIGNIFICANT:g} vs {baseline}")
+        title_bits.append(f"* Holm p<{SIGNIFICANT:g} vs {name(baseline)}")
     title = _pack(title_bits, size.width - 0.1, TITLE_PT)
     legend_rows = math.ceil(len(legend_labels) / ncol)
     height = (2.05 if size.narrow else 2.3) + legend_rows * _line_in(BODY_PT) * 1.15 \
@@ -135,7 +136,7 @@ def bar_chart(run: RunData, methods: list[str], spec: MetricSpec, styles: dict[s
         ax.bar(xs, [b[4] for b in mine], bw, yerr=[[b[5] for b in mine], [b[6] for b in mine]],
                color=st.colour, hatch=st.hatch or None, hatchcolor=hatch_colour, edgecolor="#222222",
                linewidth=0.4, capsize=1.2, error_kw={"elinewidth": 0.6, "capthick": 0.6, "ecolor": "#222222"},
-               label=m)
+               label=name(m))
         for xb, b in zip(xs, mine):
             if abs(b[4] - max(bottom, 0.0)) < 0.012 * span:  # a zero bar would vanish into the axis
                 ax.hlines(b[4], xb - bw / 2, xb + bw / 2, colors=st.colour, linewidth=2.4, zorder=3)
@@ -169,10 +170,10 @@ def bar_chart(run: RunData, methods: list[str], spec: MetricSpec, styles: dict[s
     ax.set_ylabel(spec.title + (" (%)" if spec.percent else ""))
     ax.set_xlim(-0.5, len(groups) - 0.5)
     handles = [Patch(facecolor=styles[m].colour, edgecolor="#222222", linewidth=0.4,
-                     hatch=styles[m].hatch or None, label=m) for m in present]
+                     hatch=styles[m].hatch or None, label=name(m)) for m in present]
     for c in ctrl_present:
         ls, col = ctrl_styles.get(c, ("--", "#666666"))
-        handles.append(Line2D([], [], color=col, linestyle=ls, linewidth=1.0, label=c))
+        handles.append(Line2D([], [], color=col, linestyle=ls, linewidth=1.0, label=name(c)))
     # Legend above the axes, in rows: keeps the plot wide and never covers a bar.
     ax.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 1.0))
     fig.suptitle(title)

@@ -30,7 +30,7 @@ def confusion_figure(run: RunData, methods: list[str], styles, out: AtomicOutput
     for m, conf in mats:
         counts = np.asarray(conf["counts"], dtype=float)
         acc = np.trace(counts) / max(counts.sum(), 1)
-        title_lines.append(wrap(m, panel_w - 0.2, BODY_PT, bold=True) + f"\nEmo-A {acc * 100:.1f}%")
+        title_lines.append(wrap(run.display_name(m), panel_w - 0.2, BODY_PT, bold=True) + f"\nEmo-A {acc * 100:.1f}%")
     t_lines = max(t.count("\n") + 1 for t in title_lines)
     # Panels are square cells: as tall as their rows (emotions not in the plan are left out).
     n_rows = max(int((np.asarray(conf["counts"]).sum(axis=1) > 0).sum()) or len(conf["labels"]) for _, conf in mats)

@@ -42,7 +42,7 @@ def comparison_grid(run: RunData, methods: list[str], styles, out: AtomicOutput,
     for m in methods:
         tiles = [(f"T{tnum[t]} s{s}" if many_templates and m not in blind else f"s{s}")
                  for t, s in cells_for(m, first)]
-        groups.append(Group(m + (DAGGER if m in blind else ""), tiles, styles[m].colour))
+        groups.append(Group(run.display_name(m) + (DAGGER if m in blind else ""), tiles, styles[m].colour))
     notes = []
     if many_templates:
         notes.append("Columns: template T, seed s; " + ", ".join(
@@ -72,7 +72,7 @@ def transfer_grid(run: RunData, methods: list[str], styles, out: AtomicOutput, s
             if not seeds or not any((m, e, t, seeds[0]) in recs for e in emotions):
                 continue
             rows.append([[recs.get((m, e, t, seeds[0]))] for e in emotions])
-            labels.append(f"{m}\n{t.replace('{emotion}', '<e>')}")
+            labels.append(f"{run.display_name(m)}\n{t.replace('{emotion}', '<e>')}")
     if not rows:
         return None
     canvas, rc, geom = _mosaic(run, rows)
@@ -116,7 +116,7 @@ def fusion_grid(run: RunData, methods: list[str], styles, out: AtomicOutput, siz
                 labels.append(f"{e1} + {e2}\n(fused)")
             elif base != m and any((emo, r.seed) in base_recs for r in picked):
                 rows.append([[base_recs.get((emo, r.seed))] for r in picked])
-                labels.append(f"{emo}\n({base})")
+                labels.append(f"{emo}\n({run.display_name(base)})")
     if not rows:
         return None
     canvas, rc, geom = _mosaic(run, rows)

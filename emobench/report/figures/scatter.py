@@ -40,7 +40,8 @@ def scatter_emoa_semd(run: RunData, methods: list[str], styles, out: AtomicOutpu
         return None
     ctrls = [(c, mk) for c, mk in (("real (control)", "*"), ("shuffled (control)", "x"))
              if (c, y_col, ALL) in look and (c, x_col, ALL) in look]
-    labels = pts + [c for c, _ in ctrls]
+    name = run.display_name   # figures name methods as the tables do
+    labels = [name(m) for m in pts] + [name(c) for c, _ in ctrls]
     legend_w = max(text_width_in(lab, BODY_PT) for lab in labels) + 0.35
     below = size.narrow or legend_w > 0.4 * size.width
     ncol = _legend_columns(labels, size.width) if below else 1
@@ -59,11 +60,11 @@ def scatter_emoa_semd(run: RunData, methods: list[str], styles, out: AtomicOutpu
         a, d = look[(m, y_col, ALL)], look[(m, x_col, ALL)]
         xe = np.array(_yerr(*d)).reshape(2, 1)
         ye = np.array(_yerr(*a)).reshape(2, 1) * y_scale
-        ax.errorbar(d[0], a[0] * y_scale, xerr=xe, yerr=ye, fmt=st.marker, color=st.colour, label=m, capsize=1.5,
+        ax.errorbar(d[0], a[0] * y_scale, xerr=xe, yerr=ye, fmt=st.marker, color=st.colour, label=name(m), capsize=1.5,
                     markersize=5, elinewidth=0.8, markeredgecolor="#222222", markeredgewidth=0.5)
     for c, marker in ctrls:
         a, d = look[(c, y_col, ALL)], look[(c, x_col, ALL)]
-        ax.scatter(d[0], a[0] * y_scale, marker=marker, s=40, color="#444444", label=c)
+        ax.scatter(d[0], a[0] * y_scale, marker=marker, s=40, color="#444444", label=name(c))
     ax.set_xlabel(_axis_label(run, x_col))
     ax.set_ylabel(_axis_label(run, y_col))
     fig.suptitle(title)
