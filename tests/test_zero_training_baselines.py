@@ -177,6 +177,16 @@ def test_emotion_words_uses_only_words_the_mini_encoder_has_read(zoo):
     assert len(everything.words["fear"]) == 8 and "angry" not in everything.words["anger"]
 
 
+def test_emotion_words_keep_the_whole_lexicon_without_captions_but_never_a_content_word():
+    from baselines.emotion_words import readable_words
+
+    emoset = SimpleNamespace(objects=["ice_cream", "angry_dog"], scenes=["amusement_park"],
+                             split=lambda name: [SimpleNamespace(caption=None)])
+    got = readable_words(emoset, "auto")
+    assert got["fear"] == list(LEXICON["fear"]) and got["anger"] == [w for w in LEXICON["anger"] if w != "angry"]
+    assert readable_words(None, "auto") == {e: list(ws) for e, ws in LEXICON.items()}   # no dataset at all
+
+
 def test_emotion_words_never_overflow_the_text_encoder(zoo):
     w = EmotionWordsMethod(EmotionWordsConfig(vocabulary="all", n_words=8))
     w.load(zoo, None)
