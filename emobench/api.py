@@ -153,6 +153,10 @@ class Method(ABC):
     # True: a control (e.g. built to game one judge), not a contender: `emobench run` without --methods skips
     # it, and the report shows its row apart from the ranked methods.
     control: ClassVar[bool] = False
+    # True: the method reads the zoo's emotion dataset (its annotations or captions) without training on it, e.g.
+    # an attribute sampler counting p(attribute | emotion). A run records it in methods.json (the report can
+    # footnote the row) and binds the method's image keys to the dataset's content hash.
+    uses_dataset_statistics: ClassVar[bool] = False
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()

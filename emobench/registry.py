@@ -201,7 +201,7 @@ def _fmt(value: Any) -> str:
 
 
 def build_config(config_cls: type, options: dict[str, str], who: str) -> Any:
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    fields = {f.name: f for f in dataclasses.fields(config_cls) if f.init}   # init=False: derived, not options
     hints = typing.get_type_hints(config_cls)
     unknown = sorted(set(options) - set(fields))
     if unknown:

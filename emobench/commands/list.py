@@ -18,6 +18,8 @@ def add_parser(sub) -> None:
 def _options(cls: type) -> str:
     parts = []
     for f in dataclasses.fields(cls.Config):
+        if not f.init:   # derived by the config itself (e.g. a hash of files it names), not an option
+            continue
         default = f.default if f.default is not dataclasses.MISSING else "required"
         parts.append(f"{f.name}={default}")
     return ", ".join(parts) or "-"

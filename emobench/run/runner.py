@@ -196,6 +196,7 @@ class MethodOutcome:
     fits: list[dict[str, Any]] | None = None   # one entry per fit when the run fits a method more than once
     trained_against: list[str] = field(default_factory=list)   # Method.trained_against (the report greys those judges)
     control: bool = False                                       # Method.control (the report shows it apart)
+    uses_dataset_statistics: bool = False                       # Method.uses_dataset_statistics (a footnote)
 
 
 @dataclass
@@ -234,6 +235,8 @@ def image_keys(ms: MethodSpec, zoo, cells: Sequence[Cell], artifact_key: str | N
     """The content address of each cell's image with this method (``{}`` for a method that did not load)."""
     if ms.method is None:
         return {}
+    if getattr(ms.method, "uses_dataset_statistics", False) and getattr(zoo, "dataset", None) is not None:
+        artifact_key = f"{artifact_key or ''}|dataset:{zoo.dataset.content_hash}"   # its images depend on the data
     return {c: image_key(ms.plugin, ms.method.config, zoo.weights_hash, c, artifact_key) for c in cells}
 
 
@@ -249,7 +252,8 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
     outcome = MethodOutcome(ms.label, ms.plugin, config=config_to_dict(ms.method.config), position=ms.position,
                             display_name=ms.display_name,
                             trained_against=list(getattr(ms.method, "trained_against", ())),
-                            control=bool(getattr(ms.method, "control", False)))
+                            control=bool(getattr(ms.method, "control", False)),
+                            uses_dataset_statistics=bool(getattr(ms.method, "uses_dataset_statistics", False)))
     start = time.perf_counter()
     # A learning method is fitted cfg.fit_seeds times (fit seeds 0..K-1); every fit generates every cell.
     # With one fit the records carry no fit_seed, so a one-fit manifest (and every image key) is as before.
