@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import torch
 
+from emobench.cells import Cell, GenerationRequest, PlanContext, render  # noqa: F401  (re-exported)
 from emobench.emotions import EMOTIONS  # noqa: F401  (re-exported: plugins import it from here)
 from emobench.hashing import stable_hash  # noqa: F401  (re-exported: plugins import it from here)
 from emobench.options import convert_option, type_name  # noqa: F401  (re-exported: plugins import them from here)
@@ -31,7 +32,7 @@ PUBLIC_MODULES: tuple[str, ...] = ("emobench.api", "emobench.errors", "emobench.
                                    "emobench.sampling", "emobench.training", "emobench.judges", "emobench.testing")
 
 __all__ = ["PUBLIC_MODULES", "EMOTIONS", "stable_hash", "convert_option", "type_name", "NoConfig", "Cell", "render",
-           "GenerationRequest", "ImageRecord", "config_to_dict", "FitContext", "Method", "GenerationResult",
+           "GenerationRequest", "PlanContext", "ImageRecord", "config_to_dict", "FitContext", "Method", "GenerationResult",
            "BadOutput", "check_output", "ScoreItem", "Group", "ScoringContext", "Metric", "PerImageMetric",
            "SetMetric", "batched", "GroupStat", "MeanStat", "PairwiseMeanStat", "MeanOfStats"]
 
@@ -39,39 +40,6 @@ __all__ = ["PUBLIC_MODULES", "EMOTIONS", "stable_hash", "convert_option", "type_
 @dataclass(frozen=True)
 class NoConfig:
     """Config of a plugin that takes no options."""
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One unit of the plan: every method gets exactly the same cells, and the same latent for each.
-
-    ``template`` holds ``{emotion}``, which each method renders with its own emotion representation (a word,
-    a learned token, a mapped embedding), and on the content track ``{content}`` (``content``, e.g. "spider";
-    None on the emotion track, where id, image key and record are those of a cell without the field).
-    """
-
-    emotion: str
-    template: str
-    seed: int
-    content: str | None = None
-
-    @property
-    def cell_id(self) -> str:
-        base = f"{self.emotion}|{self.template}|{self.seed}"
-        return base if self.content is None else f"{base}|{self.content}"
-
-    def prompt(self, emotion_text: str | None = None) -> str:
-        return render(self.template, self.emotion if emotion_text is None else emotion_text, self.content)
-
-
-def render(template: str, emotion: str, content: str | None = None) -> str:
-    return template.format(emotion=emotion) if content is None else template.format(emotion=emotion, content=content)
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    cell: Cell
-    latents: torch.Tensor  # (C, h, w) float32 on CPU, drawn by the plan from cell.seed; pass as ``latents=``
 
 
 @dataclass(frozen=True)
@@ -157,9 +125,26 @@ class Method(ABC):
     # an attribute sampler counting p(attribute | emotion). A run records it in methods.json (the report can
     # footnote the row) and binds the method's image keys to the dataset's content hash.
     uses_dataset_statistics: ClassVar[bool] = False
+    # True: the images come from outside emobench (a submitted folder or bundle), not from the zoo's pipeline:
+    # never in the default method list; methods.json records it with ``provenance()``; tables mark the row.
+    external: ClassVar[bool] = False
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()
+
+    def run_label(self) -> str | None:
+        """The label of this method's rows (tables, summary.csv, manifest); None: its canonical spec
+        (``sd:guidance_scale=7``). A submission names its own row (``folder:NAME=DIR`` → ``NAME``)."""
+        return None
+
+    def check_plan(self, plan: PlanContext) -> None:
+        """Called once per run with the whole plan before any file is written: raise ``EmobenchError`` when
+        the method cannot serve it (a submission missing cells, a bundle of another protocol)."""
+
+    def provenance(self) -> dict[str, Any] | None:
+        """Where the images come from, recorded in methods.json (asked after ``check_plan``). An external
+        method returns ``declares_plan_latents`` and ``digest`` (of its files: it binds the image keys)."""
+        return None
 
     def fit_config(self) -> dict[str, Any]:
         """The options that change what ``fit`` writes; the artifact cache is keyed on them, so options that

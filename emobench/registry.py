@@ -9,7 +9,9 @@ from ``sys.path`` with the current directory added at its end.
 
 Method and metric *specs* may carry options for the plugin's ``Config`` dataclass:
 ``emogen:fuse=amusement+fear``, ``sd:guidance_scale=7:num_inference_steps=10`` (options separated by
-``:``; a tuple/list field takes ``+``-separated items).
+``:``; a tuple/list field takes ``+``-separated items). A plugin's ``Config`` may define a classmethod
+``from_spec(options) -> options`` that maps its own shorthand onto its fields (``folder:NAME=DIR`` →
+``name=NAME, dir=DIR``; ``bundle:FILE.zip`` → ``path=FILE.zip``).
 """
 from __future__ import annotations
 
@@ -142,6 +144,12 @@ class Registry:
         """``"sd:guidance_scale=7"`` → (canonical label, plugin instance with its parsed Config)."""
         name, options = parse_spec(spec)
         cls = self.get(name)
+        shorthand = getattr(cls.Config, "from_spec", None)   # a plugin's own spec form (``folder:NAME=DIR``)
+        if callable(shorthand):
+            try:
+                options = dict(shorthand(dict(options)))
+            except (TypeError, ValueError) as err:
+                raise EmobenchError(f"{self.kind} {name!r}: {err}", f"see `emobench list {self.kind}s`") from None
         config = build_config(cls.Config, options, f"{self.kind} {name!r}")
         return spec_label(name, config), cls(config)
 
@@ -157,13 +165,22 @@ def _cwd_on_path() -> None:
         sys.path.append(cwd)
 
 
+POSITIONAL = ""   # the key of one bare spec piece (``bundle:FILE.zip``): only a Config's ``from_spec`` takes it
+
+
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """``"name:k=v:k2=v2"`` → (name, options). One piece without ``=`` is kept under ``POSITIONAL`` for a
+    plugin whose ``Config.from_spec`` reads a shorthand (``bundle:FILE.zip``); ``build_config`` refuses it
+    for every other plugin."""
     name, *opts = [s.strip() for s in spec.strip().split(":")]
     if not name:
         raise EmobenchError(f"empty plugin name in {spec!r}", "write NAME or NAME:option=value")
     options: dict[str, str] = {}
     for opt in opts:
         key, eq, value = opt.partition("=")
+        if not eq and opt and POSITIONAL not in options:
+            options[POSITIONAL] = opt
+            continue
         if not eq or not key.strip():
             raise EmobenchError(f"option {opt!r} of {spec!r} is not key=value", "write NAME:option=value:option2=value2")
         options[key.strip()] = value.strip()
@@ -203,6 +220,9 @@ def _fmt(value: Any) -> str:
 def build_config(config_cls: type, options: dict[str, str], who: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(config_cls) if f.init}   # init=False: derived, not options
     hints = typing.get_type_hints(config_cls)
+    if POSITIONAL in options:
+        raise EmobenchError(f"option {options[POSITIONAL]!r} of {who} is not key=value",
+                            "write NAME:option=value:option2=value2")
     unknown = sorted(set(options) - set(fields))
     if unknown:
         raise EmobenchError(f"{who} has no option {', '.join(map(repr, unknown))}",

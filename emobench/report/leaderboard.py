@@ -14,6 +14,7 @@ from pathlib import Path
 
 from emobench.spec.protocol import ReferenceProtocol
 from emobench.rundir.layout import ALL
+from emobench.report.external import mark_external
 from emobench.report.metrics_display import MetricSpec, is_main, ordered_specs
 from emobench.report.reference import REFERENCE_TABLES, reference_protocol, why_no_reference
 from emobench.rundir.results import RunData, is_control
@@ -80,6 +81,7 @@ class Leaderboard:
     reference: ReferenceProtocol | None = None   # the paper protocol of ``references`` (None: no references)
     control_methods: list[BoardRow] = field(default_factory=list)   # Method.control rows (methods.json), unranked
     judge_specs: list[MetricSpec] = field(default_factory=list)     # per-judge Emo-A columns (judges section)
+    row_notes: dict[str, str] = field(default_factory=dict)   # method → note under the tables (external rows, †)
 
     @property
     def main_specs(self) -> list[MetricSpec]:
@@ -214,10 +216,11 @@ def build(run: RunData) -> Leaderboard:
     problems = [str(p) for p in run.scoring.get("problems") or []]
     notes = {s.key: str(run.display[s.key]["scale_note"]) for s in specs
              if (run.display.get(s.key) or {}).get("scale_note")}
-    names = {r.method: run.display_name(r.method) for r in rows + failed + control_methods}
+    names, row_notes = mark_external({r.method: run.display_name(r.method) for r in rows + failed + control_methods},
+                                     run.methods)
     return Leaderboard(specs, rows + failed, controls, references, base, facts, problems, notes, names, absent or "",
                        protocol=run.fingerprint, reference=ref, control_methods=control_methods,
-                       judge_specs=judge_specs)
+                       judge_specs=judge_specs, row_notes=row_notes)
 
 
 # ---------------------------------------------------------------- Markdown
@@ -278,12 +281,11 @@ def to_markdown(lb: Leaderboard) -> str:
     out.append("")
     ok = [r for r in lb.rows if r.kind != "failed"]
     failed = [r for r in lb.rows if r.kind == "failed"]
-    out.append("## Methods")
-    out.append("")
+    out += ["## Methods", ""]
     body = [[method_cell(lb, r.method) + (" (baseline)" if r.kind == "baseline" else ""), _n_text(r)]
             + [_cell(s, r.entries.get(s.key)) for s in main] for r in ok]
     out += _table(["Method", "n"] + titles, body) if body else ["No method produced scores."]
-    out.append("")
+    out += [""] + [_esc(n) + "\n" for n in lb.row_notes.values()]
     out += [f"Scale: {_esc(lb.scale_notes[s.key])}" + "\n" for s in lb.specs if s.key in lb.scale_notes]
     if lb.baseline and len(ok) > 1:
         out.append(f"## Paired difference vs the baseline `{lb.baseline}`")

@@ -24,9 +24,11 @@ from emobench.run import artifacts
 from emobench.spec import tracks
 from emobench.run import shard as sharding
 from emobench.sampling import collect_truncations
-from emobench.api import Cell, ImageRecord, Method, check_output, config_to_dict
+from emobench.api import Cell, ImageRecord, check_output, config_to_dict
+from emobench.run.methods import (MethodSpec, check_plans, display_label, keep_positions,  # noqa: F401 (re-exported)
+                                  resolve_methods)
 from emobench.spec.config import RunConfig, default_out
-from emobench.errors import EmobenchError, PluginError
+from emobench.errors import EmobenchError
 from emobench.io.lock import run_lock
 from emobench.spec.plan import Plan
 from emobench.rundir.layout import LOGS
@@ -39,57 +41,6 @@ from emobench.zoo.load import load_zoo
 
 
 # ------------------------------------------------------------------------------------ resolution
-@dataclass
-class MethodSpec:
-    label: str
-    plugin: str
-    method: Method | None
-    error: str | None = None   # the plugin failed to import: recorded as a failed method, the others run
-    position: int = 0          # place in the configured method list: the order of the report's tables
-    display_name: str = ""     # what reports print (``display_label``)
-
-
-def display_label(label: str, plugin_display: str | None) -> str:
-    """``"emogen:mapper=fc"`` with display name ``EmoGen`` → ``"EmoGen (mapper=fc)"``; no display name: the label."""
-    _, _, options = label.partition(":")
-    if not plugin_display:
-        return label
-    return f"{plugin_display} ({options.replace(':', ', ')})" if options else plugin_display
-
-
-def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
-    reg = registry.methods()
-    # the default list leaves out controls (Method.control): they run only when named
-    specs = list(specs) or [n for n in reg.available() if not getattr(reg.get(n), "control", False)]
-    if not specs:
-        raise EmobenchError("no method plugins are installed", "reinstall emobench (bash scripts/setup.sh)")
-    out: dict[str, MethodSpec] = {}
-    for position, spec in enumerate(specs):
-        name, options = registry.parse_spec(spec)
-        try:
-            label, method = reg.create(spec)
-        except PluginError as err:
-            if name not in reg.broken():
-                raise
-            out[spec] = MethodSpec(spec, name, None, err.problem, position, spec)
-            continue
-        out[label] = MethodSpec(label, name, method, None, out[label].position if label in out else position,
-                                display_label(label, getattr(type(method), "display_name", None)))
-    return [out[k] for k in sorted(out)]  # sorted: the order methods run in never matters
-
-
-def keep_positions(methods: list[MethodSpec], run_dir: Path) -> list[MethodSpec]:
-    """A resume keeps the method order the run was started with (methods.json ``position``): the stored
-    config lists methods sorted, because their order changes no result, only the order of the report's rows."""
-    try:
-        stored = json.loads((run_dir / "methods.json").read_text())
-    except (OSError, ValueError):
-        return methods
-    pos = {label: info.get("position") for label, info in stored.items() if isinstance(info, dict)}
-    return [dataclasses.replace(m, position=pos[m.label]) if isinstance(pos.get(m.label), int) else m
-            for m in methods]
-
-
 def parse_metrics(specs: Sequence[str]) -> list[tuple[str, Any]]:
     """(label, metric) for the named metrics, or every installed one; needs no zoo, so it runs first."""
     reg = registry.metrics()
@@ -133,7 +84,8 @@ def resolve(cfg: RunConfig, zoo=None, resume: Path | None = None) -> tuple[RunCo
     if baseline is not None and baseline not in labels:
         raise EmobenchError(f"baseline {baseline!r} is not among the run's methods ({', '.join(labels)})",
                             "add it to --methods or pick one of them with --baseline")
-    resolved = dataclasses.replace(cfg, methods=tuple(labels), baseline=baseline, zoo=_zoo_spec(cfg.zoo))
+    resolved = dataclasses.replace(cfg, methods=tuple(m.spec or m.label for m in methods), baseline=baseline,
+                                   zoo=_zoo_spec(cfg.zoo))
     run_dir = None
     if cfg.metrics:
         resolved.metrics = tuple(sorted(dict.fromkeys(label for label, _ in parsed)))
@@ -197,6 +149,8 @@ class MethodOutcome:
     trained_against: list[str] = field(default_factory=list)   # Method.trained_against (the report greys those judges)
     control: bool = False                                       # Method.control (the report shows it apart)
     uses_dataset_statistics: bool = False                       # Method.uses_dataset_statistics (a footnote)
+    external: bool = False                                      # Method.external (the report notes the row)
+    provenance: dict[str, Any] | None = None                    # Method.provenance(): where its images came from
 
 
 @dataclass
@@ -237,6 +191,8 @@ def image_keys(ms: MethodSpec, zoo, cells: Sequence[Cell], artifact_key: str | N
         return {}
     if getattr(ms.method, "uses_dataset_statistics", False) and getattr(zoo, "dataset", None) is not None:
         artifact_key = f"{artifact_key or ''}|dataset:{zoo.dataset.content_hash}"   # its images depend on the data
+    if getattr(ms.method, "external", False):   # a submission's images are bound to its files, not just its path
+        artifact_key = f"{artifact_key or ''}|source:{(ms.method.provenance() or {}).get('digest')}"
     return {c: image_key(ms.plugin, ms.method.config, zoo.weights_hash, c, artifact_key) for c in cells}
 
 
@@ -253,7 +209,8 @@ def run_method(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunConfi
                             display_name=ms.display_name,
                             trained_against=list(getattr(ms.method, "trained_against", ())),
                             control=bool(getattr(ms.method, "control", False)),
-                            uses_dataset_statistics=bool(getattr(ms.method, "uses_dataset_statistics", False)))
+                            uses_dataset_statistics=bool(getattr(ms.method, "uses_dataset_statistics", False)),
+                            external=bool(getattr(ms.method, "external", False)), provenance=ms.method.provenance())
     start = time.perf_counter()
     # A learning method is fitted cfg.fit_seeds times (fit seeds 0..K-1); every fit generates every cell.
     # With one fit the records carry no fit_seed, so a one-fit manifest (and every image key) is as before.
@@ -343,6 +300,7 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
                                     "run it without --launcher, or with --fit-seeds 1")
             contents = tracks.resolve_contents(cfg, zoo)
             plan = Plan.from_config(cfg, zoo.latent_shape(), contents)
+            methods = check_plans(methods, plan, cfg, zoo, contents)
             # from here on files are written; everything above only checked
             if not shard.active:   # shards share one folder by design; a plain run holds the folder's lock
                 held.enter_context(run_lock(run_dir))
@@ -396,4 +354,6 @@ def _outcome_json(o: MethodOutcome) -> dict[str, Any]:
     d.pop("label")
     if d["fits"] is None:   # one fit: methods.json as before
         d.pop("fits")
+    if not d["external"]:   # methods made here: methods.json as before
+        d.pop("external"), d.pop("provenance")
     return d
