@@ -3,6 +3,7 @@
 
     emobench plan export --out plan/ --emotions awe,fear --n-per-emotion 4      # on the benchmark's side
     python examples/generate_from_plan.py plan/ --out images/                   # anywhere with diffusers
+    python examples/generate_from_plan.py plan/ --out images/ --shard 2/4       # or one of 4 cluster jobs
     emobench run --methods sd,folder:mine=images/ --emotions awe,fear --n-per-emotion 4
 
 It writes ``images/<id>.png`` for every row of ``plan/cells.jsonl``, each image started from
@@ -127,7 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pipeline", type=Path, help="a diffusers StableDiffusionPipeline folder (default: export.json's)")
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
     ap.add_argument("--micro-batch", type=int, help="rows per pipeline call (default: export.json's, 8)")
+    ap.add_argument("--shard", default="1/1", metavar="K/N",
+                    help="generate rows K, K+N, K+2N, ... only (K in 1..N): N jobs fill one folder (default 1/1)")
     args = ap.parse_args(argv)
+    try:
+        k, n = (int(x) for x in args.shard.split("/"))
+        assert 1 <= k <= n
+    except (ValueError, AssertionError):
+        ap.error(f"--shard {args.shard!r} is not K/N with 1 <= K <= N")
     facts = json.loads((args.export / "export.json").read_text())
     sampling = facts["sampling"]
     folder = args.pipeline or (Path(facts["zoo"]["pipeline"]) if facts["zoo"].get("pipeline") else None)
@@ -137,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     if micro_batch < 1:
         ap.error("--micro-batch must be at least 1")
     rows = [json.loads(line) for line in (args.export / "cells.jsonl").read_text().splitlines() if line.strip()]
+    rows = rows[k - 1::n]   # a row's image depends on neither its call neighbours nor the shard (padded calls)
     latents = load_file(str(args.export / "latents.safetensors"))
     args.out.mkdir(parents=True, exist_ok=True)
     generate(load_pipeline(folder, sampling, args.device), rows, latents, sampling, micro_batch, args.device, args.out)
@@ -145,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "method": "reference generator (examples/generate_from_plan.py)", "plan_latents": True,
         "protocol": facts["fingerprint"], "plan_hash": facts["plan_hash"], "micro_batch": micro_batch,
         "notes": "the zoo's own pipeline and sd's sampling" if same else f"pipeline {folder}"}, indent=2) + "\n")
-    print(f"{len(rows)} images in {args.out}")
+    print(f"{len(rows)} images (shard {k}/{n}) in {args.out}")
     return 0
 
 

@@ -39,6 +39,15 @@ class Decoded:
     resized_from: tuple[int, int] | None = None   # (width, height) before the Lanczos resize
 
 
+def size_text(n: float) -> str:
+    """``1536`` → ``"1.5 KiB"``: sizes in one-line errors."""
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
 class BadImage(EmobenchError):
     """One submitted file cannot be used; ``str`` is one line naming it."""
 
@@ -47,7 +56,7 @@ def decode(data: bytes, name: str, size: tuple[int, int], strict_size: bool = Fa
     """``data`` (the bytes of file ``name``) as RGB uint8 of ``size`` = (height, width), under the policy above."""
     ext = name.rsplit(".", 1)[-1].lower()
     if len(data) > MAX_IMAGE_BYTES:
-        raise BadImage(f"{name} is {len(data) / 2**20:.0f} MiB, over the {MAX_IMAGE_BYTES // 2**20} MiB limit",
+        raise BadImage(f"{name} is {size_text(len(data))}, over the {size_text(MAX_IMAGE_BYTES)} limit per image",
                        "submit the image at the zoo's size, or compressed")
     im = _open(data, name, ext)
     notes = []

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 from emobench.errors import EmobenchError
 
-from baselines.submission.images import FORMATS, MAX_IMAGE_BYTES
+from baselines.submission.images import FORMATS, MAX_IMAGE_BYTES, size_text
 
 MAX_BUNDLE_BYTES = 8 * 2 ** 30     # the zip file itself
 MAX_ENTRIES = 200_000
@@ -150,8 +150,8 @@ class BundleSource:
             raise SubmissionError(f"bundle {str(self.path)!r} does not exist", "pass a .zip made by `emobench bundle`")
         size = self.path.stat().st_size
         if size > MAX_BUNDLE_BYTES:
-            raise SubmissionError(f"bundle {self.path.name} is {size / 2**30:.1f} GiB, over the "
-                                  f"{MAX_BUNDLE_BYTES / 2**30:.0f} GiB limit", "bundle fewer or smaller images")
+            raise SubmissionError(f"bundle {self.path.name} is {size_text(size)}, over the {size_text(MAX_BUNDLE_BYTES)} "
+                                  "limit", "bundle fewer or smaller images")
         try:
             with zipfile.ZipFile(self.path) as zf:
                 infos = zf.infolist()
@@ -181,10 +181,10 @@ class BundleSource:
                 raise bad(f"has an encrypted entry {name!r}")
             limit = MAX_IMAGE_BYTES if name.startswith("images/") else MAX_JSON_BYTES
             if i.file_size > limit and not i.is_dir():
-                raise bad(f"entry {name!r} is {i.file_size / 2**20:.0f} MiB, over its {limit // 2**20} MiB limit")
+                raise bad(f"entry {name!r} is {size_text(i.file_size)}, over its {size_text(limit)} limit")
             total += i.file_size
         if total > 2 * MAX_BUNDLE_BYTES:
-            raise bad(f"expands to {total / 2**30:.1f} GiB, over the {2 * MAX_BUNDLE_BYTES / 2**30:.0f} GiB limit")
+            raise bad(f"expands to {size_text(total)}, over the {size_text(2 * MAX_BUNDLE_BYTES)} limit")
 
     def names(self) -> list[str]:
         return sorted(n for n, i in self.infos.items() if not i.is_dir())
@@ -198,6 +198,6 @@ class BundleSource:
             raise SubmissionError(f"bundle {self.path.name}: entry {name!r} cannot be read ({type(err).__name__})",
                                   "re-make the bundle with `emobench bundle`") from None
         if len(data) > limit:
-            raise SubmissionError(f"bundle {self.path.name}: entry {name!r} expands past its {limit // 2**20} MiB limit",
+            raise SubmissionError(f"bundle {self.path.name}: entry {name!r} expands past its {size_text(limit)} limit",
                                   "re-make the bundle with `emobench bundle`")
         return data

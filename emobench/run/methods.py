@@ -55,20 +55,20 @@ def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
             continue
         canonical, label = label, method.run_label() or label
         if label != canonical:
-            _check_row_label(label, canonical, reg, out)
+            _check_row_label(label, spec, canonical, reg, out)
         out[label] = MethodSpec(label, name, method, None, out[label].position if label in out else position,
                                 display_label(label, getattr(type(method), "display_name", None)),
                                 canonical if label != canonical else "")
     return [out[k] for k in sorted(out)]  # sorted: the order methods run in never matters
 
 
-def _check_row_label(label: str, spec: str, reg, out: dict[str, MethodSpec]) -> None:
+def _check_row_label(label: str, given: str, canonical: str, reg, out: dict[str, MethodSpec]) -> None:
     """A method naming its own row (``folder:NAME=DIR``) must not take an installed method's name or another row's."""
     if label in reg.names():
-        raise EmobenchError(f"{spec!r} names its row {label!r}, the name of an installed method",
-                            "give the submission another name")
-    if label in out and (out[label].spec or out[label].label) != spec:
-        raise EmobenchError(f"two methods of the run are named {label!r}", "give each submission its own name")
+        raise EmobenchError(f"method {given!r} names its row {label!r}, the name of an installed method",
+                            "give it a row name of its own in the spec")
+    if label in out and (out[label].spec or out[label].label) != canonical:
+        raise EmobenchError(f"two methods of the run are named {label!r}", "give each its own row name in the spec")
 
 
 def keep_positions(methods: list[MethodSpec], run_dir: Path) -> list[MethodSpec]:

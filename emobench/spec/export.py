@@ -99,7 +99,7 @@ protocol {facts['protocol']} {facts['fingerprint']}, plan {facts['plan_hash']}, 
 3. Optionally add submission.json: {{"method": "...", "plan_latents": true|false, "protocol": "{facts['fingerprint']}",
    "notes": "..."}}; plan_latents=true declares you started from latents.safetensors (it cannot be verified).
 4. Score it: emobench run --methods folder:NAME=DIR with the same flags as this export (config in export.json),
-   or send the folder (or a zip of it) with submission.json to whoever runs the benchmark.
+   or send the folder with its submission.json to whoever runs the benchmark.
 Details: docs/submit-images.md
 """
 
