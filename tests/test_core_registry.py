@@ -76,7 +76,7 @@ def test_looking_up_sd_imports_no_other_method():
     only, and listing names imports none."""
     code = (
         "import sys\n"
-        "from emobench import registry, runner\n"
+        "from emobench import registry\nfrom emobench.run import runner\n"
         "reg = registry.methods()\n"
         "assert 'sd' in reg.names() and 'emogen' in reg.names()\n"
         "assert not [m for m in sys.modules if m.startswith(('baselines', 'emogen'))], 'names() imported a plugin'\n"

@@ -50,6 +50,13 @@ def _transparent(folder: Path) -> None:
     _replace(folder, png(rgba))
 
 
+def _animated(folder: Path) -> None:
+    buf = io.BytesIO()
+    frames = [Image.fromarray(pixels(i)) for i in range(2)]
+    frames[0].save(buf, format="PNG", save_all=True, append_images=frames[1:])
+    _replace(folder, buf.getvalue())
+
+
 def _all_three(folder: Path) -> None:
     (folder / f"{IDS[0]}.png").unlink()
     (folder / "stranger.png").write_bytes(png(pixels(7)))
@@ -63,6 +70,7 @@ FOLDER_CASES = {
                        f"1 duplicated ({IDS[1]} ({IDS[1]}.jpg + {IDS[1]}.png))"),
     "missing, extra and duplicate in one line": (_all_three, "1 missing (awe-0-"),
     "other format for a cell": (lambda d: _replace(d, b"GIF89a", "gif"), f"not read, not .png/.jpg/.jpeg/.webp: {IDS[0]}.gif"),
+    "animated image": (_animated, "is animated (2 frames)"),
     "not an image": (lambda d: _replace(d, b"hello, I am text"), "is not a PNG, JPEG or WebP image"),
     "truncated image": (lambda d: _replace(d, png(pixels(5))[:300]), "is truncated or damaged"),
     "decompression bomb": (lambda d: _replace(d, bomb_png()), "(a decompression bomb?)"),
@@ -217,8 +225,16 @@ CONVERTED = {   # file bytes, what the run stores (uint8 HxWx3; None: computed i
     "opaque alpha": (lambda a: png(np.dstack([a, np.full(a.shape[:2], 255, np.uint8)])), lambda a: a,
                      {"converted": {"RGBA (opaque)→RGB": 1}}),
     "exif orientation": (_exif_rotated, lambda a: np.rot90(a, -1), {"converted": {"EXIF orientation": 1}}),
+    "webp (lossless)": (lambda a: _webp(a), lambda a: a, {"converted": {}, "resized": {}}),
+    "jpeg": (lambda a: jpeg(a), None, {"converted": {}, "resized": {}}),
     "larger, resized": (lambda a: png(np.kron(a, np.ones((2, 2, 1), np.uint8))), None, {"resized": {"64x64": 1}}),
 }
+
+
+def _webp(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="WEBP", lossless=True)
+    return buf.getvalue()
 
 
 @pytest.mark.parametrize("case", sorted(CONVERTED))
@@ -226,7 +242,9 @@ def test_converted_images_are_accepted_and_recorded(case, zoo_dir, tmp_path, iso
     make, expect, facts = CONVERTED[case]
     folder = write_folder(tmp_path / "sub", IDS)
     original = pixels(0)
-    (folder / f"{IDS[0]}.png").write_bytes(make(original))
+    (folder / f"{IDS[0]}.png").unlink()
+    ext = {"webp (lossless)": "webp", "jpeg": "jpg"}.get(case, "png")
+    (folder / f"{IDS[0]}.{ext}").write_bytes(make(original))
     assert cli(run_argv(zoo_dir, tmp_path / "run", f"folder:x={folder}", "--no-score")) == 0
     prov = methods_json(tmp_path / "run")["x"]["provenance"]
     for key, counts in facts.items():
@@ -234,7 +252,7 @@ def test_converted_images_are_accepted_and_recorded(case, zoo_dir, tmp_path, iso
     rec = next(json.loads(x) for x in (tmp_path / "run" / "manifest.jsonl").read_text().splitlines()
                if json.loads(x)["seed"] == 0 and json.loads(x)["emotion"] == EMOTIONS[0])
     stored = (load_image(tmp_path / "run" / rec["path"]) * 255).round().byte().permute(1, 2, 0).numpy()
-    if case == "palette":
+    if case in ("palette", "jpeg"):   # what Pillow decodes (a palette lookup; the JPEG decoder)
         expect_arr = np.asarray(Image.open(io.BytesIO(make(original))).convert("RGB"))
     elif case == "larger, resized":   # the named filter: Lanczos back to 32x32
         big = Image.fromarray(np.kron(original, np.ones((2, 2, 1), np.uint8)))
@@ -242,3 +260,24 @@ def test_converted_images_are_accepted_and_recorded(case, zoo_dir, tmp_path, iso
     else:
         expect_arr = expect(original)
     assert np.array_equal(stored, expect_arr)
+
+
+# ------------------------------------------------------------------------------------------- plan export
+
+@pytest.mark.parametrize("extra, message", [
+    (["--n-per-emotion", "0"], "--n-per-emotion must be positive"),
+    (["--emotions", "joy"], "unknown emotion 'joy'"),
+    (["--track", "content", "--contents", "unicorn"], "content 'unicorn' is not in the zoo's content list"),
+    (["--from-run", "{tmp}/nope"], "has no readable config.json"),
+    (["--out", "{tmp}/full"], "exists and is not an empty folder"),
+])
+def test_bad_plan_export_is_refused_in_one_line(extra, message, zoo_dir, tmp_path, capsys):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    extra = [a.format(tmp=tmp_path) for a in extra]
+    out = [] if "--out" in extra else ["--out", str(tmp_path / "plan")]
+    assert cli(["plan", "export", "--zoo", str(zoo_dir), *out, *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("emobench: error:") and err.count("\n") == 0 and message in err, err
+    assert not (tmp_path / "plan").exists() and (tmp_path / "full" / "keep.txt").read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []   # no temp folder left
