@@ -23,8 +23,7 @@ Change any of these (your own pipeline, ``--micro-batch``, another sampler) and 
 the same prompts and starting noise. The emobench mini zoo's pipeline folder names two classes of emobench
 (diffusers never imports a module a folder names): its lossless pixel-shuffle autoencoder is rebuilt here
 (``pixel_shuffle_autoencoder``) and its latent-seeded DDPM scheduler loaded as diffusers' ``DDPMScheduler``,
-which it equals whenever step-noise generators are passed. Written for diffusers 0.42 (``dtype=``; older
-releases call it ``torch_dtype``).
+which it equals whenever step-noise generators are passed. Tested with diffusers 0.42 and transformers 5.
 """
 from __future__ import annotations
 

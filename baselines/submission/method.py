@@ -64,6 +64,8 @@ class FolderConfig:
             raise ValueError(f"folder takes one NAME=DIR, got {', '.join(short)}")
         if short:
             options["name"], options["dir"] = short[0], options.pop(short[0])
+        if "name" not in options or "dir" not in options:
+            raise ValueError("write folder:NAME=DIR (the row's name and the folder of <cell id>.png images)")
         return options
 
 
@@ -90,6 +92,8 @@ class BundleConfig:
             raise ValueError(f"bundle takes one FILE.zip or NAME=FILE.zip, got {', '.join(short)}")
         if short:
             options["name"], options["path"] = short[0], options.pop(short[0])
+        if "path" not in options:
+            raise ValueError("write bundle:FILE.zip or bundle:NAME=FILE.zip")
         return options
 
 

@@ -98,15 +98,16 @@ def write_bundle(run: str | Path, method: str, out: str | Path) -> dict[str, Any
                                            ("provenance/methods.json", _dump({method: info}), zipfile.ZIP_DEFLATED)]
     files += [(f"provenance/{n}", _dump(_json(run, n)), zipfile.ZIP_DEFLATED) for n in PROVENANCE_FILES
               if (run / n).is_file()]
-    files += [(f"images/{i}.png", (run / r.path).read_bytes(), zipfile.ZIP_STORED) for i, r in sorted(images.items())]
+    pngs = {f"images/{i}.png": run / r.path for i, r in images.items()}   # read one at a time while writing
 
     def write(tmp: Path) -> None:
+        entries = [(n, d, how) for n, d, how in files] + [(n, None, zipfile.ZIP_STORED) for n in pngs]
         with zipfile.ZipFile(tmp, "w") as zf:
-            for name, data, how in sorted(files):
+            for name, data, how in sorted(entries, key=lambda e: e[0]):
                 zi = zipfile.ZipInfo(name, date_time=_DATE)
                 zi.external_attr = 0o644 << 16
                 zi.compress_type = how
-                zf.writestr(zi, data)
+                zf.writestr(zi, data if data is not None else pngs[name].read_bytes())
 
     atomic_write(out, write)
     return meta
