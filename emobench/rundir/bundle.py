@@ -7,7 +7,8 @@ Layout (version 1; read by the ``bundle`` method plugin, which never extracts it
                              plan hash, declares_plan_latents, images {file id: sha256}, provenance
     protocol.json, plan.json the run's own files
     provenance/              methods.json (the method's entry), config.json, zoo.json, env.json of the run
-    images/<file id>.png     the run's stored PNGs, byte for byte (so a re-score reads the very same pixels)
+    images/<file id>.png     the run's stored images, byte for byte (so a re-score reads the very same pixels),
+                             with the extension the store gave them
 
 The zip is deterministic (sorted entries, fixed dates): the same run gives the same bundle bytes.
 """
@@ -98,7 +99,9 @@ def write_bundle(run: str | Path, method: str, out: str | Path) -> dict[str, Any
                                            ("provenance/methods.json", _dump({method: info}), zipfile.ZIP_DEFLATED)]
     files += [(f"provenance/{n}", _dump(_json(run, n)), zipfile.ZIP_DEFLATED) for n in PROVENANCE_FILES
               if (run / n).is_file()]
-    pngs = {f"images/{i}.png": run / r.path for i, r in images.items()}   # read one at a time while writing
+    # the stored files as they are (their own extension: a store may keep another format than PNG), read one at a
+    # time while writing
+    pngs = {f"images/{i}{Path(r.path).suffix.lower() or '.png'}": run / r.path for i, r in images.items()}
 
     def write(tmp: Path) -> None:
         entries = [(n, d, how) for n, d, how in files] + [(n, None, zipfile.ZIP_STORED) for n in pngs]
