@@ -15,6 +15,7 @@ from pathlib import Path
 from emobench.protocol import ReferenceProtocol
 from emobench.rundir import ALL
 from emobench.report.metrics_display import MetricSpec, is_main, ordered_specs
+from emobench.report.ceilings import Ceiling, ceilings
 from emobench.report.reference import REFERENCE_TABLES, reference_protocol, why_no_reference
 from emobench.report.rundata import RunData, is_control
 
@@ -43,6 +44,7 @@ class BoardEntry:
     warning: str = ""
     display: str = ""     # verbatim text (paper-reported values keep the paper's own precision)
     p_note: str = ""      # which test gave the p-value, or why there is none
+    above: str = ""       # "above real images": beyond a control's interval the metric names (report.ceilings)
 
     @property
     def has_value(self) -> bool:
@@ -80,6 +82,10 @@ class Leaderboard:
     reference: ReferenceProtocol | None = None   # the paper protocol of ``references`` (None: no references)
     control_methods: list[BoardRow] = field(default_factory=list)   # Method.control rows (methods.json), unranked
     judge_specs: list[MetricSpec] = field(default_factory=list)     # per-judge Emo-A columns (judges section)
+    ceilings: list[Ceiling] = field(default_factory=list)            # report.ceilings: what is marked and why
+
+    def ceiling_notes(self) -> list[str]:
+        return [c.sentence(self.display_names) for c in self.ceilings if c.methods]
 
     @property
     def main_specs(self) -> list[MetricSpec]:
@@ -215,9 +221,14 @@ def build(run: RunData) -> Leaderboard:
     notes = {s.key: str(run.display[s.key]["scale_note"]) for s in specs
              if (run.display.get(s.key) or {}).get("scale_note")}
     names = {r.method: run.display_name(r.method) for r in rows + failed + control_methods}
+    marked = ceilings(run)
+    for c in marked:
+        for r in rows + control_methods:
+            if r.method in c.methods and c.column in r.entries:
+                r.entries[c.column].above = c.mark
     return Leaderboard(specs, rows + failed, controls, references, base, facts, problems, notes, names, absent or "",
                        protocol=run.fingerprint, reference=ref, control_methods=control_methods,
-                       judge_specs=judge_specs)
+                       judge_specs=judge_specs, ceilings=marked)
 
 
 # ---------------------------------------------------------------- Markdown
@@ -229,7 +240,7 @@ def _cell(spec: MetricSpec, e: BoardEntry | None, with_ci: bool = True) -> str:
     v = f"**{v}**" if e.best else v
     if with_ci and not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
         v += f" [{spec.fmt(e.ci_low)}, {spec.fmt(e.ci_high)}]"
-    return v
+    return f"{v} ({e.above})" if e.above else v
 
 
 def _diff_cell(spec: MetricSpec, e: BoardEntry | None) -> str:
@@ -284,6 +295,7 @@ def to_markdown(lb: Leaderboard) -> str:
             + [_cell(s, r.entries.get(s.key)) for s in main] for r in ok]
     out += _table(["Method", "n"] + titles, body) if body else ["No method produced scores."]
     out.append("")
+    out += [f"- {_esc(note)}" + "\n" for note in lb.ceiling_notes()]
     out += [f"Scale: {_esc(lb.scale_notes[s.key])}" + "\n" for s in lb.specs if s.key in lb.scale_notes]
     if lb.baseline and len(ok) > 1:
         out.append(f"## Paired difference vs the baseline `{lb.baseline}`")
@@ -363,35 +375,3 @@ def to_markdown(lb: Leaderboard) -> str:
                    "(see `leaderboards/paper/`).")
         out.append("")
     return "\n".join(out)
-
-
-# ---------------------------------------------------------------- CSV
-
-def _num(x: float) -> str:
-    # repr: the shortest text that reads back to the same float, identical on every platform
-    return "" if x is None or math.isnan(x) else repr(float(x))
-
-
-def to_csv(lb: Leaderboard) -> str:
-    fields = ["section", "method", "display_name", "status", "reason", "n", "n_fits", "protocol"]
-    for s in lb.specs + lb.judge_specs:
-        k = s.key
-        fields += [k, f"{k}_ci_low", f"{k}_ci_high", f"{k}_best", f"{k}_diff", f"{k}_diff_ci_low",
-                   f"{k}_diff_ci_high", f"{k}_p_value", f"{k}_p_holm", f"{k}_mark"]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(fields)
-    for r in lb.rows + lb.control_methods + lb.controls + lb.references:
-        section = {"reference": "reference (paper-reported, not computed)"}.get(r.kind, r.kind)
-        # reference rows carry the reported protocol's key, computed rows the run's fingerprint
-        proto = (lb.reference.key if lb.reference is not None else "") if r.kind == "reference" else lb.protocol
-        line = [section, r.method, lb.display_names.get(r.method, r.method), r.status if r.kind != "reference" else "",
-                r.reason or "", str(r.n_images) if r.n_images is not None else "",
-                str(r.n_fits) if r.kind != "reference" else "", proto]
-        for s in lb.specs + lb.judge_specs:
-            e = r.entries.get(s.key, BoardEntry())
-            line += [_num(e.value), _num(e.ci_low), _num(e.ci_high), "1" if e.best else "",
-                     _num(e.diff), _num(e.diff_ci_low), _num(e.diff_ci_high), _num(e.p_value), _num(e.p_holm),
-                     entry_mark(s, e)]
-        w.writerow(line)
-    return buf.getvalue()
