@@ -37,8 +37,9 @@ class Ceiling:
         """One paragraph under a table: who is marked, against what, and what it usually means."""
         who = ", ".join((names or {}).get(m, m) for m in self.methods)
         see = f" (columns {', '.join(self.see)})" if self.see else ""
-        return (f"{self.label} {self.mark}: {who}; beyond the {self.control} row's 95% interval "
-                f"({self.fmt(self.value)} [{self.fmt(self.low)}, {self.fmt(self.high)}]). {self.note}{see}.")
+        noun = f"{self.control.removesuffix(' (control)')} images"
+        return (f"{self.label} {self.mark}: {who} (beyond the {noun}' 95% interval, "
+                f"{self.fmt(self.value)} [{self.fmt(self.low)}, {self.fmt(self.high)}]). {self.note}{see}.")
 
 
 def mark_for(control: str) -> str:

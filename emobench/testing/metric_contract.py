@@ -220,7 +220,15 @@ class MetricHarness:
         _expect(torch.allclose(twice, torch.cat([point, boot]), equal_nan=True),
                 "a resample's value depends on the other rows of the weights")
         json.dumps(getattr(stat, "extra", {}))
-        return f"{emotion}: {float(point[0]):.4g} on {n} images; 4 resamples {[round(float(x), 4) for x in boot]}"
+        cols = m.group_stats(group, ScoringContext(reference), self.zoo)   # a multi-column set metric's columns
+        _expect(isinstance(cols, dict) and next(iter(cols), None) == m.name and set(cols) <= set(m.display()),
+                f"group_stats() must be a dict whose first column is {m.name!r}, every column in display()")
+        for col, s in cols.items():
+            v = s.evaluate(weights)
+            _expect(s.n == n and tuple(v.shape) == (4,), f"group_stats()[{col!r}] must cover the group's {n} items")
+        more = f"; columns {list(cols)}" if len(cols) > 1 else ""
+        return (f"{emotion}: {float(point[0]):.4g} on {n} images; 4 resamples {[round(float(x), 4) for x in boot]}"
+                + more)
 
 
 def check_metric(name_or_class: str | type[Metric], zoo: Any, *, options: Mapping[str, Any] | None = None,
