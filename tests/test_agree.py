@@ -104,3 +104,15 @@ def test_whole_counts_of_the_stated_n():
 
 def test_the_committed_intervals_are_current():
     assert (REPO / "leaderboards/paper/reported_intervals.csv").read_text() == to_csv(all_reported())
+
+
+def test_reference_rows_carry_their_wilson_intervals():
+    from emobench.report.leaderboard import paper_reference_rows, with_reported_intervals
+
+    rows = {r.method: r for r in with_reported_intervals(paper_reference_rows("paper_emoctrl_table1.csv"),
+                                                         "emoctrl-paper")}
+    e = rows["DreamBooth (paper-reported)"].entries["emo-a"]
+    assert (e.ci_low, e.ci_high) == wilson(243, 720) and e.display == "33.75%"
+    assert math.isnan(rows["EmoCtrl (paper-reported)"].entries["lpips"].ci_low)   # not a percentage
+    emogen = with_reported_intervals(paper_reference_rows("paper_table1.csv"), "emogen-paper")
+    assert all(math.isnan(e.ci_low) for r in emogen for e in r.entries.values())   # no n stated

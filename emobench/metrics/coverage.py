@@ -58,7 +58,9 @@ class KnnCoverage(SetMetric):
             label, headline, offset, role = _FACTS[stat]
             out[self.column(stat)] = {
                 "label": label + (" (CLIP)" if self.suffix else ""), "unit": "", "decimals": self.decimals,
-                "percent": False, "higher_is_better": True, "headline": headline and not self.suffix,
+                # density is best near 1 (a set drawn like the real one): no direction, no "best" mark
+                "percent": False, "higher_is_better": None if stat == "density" else True,
+                "headline": headline and not self.suffix,
                 "order": self.order + offset, "role": role if not self.suffix else "",
                 "k": self.config.k, "features": self.space, "reference": "held-out test images of the emotion",
                 # per-emotion bar charts for the two headline columns only (figures cost seconds each)

@@ -17,6 +17,7 @@ from emobench.rundir import ALL
 from emobench.report.metrics_display import MetricSpec, is_main, ordered_specs
 from emobench.report.ceilings import Ceiling, ceilings
 from emobench.report.reference import REFERENCE_TABLES, reference_protocol, why_no_reference
+from emobench.report.reported import reported_cells
 from emobench.report.rundata import RunData, is_control
 
 # Holm-corrected p-value thresholds → marks (the usual convention, spelled out under the table).
@@ -161,6 +162,15 @@ def paper_reference_rows(table: str = "paper_table1.csv") -> list[BoardRow]:
     return rows
 
 
+def with_reported_intervals(rows: list[BoardRow], key: str) -> list[BoardRow]:
+    """Reference rows with the Wilson interval of each reported percentage whose n the paper states."""
+    for c in reported_cells(key):
+        e = next((r.entries.get(c.column) for r in rows if r.method == f"{c.method} (paper-reported)"), None)
+        if e is not None and c.wilson_low is not None:
+            e.ci_low, e.ci_high = c.wilson_low, c.wilson_high
+    return rows
+
+
 def build(run: RunData) -> Leaderboard:
     specs = ordered_specs(sorted(set(run.summary["metric"])), run.display, run.metric_directions)
     # per-judge columns (display fact "judge") are shown by the judges section, with trained_against greyed
@@ -200,7 +210,7 @@ def build(run: RunData) -> Leaderboard:
         ref = None
     if ref is None and not absent:
         absent = "the run's protocol is not a paper's (see docs/protocols.md)"
-    references = paper_reference_rows(REFERENCE_TABLES[ref.key]) if ref is not None else []
+    references = with_reported_intervals(paper_reference_rows(REFERENCE_TABLES[ref.key]), ref.key) if ref else []
     facts: dict[str, str] = {}
     if run.zoo:
         name = str(run.zoo.get("name", "?"))

@@ -32,7 +32,8 @@ METRIC_CHECKS: tuple[str, ...] = (
     "values",              # (per-image) {column: [N]} with the metric first; extra tables are JSON
     "group_stat",          # (set) a statistic per bootstrap row; unit weights give the point estimate
 )
-DISPLAY_TYPES = {"label": str, "unit": str, "decimals": int, "percent": bool, "higher_is_better": bool,
+DISPLAY_TYPES = {"label": str, "unit": str, "decimals": int, "percent": bool,
+                 "higher_is_better": (bool, type(None)),   # None: a column with no better direction (k-NN density)
                  "headline": bool, "order": int}
 
 
@@ -133,8 +134,8 @@ class MetricHarness:
                 f"display() must be a dict whose first key is the metric's name {self.metric.name!r}")
         for col, f in facts.items():
             for key, typ in DISPLAY_TYPES.items():
-                _expect(isinstance(f.get(key), typ), f"display()[{col!r}][{key!r}] must be {typ.__name__}, "
-                                                     f"got {f.get(key)!r}")
+                _expect(key in f and isinstance(f.get(key), typ), f"display()[{col!r}][{key!r}] must be "
+                        f"{getattr(typ, '__name__', 'bool or None')}, got {f.get(key)!r}")
             _expect(f["decimals"] >= 0, f"display()[{col!r}]['decimals'] must be >= 0")
         json.dumps(facts)
         return f"{len(facts)} column(s): " + ", ".join(f"{c} ({f['label']})" for c, f in facts.items())
