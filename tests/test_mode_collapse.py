@@ -96,3 +96,27 @@ def test_the_figures_carry_the_mark(scored, tmp_path, monkeypatch):
     assert "collapse (above real images)" in legends["scatter_emoa_coverage"]
     assert "sd" in legends["scatter_emoa_coverage"] and "real (control)" in legends["scatter_emoa_coverage"]
     assert "collapse (above real images)" in legends["bars_emo-a"]
+
+
+def test_new_figures_at_both_widths_with_no_text_under_7pt(scored, tmp_path, monkeypatch):
+    from matplotlib.text import Text
+
+    from emobench.report.figstyle import MIN_PT, SIZES
+
+    run = load_run(scored)
+    seen: dict[str, tuple[float, float]] = {}
+
+    def capture(fig, out, name, size):
+        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        seen[name] = (fig.get_figwidth(), min(t.get_fontsize() for t in texts))
+        return name
+    monkeypatch.setattr(report_figures.scatter, "save", capture)
+    monkeypatch.setattr(report_figures.pairs, "save", capture)
+    styles = report_figures.method_styles(run.method_names() + ["real (control)", "shuffled (control)"])
+    with AtomicOutput(tmp_path / "out") as out:
+        for size in SIZES:
+            assert report_figures.scatter_emoa_coverage(run, run.method_names(), styles, out, size)
+            assert report_figures.pairs_figure(run, run.method_names(), styles, out, size) == "closest_pairs"
+            for name in ("scatter_emoa_coverage", "closest_pairs"):
+                width, smallest = seen.pop(name)
+                assert width == pytest.approx(size.width) and smallest >= MIN_PT, (name, size, smallest)
