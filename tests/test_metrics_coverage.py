@@ -12,8 +12,6 @@ from emobench.errors import EmobenchError
 from emobench.metrics.coverage import KnnCoverage, KnnCoverageClip
 from emobench.metrics.knn import KnnManifolds, KnnStat, prdc
 
-prdc_package = pytest.importorskip("prdc")
-
 
 def _feats(seed: int, n: int, d: int = 6, shift: float = 0.0) -> torch.Tensor:
     return torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + shift
@@ -26,6 +24,7 @@ def _stats(real: torch.Tensor, fake: torch.Tensor, k: int) -> dict[str, KnnStat]
 
 @pytest.mark.parametrize("seed,k,shift", [(0, 5, 0.0), (1, 3, 0.7), (2, 5, 1.5), (3, 1, 0.3)])
 def test_equals_the_prdc_package(seed, k, shift, capsys):
+    import prdc as prdc_package   # the oracle: a dev dependency (pyproject's [dev], installed by scripts/setup.sh)
     real, fake = _feats(seed, 60), _feats(seed + 100, 45, shift=shift)
     want = prdc_package.compute_prdc(real.numpy(), fake.numpy(), nearest_k=k)
     got = prdc(real, fake, k)
