@@ -66,10 +66,10 @@ def test_the_report_marks_it_above_real_images(scored):
     run = load_run(scored)
     (c,) = ceilings(run)
     assert c.column == "emo-a" and c.mark == "above real images" and "collapse" in c.methods and "sd" not in c.methods
-    assert c.see == ["Coverage", "Recall"]   # the coverage columns the sentence points at
+    assert c.see == ["Recall", "Coverage"]   # the coverage columns the sentence points at
     lb = build(run)
     md = to_markdown(lb)
-    assert "(above real images)" in md and "most typical picture" in md and "columns Coverage, Recall" in md
+    assert "(above real images)" in md and "most typical picture" in md and "columns Recall, Coverage" in md
     board = to_csv(lb)
     header, *rows = [line.split(",") for line in board.splitlines()]
     col = header.index("emo-a_above")

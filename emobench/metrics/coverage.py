@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from emobench.zoo.base import Zoo
 
 # column facts: (label, headline, order offset, role); coverage first (the metric's own column)
-_FACTS = {"coverage": ("Coverage", True, 0, "coverage"), "recall": ("Recall", True, 1, "coverage"),
+# recall first by order: the emotion-vs-coverage scatter's x axis (it separates prototype-drawers most at small n)
+_FACTS = {"coverage": ("Coverage", True, 1, "coverage"), "recall": ("Recall", True, 0, "coverage"),
           "precision": ("Precision", False, 2, ""), "density": ("Density", False, 3, "")}
 
 
