@@ -41,6 +41,7 @@ class CopyConfig:
     percentile: float = 5.0        # of the real test images' nearest-training-image distances
     threshold_images: int = 2000   # real test images the threshold is read from (evenly spaced); 0: all
     pairs: int = 8                 # closest pairs per method kept for the report
+    train_images: int = 0          # training images searched (evenly spaced); 0: all (a subset misses copies)
 
 
 def png_base64(path: Path) -> str:
@@ -79,12 +80,13 @@ class CopyRate(PerImageMetric):
         from emobench.rundir import cache_root
 
         root = cache_root()
-        self.train = split_features(zoo, "train", root)
+        self.train = split_features(zoo, "train", root, limit=int(self.config.train_images))
         test = split_features(zoo, "test", root, limit=int(self.config.threshold_images))
         q = float(self.config.percentile) / 100
         self.thresholds = {s: float(torch.quantile(nearest(test.feats[s], self.train.feats[s])[0].float().double(), q))
                            for s in SPACES}
-        self.content_hash = [getattr(zoo.dataset, "content_hash", None), int(zoo.sampling.height)]
+        self.content_hash = [getattr(zoo.dataset, "content_hash", None), int(zoo.sampling.height),
+                             int(self.config.train_images)]
         self._pairs = {}
 
     def _ready(self) -> SplitFeatures:
@@ -99,6 +101,7 @@ class CopyRate(PerImageMetric):
     def display(self) -> dict[str, dict[str, Any]]:
         base = super().display()[self.name]
         facts = {"percentile": float(self.config.percentile), "pairs_table": TABLE,
+                 "train_images": len(self.train.samples) if self.train is not None else None,
                  "reference": "nearest-training-image distances of held-out test images"}
         return {col: {**base, **facts, "label": "Copy rate" + (" (CLIP)" if space == "clip-image" else ""),
                       "features": space, "threshold": self.thresholds.get(space),
