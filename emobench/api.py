@@ -359,6 +359,19 @@ class SetMetric(Metric):
         """The "all" statistic; default: mean of the per-emotion statistics (as the paper pools LPIPS)."""
         return MeanOfStats(stats)
 
+    # A set metric with several columns (precision, recall, density and coverage of one k-NN computation)
+    # overrides these two: ``{column: statistic}``, the metric's own column first, every column in display().
+    def group_stats(self, group: Group, ctx: ScoringContext, zoo: "Zoo") -> dict[str, GroupStat]:
+        """Every column's statistic of one (method, emotion) group; default: ``{name: group_stat(...)}``."""
+        return {self.name: self.group_stat(group, ctx, zoo)}
+
+    def pooled_stats(self, groups: Sequence[Group], stats: Mapping[str, Sequence[GroupStat]],
+                     ctx: ScoringContext, zoo: "Zoo") -> dict[str, GroupStat]:
+        """Every column's "all" statistic from its per-emotion ones; default: ``pooled_stat`` per column."""
+        if set(stats) == {self.name}:
+            return {self.name: self.pooled_stat(groups, stats[self.name], ctx, zoo)}
+        return {col: MeanOfStats(s) for col, s in stats.items()}
+
 
 def batched(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch_size: int) -> torch.Tensor:
     """Apply ``fn`` to ``images`` in batches under ``no_grad`` (memory stays bounded at paper scale)."""

@@ -65,6 +65,9 @@ class MeanOfStats(GroupStat):
         self.stats = list(stats)
         self.n = sum(s.n for s in self.stats)
         self.extra = {}
+        # a mean of statistics that resampling biases (k-NN coverage, Vendi, per-emotion FID) is biased alike
+        if any(getattr(s, "interval", "percentile") == "shifted" for s in self.stats):
+            self.interval = "shifted"
 
     def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
         out, start = [], 0

@@ -236,7 +236,8 @@ def test_run_prints_leaderboard_writes_report_and_ends_with_index(zoo_dir, tmp_p
     lines = capsys.readouterr().out.strip().splitlines()
     assert Path(lines[-1]) == (out / "index.html").resolve() and Path(lines[-1]).is_file()
     table = lines[lines.index(next(x for x in lines if x.startswith("Leaderboard"))) + 1:]
-    assert table[0].split()[:3] == ["metric", "noise", "sd"]   # configured order, not alphabetical
+    # configured order, not alphabetical; methods by their declared names, as the tables print them
+    assert table[0].split()[:4] == ["metric", "noise", "Stable", "Diffusion"]
     assert any(x.startswith("Emo-A") and x.count("[") == 4 for x in table), table   # value [lo, hi] per method and control
     for name in ("leaderboard.md", "leaderboard.csv", "figures/comparison_grid.png"):
         assert (out / name).is_file(), name

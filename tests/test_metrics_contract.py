@@ -34,3 +34,43 @@ class TestLPIPS(MetricContractTests):
 
 class TestClipScore(MetricContractTests):
     metric = "clip-score"
+
+
+# coverage, memorisation and the newer metrics (issue 28); k = 2: the tiny zoo holds a few test images per emotion
+class TestCoverage(MetricContractTests):
+    metric = "coverage"
+    options = {"k": 2}
+
+
+class TestCoverageClip(MetricContractTests):
+    metric = "coverage-clip"
+    options = {"k": 2}
+
+
+class TestContentCoverage(MetricContractTests):
+    metric = "content-coverage"
+
+
+class TestContentTV(MetricContractTests):
+    metric = "content-tv"
+
+
+class TestIntraFID(MetricContractTests):
+    metric = "fid-intra"
+
+
+class TestCMMD(MetricContractTests):
+    metric = "cmmd"
+
+
+class TestCMMDBiased(MetricContractTests):
+    metric = "cmmd"
+    options = {"estimator": "biased"}
+
+
+class TestVendi(MetricContractTests):
+    metric = "vendi"
+
+
+class TestCopyRate(MetricContractTests):
+    metric = "copy-rate"

@@ -13,7 +13,8 @@ import pytest
 from emobench.cli import main as cli_main
 from emobench.errors import EmobenchError
 from emobench.report import build_report
-from emobench.report.leaderboard import build, sig_mark, to_csv, to_markdown
+from emobench.report.board_csv import to_csv
+from emobench.report.leaderboard import build, sig_mark, to_markdown
 from emobench.rundir.results import load_run, load_runs
 from support.report_fixture import make_run
 

@@ -235,8 +235,8 @@ class TestEmotionWordsContract(MethodContractTests):
 
 # ------------------------------------------------------------------------------------------ runs at both scales
 def _run(zoo_arg, zoo, tmp_path, **extra):
-    from emobench import runner
-    from emobench.config import merge
+    from emobench.run import runner
+    from emobench.spec.config import merge
 
     cfg = merge({"methods": ["sd", "attribute-prompt", "emotion-words:n_words=2"], "metrics": ["emo-a"],
                  "emotions": ["amusement", "fear"], "n_per_emotion": 2, "zoo": zoo_arg,
@@ -256,7 +256,7 @@ def test_both_run_on_the_mini_scale_zoo_and_declare_what_they_use(zoo, tmp_path)
 
 
 def test_image_keys_of_a_dataset_reader_follow_the_dataset(zoo):
-    from emobench.runner import MethodSpec, image_keys
+    from emobench.run.runner import MethodSpec, image_keys
 
     cells = [Cell("fear", T1, 0)]
     other = SimpleNamespace(weights_hash=zoo.weights_hash, dataset=SimpleNamespace(content_hash="0" * 16))

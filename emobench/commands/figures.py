@@ -9,8 +9,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "figures", help="paper figures (PNG + PDF) from a scored run",
         description="Regenerate figures/ at text width (6.875 in) and figures/column/ at column width "
                     "(3.25 in), PDF and PNG, no text under 7 pt: comparison grid, per-emotion bars with CIs "
-                    "and significance marks, Emo-A confusion matrices, Emo-A vs Sem-D scatter, and emotion "
-                    "transfer/fusion grids when present.")
+                    "and significance marks, Emo-A confusion matrices, Emo-A vs Sem-D and Emo-A vs recall scatters, "
+                    "memorisation's closest pairs, and emotion transfer/fusion grids when present.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--paper", action="store_true",
                    help="paper-ready output (the only style there is; accepted for the documented command)")

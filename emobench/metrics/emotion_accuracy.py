@@ -18,6 +18,7 @@ import torch
 from emobench.emotions import EMOTION_INDEX, EMOTIONS
 from emobench.errors import EmobenchError
 from emobench.api import PerImageMetric, ScoreItem, batched
+from emobench.rundir.layout import CONTROL_REAL
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.zoo.base import Zoo
@@ -47,7 +48,13 @@ class EmotionAccuracy(PerImageMetric):
         return torch.softmax(logits.double(), dim=1)[:, order].float()   # [N, 8] in canonical order
 
     def display(self) -> dict[str, dict[str, Any]]:
-        return {**super().display(),
+        facts = super().display()
+        # A ceiling: real images of the emotion are what the judge was trained on. A method above their interval
+        # (the report marks it "above real images") usually draws each emotion's most typical picture.
+        facts[self.name].update(above_control=CONTROL_REAL, above_control_note=(
+            "Emo-A above real images usually means drawing each emotion's most typical picture (a prototype the "
+            "judge finds easy), not a wider grasp of the emotion: read the method's coverage and recall"))
+        return {**facts,
                 "emo-a.p_target": {"label": "Emo-A p(target)", "unit": "", "decimals": 3, "percent": False,
                                    "higher_is_better": True, "headline": False, "order": 7}}
 

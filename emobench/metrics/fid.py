@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from emobench.api import Group, GroupStat, ScoreItem, ScoringContext, SetMetric, batched
+from emobench.api import Group, GroupStat, MeanOfStats, ScoreItem, ScoringContext, SetMetric, batched
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.zoo.base import Zoo
@@ -214,3 +214,21 @@ class KID(_FeatureDistance):
 
     def make_stat(self, fake, real):
         return KidStat(fake, real, self.config.degree, self.config.gamma, self.config.coef)
+
+
+class IntraFID(FID):
+    """Class-conditional FID: the Fréchet distance of each emotion's images to that emotion's real images (the
+    per-emotion rows, the same numbers as ``fid``'s), pooled as their **mean** (intra-FID) instead of the one
+    distance of all images to all real images. A method that draws a good image of the wrong emotion's kind
+    is not hidden by the pool; at small n per emotion each term carries FID's small-n bias (docs/metrics.md)."""
+
+    name = "fid-intra"
+    label, headline, order = "Intra-FID", False, 2
+
+    def display(self) -> dict:
+        facts = super().display()
+        facts[self.name]["same_per_emotion_as"] = "fid"   # per-emotion rows duplicate fid's: one test, not two
+        return facts
+
+    def pooled_stat(self, groups, stats, ctx: ScoringContext, zoo: "Zoo") -> GroupStat:
+        return MeanOfStats(stats)

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from emobench.report import board_csv
 from emobench.report import figures as _figures
 from emobench.report import html as _html
 from emobench.report import judges_section as _judges
 from emobench.report import leaderboard as _leaderboard
+from emobench.report import pairs as _pairs
 from emobench.report.output import AtomicOutput, check_report_dest
 from emobench.rundir.results import (RunData, group_by_protocol, load_run, load_runs, merge_runs,
                                      protocol_differences)
@@ -70,8 +72,10 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
     files = ["leaderboard.md", "leaderboard.csv", "provenance.json"]
     with AtomicOutput(dest) as w:
         judges_md = _judges.to_markdown(run, lb)   # per-judge Emo-A, agreement, audit (when the run has them)
-        w.write_text("leaderboard.md", _leaderboard.to_markdown(lb) + ("\n" + judges_md if judges_md else ""))
-        w.write_text("leaderboard.csv", _leaderboard.to_csv(lb))
+        pairs_md = _pairs.to_markdown(run)         # image pairs a metric declared (memorisation's closest pairs)
+        w.write_text("leaderboard.md", _leaderboard.to_markdown(lb) + ("\n" + judges_md if judges_md else "")
+                     + ("\n" + pairs_md if pairs_md else ""))
+        w.write_text("leaderboard.csv", board_csv.to_csv(lb))
         w.write_text("provenance.json", provenance(run))
         if latex:
             from emobench.report.latex import to_latex

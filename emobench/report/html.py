@@ -17,7 +17,7 @@ from PIL import Image
 
 from emobench.emotions import EMOTIONS
 from emobench.report.colors import method_colours
-from emobench.report import judges_section
+from emobench.report import judges_section, pairs
 from emobench.report.figures import template_numbers
 from emobench.report.leaderboard import BoardEntry, BoardRow, Leaderboard, entry_mark
 from emobench.report.metrics_display import MetricSpec, spec_for
@@ -38,7 +38,7 @@ table.sortable th{cursor:pointer;user-select:none}
 table.sortable th[aria-sort=ascending]::after{content:" ▲"}table.sortable th[aria-sort=descending]::after{content:" ▼"}
 .ci{display:block;color:#777;font-size:11px}.diff{display:block;color:#555;font-size:11px}
 .lbwrap{overflow-x:auto;max-width:100%%}
-.best{font-weight:700}.sig{color:#b00;font-weight:600}.sig.ns{color:#888;font-weight:400}
+.best{font-weight:700}.above{display:block;color:#8a4b00;font-size:11px;font-weight:600}.sig{color:#b00;font-weight:600}.sig.ns{color:#888;font-weight:400}
 tr.baseline td:first-child::after{content:" (baseline)";color:#777;font-size:12px}
 tr.failed td{color:#a00}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:middle}
@@ -88,6 +88,8 @@ def _value_td(spec: MetricSpec, e: BoardEntry | None, show_diff: bool) -> str:
     inner = f"<span{cls}>{_e(e.display or spec.fmt(e.value))}</span>"
     if not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
         inner += f' <span class="ci">[{_e(spec.fmt(e.ci_low))}, {_e(spec.fmt(e.ci_high))}]</span>'
+    if e.above:
+        inner += f' <span class="above">{_e(e.above)}</span>'
     if show_diff and not math.isnan(e.diff):
         mark = entry_mark(spec, e)
         tip = "paired difference vs baseline"
@@ -222,6 +224,7 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
            "which inflates these set statistics).</p>",
            _table(lb.rows, lb.main_specs, colours, "Method", True, True, "leaderboard", lb.display_names)]
     out += [f'<p class="note">{_e(n)}</p>' for n in lb.row_notes.values()]   # external rows (†)
+    out += [f'<p class="note ceiling">{_e(note)}</p>' for note in lb.ceiling_notes()]
     if lb.control_methods:
         out += ["<h2>Control methods (not ranked)</h2>", '<p class="note">Methods built as controls (e.g. one '
                 "that games a judge): scored like the others, never ranked. Δ: vs the baseline.</p>",
@@ -247,6 +250,7 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
     elif lb.reference_absent:
         out.append(f'<p class="note">The EmoGen paper\'s Table 1 is not shown: {_e(lb.reference_absent)}.</p>')
     out.append(judges_section.to_html(run, lb))
+    out.append(pairs.to_html(run, _data_uri))
     out += ["<h2>Images</h2>", '<p class="note">Each column is one cell (emotion, prompt template, seed): every '
             "method started from the same noise. Hover an image for its prompt and scores.</p>",
             _grids(run, methods_ok, colours, max_cells), f"<script>{JS}</script>", "</body></html>", ""]

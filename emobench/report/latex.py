@@ -55,6 +55,8 @@ def _cell(spec: MetricSpec, e: BoardEntry | None, marks: bool) -> str:
     v = r"\textbf{" + v + "}" if e.best else v
     if marks:
         v += _mark(e)
+    if e.above:   # beyond the control's interval (report.ceilings): explained under the table
+        v += r"\textsuperscript{\ddag}"
     if not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
         # the interval under the value, smaller: keeps eight metric columns within a page's width
         v = r"\shortstack{" + v + r"\\ {\scriptsize [" + tex(spec.fmt(e.ci_low)) + ", " + tex(spec.fmt(e.ci_high)) \
@@ -87,6 +89,7 @@ def to_latex(lb: Leaderboard) -> str:
                      "*** $<$0.001; symbols as in the Markdown leaderboard).")
     if lb.controls:
         notes.append("Controls (real images; shuffled labels) are not ranked.")
+    notes += [r"\ddag{} " + tex(note) for note in lb.ceiling_notes()]
     notes += ["Scale: " + tex(lb.scale_notes[s.key]) for s in specs if s.key in lb.scale_notes]
     notes += [tex(n) for n in lb.row_notes.values()]   # external rows (†)
     lines.append(r"\par\smallskip\parbox{\linewidth}{\footnotesize " + " ".join(notes) + "}")

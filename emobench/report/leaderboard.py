@@ -16,7 +16,9 @@ from emobench.spec.protocol import ReferenceProtocol
 from emobench.rundir.layout import ALL
 from emobench.report.external import mark_external
 from emobench.report.metrics_display import MetricSpec, is_main, ordered_specs
+from emobench.report.ceilings import Ceiling, ceilings
 from emobench.report.reference import REFERENCE_TABLES, reference_protocol, why_no_reference
+from emobench.report.reported import reported_cells
 from emobench.rundir.results import RunData, is_control
 
 # Holm-corrected p-value thresholds → marks (the usual convention, spelled out under the table).
@@ -44,6 +46,7 @@ class BoardEntry:
     warning: str = ""
     display: str = ""     # verbatim text (paper-reported values keep the paper's own precision)
     p_note: str = ""      # which test gave the p-value, or why there is none
+    above: str = ""       # "above real images": beyond a control's interval the metric names (report.ceilings)
 
     @property
     def has_value(self) -> bool:
@@ -82,6 +85,10 @@ class Leaderboard:
     control_methods: list[BoardRow] = field(default_factory=list)   # Method.control rows (methods.json), unranked
     judge_specs: list[MetricSpec] = field(default_factory=list)     # per-judge Emo-A columns (judges section)
     row_notes: dict[str, str] = field(default_factory=dict)   # method → note under the tables (external rows, †)
+    ceilings: list[Ceiling] = field(default_factory=list)            # report.ceilings: what is marked and why
+
+    def ceiling_notes(self) -> list[str]:
+        return [c.sentence(self.display_names) for c in self.ceilings if c.methods]
 
     @property
     def main_specs(self) -> list[MetricSpec]:
@@ -157,6 +164,15 @@ def paper_reference_rows(table: str = "paper_table1.csv") -> list[BoardRow]:
     return rows
 
 
+def with_reported_intervals(rows: list[BoardRow], key: str) -> list[BoardRow]:
+    """Reference rows with the Wilson interval of each reported percentage whose n the paper states."""
+    for c in reported_cells(key):
+        e = next((r.entries.get(c.column) for r in rows if r.method == f"{c.method} (paper-reported)"), None)
+        if e is not None and c.wilson_low is not None:
+            e.ci_low, e.ci_high = c.wilson_low, c.wilson_high
+    return rows
+
+
 def build(run: RunData) -> Leaderboard:
     specs = ordered_specs(sorted(set(run.summary["metric"])), run.display, run.metric_directions)
     # per-judge columns (display fact "judge") are shown by the judges section, with trained_against greyed
@@ -196,7 +212,7 @@ def build(run: RunData) -> Leaderboard:
         ref = None
     if ref is None and not absent:
         absent = "the run's protocol is not a paper's (see docs/protocols.md)"
-    references = paper_reference_rows(REFERENCE_TABLES[ref.key]) if ref is not None else []
+    references = with_reported_intervals(paper_reference_rows(REFERENCE_TABLES[ref.key]), ref.key) if ref else []
     facts: dict[str, str] = {}
     if run.zoo:
         name = str(run.zoo.get("name", "?"))
@@ -218,9 +234,14 @@ def build(run: RunData) -> Leaderboard:
              if (run.display.get(s.key) or {}).get("scale_note")}
     names, row_notes = mark_external({r.method: run.display_name(r.method) for r in rows + failed + control_methods},
                                      run.methods)
+    marked = ceilings(run)
+    for c in marked:
+        for r in rows + control_methods:
+            if r.method in c.methods and c.column in r.entries:
+                r.entries[c.column].above = c.mark
     return Leaderboard(specs, rows + failed, controls, references, base, facts, problems, notes, names, absent or "",
                        protocol=run.fingerprint, reference=ref, control_methods=control_methods,
-                       judge_specs=judge_specs, row_notes=row_notes)
+                       judge_specs=judge_specs, row_notes=row_notes, ceilings=marked)
 
 
 # ---------------------------------------------------------------- Markdown
@@ -232,7 +253,7 @@ def _cell(spec: MetricSpec, e: BoardEntry | None, with_ci: bool = True) -> str:
     v = f"**{v}**" if e.best else v
     if with_ci and not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
         v += f" [{spec.fmt(e.ci_low)}, {spec.fmt(e.ci_high)}]"
-    return v
+    return f"{v} ({e.above})" if e.above else v
 
 
 def _diff_cell(spec: MetricSpec, e: BoardEntry | None) -> str:
@@ -286,6 +307,7 @@ def to_markdown(lb: Leaderboard) -> str:
             + [_cell(s, r.entries.get(s.key)) for s in main] for r in ok]
     out += _table(["Method", "n"] + titles, body) if body else ["No method produced scores."]
     out += [""] + [_esc(n) + "\n" for n in lb.row_notes.values()]
+    out += [f"- {_esc(note)}" + "\n" for note in lb.ceiling_notes()]
     out += [f"Scale: {_esc(lb.scale_notes[s.key])}" + "\n" for s in lb.specs if s.key in lb.scale_notes]
     if lb.baseline and len(ok) > 1:
         out.append(f"## Paired difference vs the baseline `{lb.baseline}`")
@@ -365,35 +387,3 @@ def to_markdown(lb: Leaderboard) -> str:
                    "(see `leaderboards/paper/`).")
         out.append("")
     return "\n".join(out)
-
-
-# ---------------------------------------------------------------- CSV
-
-def _num(x: float) -> str:
-    # repr: the shortest text that reads back to the same float, identical on every platform
-    return "" if x is None or math.isnan(x) else repr(float(x))
-
-
-def to_csv(lb: Leaderboard) -> str:
-    fields = ["section", "method", "display_name", "status", "reason", "n", "n_fits", "protocol"]
-    for s in lb.specs + lb.judge_specs:
-        k = s.key
-        fields += [k, f"{k}_ci_low", f"{k}_ci_high", f"{k}_best", f"{k}_diff", f"{k}_diff_ci_low",
-                   f"{k}_diff_ci_high", f"{k}_p_value", f"{k}_p_holm", f"{k}_mark"]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(fields)
-    for r in lb.rows + lb.control_methods + lb.controls + lb.references:
-        section = {"reference": "reference (paper-reported, not computed)"}.get(r.kind, r.kind)
-        # reference rows carry the reported protocol's key, computed rows the run's fingerprint
-        proto = (lb.reference.key if lb.reference is not None else "") if r.kind == "reference" else lb.protocol
-        line = [section, r.method, lb.display_names.get(r.method, r.method), r.status if r.kind != "reference" else "",
-                r.reason or "", str(r.n_images) if r.n_images is not None else "",
-                str(r.n_fits) if r.kind != "reference" else "", proto]
-        for s in lb.specs + lb.judge_specs:
-            e = r.entries.get(s.key, BoardEntry())
-            line += [_num(e.value), _num(e.ci_low), _num(e.ci_high), "1" if e.best else "",
-                     _num(e.diff), _num(e.diff_ci_low), _num(e.diff_ci_high), _num(e.p_value), _num(e.p_holm),
-                     entry_mark(s, e)]
-        w.writerow(line)
-    return buf.getvalue()

@@ -25,6 +25,23 @@ SUMMARY_COLUMNS = ["method", "kind", "status", "metric", "emotion", "value", "ci
                    "protocol"]
 SCORE_COLUMNS = ["method", "emotion", "template", "seed", "key", "metric", "value"]
 ALL = "all"   # the pooled emotion level of summary rows
+# the control rows of every summary (held-out real images; the same images with shuffled labels)
+CONTROL_REAL = "real (control)"
+CONTROL_SHUFFLED = "shuffled (control)"
+# one fit of a learning method scored as its own row while the fits are combined (never in a method label:
+# labels are command-line tokens)
+FIT_SEP = " \x1ffit "
+
+
+def fit_label(method: str, fit_seed: int) -> str:
+    return f"{method}{FIT_SEP}{fit_seed}"
+
+
+def split_label(label: str) -> tuple[str, int | None]:
+    if FIT_SEP in label:
+        base, seed = label.rsplit(FIT_SEP, 1)
+        return base, int(seed)
+    return label, None
 
 
 

@@ -167,7 +167,8 @@ class RunScorer:
             out[(method, col, ALL)] = Series(MeanStat(vals), cells, w, parts=[(em, es) for em, _, es in parts])
 
     def _set(self, metric, pop, method, keys, make_group, ctx, out) -> None:
-        groups, stats, ws, cells_all = [], [], [], []
+        groups, ws, cells_all = [], [], []
+        stats: dict[str, list[GroupStat]] = {}   # column → its per-emotion statistics (``SetMetric.group_stats``)
         for key in keys:
             entries = pop.groups[key]
             emotion = key[1]
@@ -178,21 +179,21 @@ class RunScorer:
                 continue
             g = make_group(method, emotion, entries)
             try:
-                stat = metric.group_stat(g, ctx, self.zoo)
+                by_col = metric.group_stats(g, ctx, self.zoo)
             except EmobenchError as err:   # e.g. no reference images of this emotion: the other groups go on
                 self.problems.append(f"{metric.name}: {method} / {emotion}: {err}")
                 continue
             w = pop.layout.weights(emotion, cells)
-            out[(method, metric.name, emotion)] = Series(stat, cells, w, parts=[(emotion, entries)])
+            for col, stat in by_col.items():
+                out[(method, col, emotion)] = Series(stat, cells, w, parts=[(emotion, entries)])
+                stats.setdefault(col, []).append(stat)
             groups.append(g)
-            stats.append(stat)
             ws.append(w)
             cells_all.extend(f"{emotion}|{c}" for c in cells)
-        if stats and len(stats) == len(keys):
-            pooled = metric.pooled_stat(groups, stats, ctx, self.zoo)
-            out[(method, metric.name, ALL)] = Series(pooled, cells_all, torch.cat(ws, 1),
-                                                      parts=[(g.emotion, pop.groups[(method, g.emotion)])
-                                                             for g in groups])
+        if groups and len(groups) == len(keys):
+            parts = [(g.emotion, pop.groups[(method, g.emotion)]) for g in groups]
+            for col, pooled in metric.pooled_stats(groups, stats, ctx, self.zoo).items():
+                out[(method, col, ALL)] = Series(pooled, cells_all, torch.cat(ws, 1), parts=parts)
 
     # ---- estimates
     def prefetch(self, series: Sequence[Series]) -> None:

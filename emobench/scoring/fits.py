@@ -16,18 +16,7 @@ import numpy as np
 
 from emobench.scoring.stats import BootstrapConfig, Estimate, draw_weights, estimate
 
-FIT_SEP = " \x1ffit "   # never in a method label (labels are command-line tokens)
-
-
-def fit_label(method: str, fit_seed: int) -> str:
-    return f"{method}{FIT_SEP}{fit_seed}"
-
-
-def split_label(label: str) -> tuple[str, int | None]:
-    if FIT_SEP in label:
-        base, seed = label.rsplit(FIT_SEP, 1)
-        return base, int(seed)
-    return label, None
+from emobench.rundir.layout import FIT_SEP, fit_label, split_label  # noqa: F401  (the scorer's names for them)
 
 
 def combine(estimates: list[Estimate], stream: str, cfg: BootstrapConfig, interval: str = "percentile") -> Estimate:

@@ -19,8 +19,7 @@ from emobench.io.images import decode_png
 from emobench.scoring.cache import FeatureStore
 from emobench.scoring.fits import fit_label
 
-CONTROL_REAL = "real (control)"
-CONTROL_SHUFFLED = "shuffled (control)"
+from emobench.rundir.layout import CONTROL_REAL, CONTROL_SHUFFLED  # noqa: F401  (the scorer's names for them)
 
 
 @dataclass

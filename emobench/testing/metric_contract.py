@@ -32,7 +32,8 @@ METRIC_CHECKS: tuple[str, ...] = (
     "values",              # (per-image) {column: [N]} with the metric first; extra tables are JSON
     "group_stat",          # (set) a statistic per bootstrap row; unit weights give the point estimate
 )
-DISPLAY_TYPES = {"label": str, "unit": str, "decimals": int, "percent": bool, "higher_is_better": bool,
+DISPLAY_TYPES = {"label": str, "unit": str, "decimals": int, "percent": bool,
+                 "higher_is_better": (bool, type(None)),   # None: a column with no better direction (k-NN density)
                  "headline": bool, "order": int}
 
 
@@ -133,8 +134,8 @@ class MetricHarness:
                 f"display() must be a dict whose first key is the metric's name {self.metric.name!r}")
         for col, f in facts.items():
             for key, typ in DISPLAY_TYPES.items():
-                _expect(isinstance(f.get(key), typ), f"display()[{col!r}][{key!r}] must be {typ.__name__}, "
-                                                     f"got {f.get(key)!r}")
+                _expect(key in f and isinstance(f.get(key), typ), f"display()[{col!r}][{key!r}] must be "
+                        f"{getattr(typ, '__name__', 'bool or None')}, got {f.get(key)!r}")
             _expect(f["decimals"] >= 0, f"display()[{col!r}]['decimals'] must be >= 0")
         json.dumps(facts)
         return f"{len(facts)} column(s): " + ", ".join(f"{c} ({f['label']})" for c, f in facts.items())
@@ -220,7 +221,15 @@ class MetricHarness:
         _expect(torch.allclose(twice, torch.cat([point, boot]), equal_nan=True),
                 "a resample's value depends on the other rows of the weights")
         json.dumps(getattr(stat, "extra", {}))
-        return f"{emotion}: {float(point[0]):.4g} on {n} images; 4 resamples {[round(float(x), 4) for x in boot]}"
+        cols = m.group_stats(group, ScoringContext(reference), self.zoo)   # a multi-column set metric's columns
+        _expect(isinstance(cols, dict) and next(iter(cols), None) == m.name and set(cols) <= set(m.display()),
+                f"group_stats() must be a dict whose first column is {m.name!r}, every column in display()")
+        for col, s in cols.items():
+            v = s.evaluate(weights)
+            _expect(s.n == n and tuple(v.shape) == (4,), f"group_stats()[{col!r}] must cover the group's {n} items")
+        more = f"; columns {list(cols)}" if len(cols) > 1 else ""
+        return (f"{emotion}: {float(point[0]):.4g} on {n} images; 4 resamples {[round(float(x), 4) for x in boot]}"
+                + more)
 
 
 def check_metric(name_or_class: str | type[Metric], zoo: Any, *, options: Mapping[str, Any] | None = None,

@@ -1,6 +1,6 @@
 """Paper-ready figures from a scored run: comparison grid (emotions × methods, same seeds: the paper's
 Fig. 4 idea), per-emotion bars with CIs and significance marks for every metric, Emo-A confusion
-matrices, Emo-A vs Sem-D scatter, and EmoGen's emotion transfer / fusion grids when the run has them.
+matrices, Emo-A vs Sem-D and Emo-A vs coverage scatters, memorisation's closest pairs, and EmoGen's emotion transfer / fusion grids when the run has them.
 
 Every figure is drawn at two print widths (``figstyle.SIZES``: text width into figures/, one column into
 figures/column/), with no text under ``figstyle.MIN_PT`` points on the page. Each is written as PNG (fixed
@@ -24,10 +24,11 @@ from emobench.report.figures.common import (DAGGER, MAX_TILE_IN, SIGNIFICANT, TI
                                             template_blind_methods, template_numbers)
 from emobench.report.figures.confusion import ABBREV, confusion_figure
 from emobench.report.figures.grids import FUSE_RE, comparison_grid, fusion_grid, transfer_grid
-from emobench.report.figures.scatter import scatter_emoa_semd
+from emobench.report.figures.pairs import pairs_figure
+from emobench.report.figures.scatter import scatter_emoa_coverage, scatter_emoa_semd
 
 __all__ = ["ABBREV", "DAGGER", "FUSE_RE", "MAX_TILE_IN", "SIGNIFICANT", "TILE", "TRANSFER_RE", "Group", "axis_range",
-           "bar_chart", "bar_charts", "comparison_grid", "confusion_figure", "fusion_grid", "scatter_emoa_semd",
+           "bar_chart", "bar_charts", "comparison_grid", "confusion_figure", "fusion_grid", "pairs_figure", "scatter_emoa_coverage", "scatter_emoa_semd",
            "slug", "template_blind_methods", "template_numbers", "transfer_grid", "write_figures", "_p_lookup", "_tile"]
 
 
@@ -47,6 +48,8 @@ def write_figures(run: RunData, out: AtomicOutput) -> list[str]:
                          *bar_charts(run, methods, specs, styles, out, size),
                          confusion_figure(run, methods, styles, out, size),
                          scatter_emoa_semd(run, methods, styles, out, size),
+                         scatter_emoa_coverage(run, methods, styles, out, size),
+                         pairs_figure(run, methods, styles, out, size),
                          transfer_grid(run, plain, styles, out, size),
                          fusion_grid(run, methods, styles, out, size)):
                 if made:

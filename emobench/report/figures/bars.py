@@ -15,6 +15,7 @@ from emobench.report.output import AtomicOutput
 from emobench.rundir.layout import ALL
 from emobench.rundir.results import is_control, RunData
 from emobench.report.figures.common import SIGNIFICANT, _line_in, slug
+from emobench.report.ceilings import ceilings
 
 
 def _summary_lookup(run: RunData):
@@ -93,7 +94,10 @@ def bar_chart(run: RunData, methods: list[str], spec: MetricSpec, styles: dict[s
     f = 100.0 if spec.percent else 1.0
     ctrl_present = [c for c in controls if any((c, spec.key, e) in look for e in groups)]
     name = run.display_name   # figures name methods as the tables do
-    legend_labels = [name(m) for m in present + ctrl_present]
+    ceiling = next((c for c in ceilings(run) if c.column == spec.key), None)
+    shown = {m: f"{name(m)} ({ceiling.mark})" if ceiling is not None and m in ceiling.methods else name(m)
+             for m in present}
+    legend_labels = [shown[m] for m in present] + [name(c) for c in ctrl_present]
     ncol = _legend_columns(legend_labels, size.width)
     marks = any(plook.get((m, spec.key, e), 1.0) < SIGNIFICANT for m in present if m != baseline for e in groups)
     title_bits = [f"{spec.title} per emotion, 95% CI"]
@@ -170,7 +174,7 @@ def bar_chart(run: RunData, methods: list[str], spec: MetricSpec, styles: dict[s
     ax.set_ylabel(spec.title + (" (%)" if spec.percent else ""))
     ax.set_xlim(-0.5, len(groups) - 0.5)
     handles = [Patch(facecolor=styles[m].colour, edgecolor="#222222", linewidth=0.4,
-                     hatch=styles[m].hatch or None, label=name(m)) for m in present]
+                     hatch=styles[m].hatch or None, label=shown[m]) for m in present]
     for c in ctrl_present:
         ls, col = ctrl_styles.get(c, ("--", "#666666"))
         handles.append(Line2D([], [], color=col, linestyle=ls, linewidth=1.0, label=name(c)))
@@ -182,4 +186,6 @@ def bar_chart(run: RunData, methods: list[str], spec: MetricSpec, styles: dict[s
 
 def bar_charts(run: RunData, methods: list[str], specs: list[MetricSpec], styles, out: AtomicOutput,
                size: FigSize) -> list[str]:
-    return [n for spec in specs if (n := bar_chart(run, methods, spec, styles, out, size))]
+    # a column whose metric declares ``"bars": false`` (a companion column) gets no chart of its own
+    return [n for spec in specs if (run.display.get(spec.key) or {}).get("bars", True) is not False
+            and (n := bar_chart(run, methods, spec, styles, out, size))]
