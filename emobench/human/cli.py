@@ -81,12 +81,13 @@ def _options(args):
 
 def _export(args, out: Path):
     from emobench.rundir.layout import run_zoo_spec
-    from emobench.human.export import export_run
+    from emobench.human.export import check_study_dest, export_run
 
     if not (args.run_dir / "manifest.jsonl").is_file():
         raise EmobenchError(f"{args.run_dir} is not a finished run (no manifest.jsonl)",
                             "pass the folder `emobench run` wrote, once the run is done")
     opts = _options(args)
+    check_study_dest(out)   # before the zoo loads: a folder of the user's own is refused at once
     dataset, size = None, None
     if opts.controls_per_emotion > 0:
         from emobench.zoo.load import load_zoo

@@ -24,6 +24,8 @@ from emobench.errors import EmobenchError
 from emobench.human.store import VoteStore
 from emobench.human.tasks import (CONTROL_REAL, CONTROL_SHUFFLED, PAIR_QUESTIONS, QUESTIONS, SET_QUESTIONS,
                                   Study, Task, image_id, task_id)
+from emobench.io.markers import STUDY_MARKER, foreign_names, read_marker, write_marker
+from emobench.io.sweep import owned_tmpdir, sweep
 from emobench.rundir.layout import read_manifest
 
 
@@ -173,13 +175,27 @@ def tasks_csv(study: Study, base_url: str = "") -> str:
     return buf.getvalue()
 
 
-def write_study(study: Study, images: dict[str, bytes], out: Path, base_url: str = "") -> Path:
-    out = Path(out)
-    if (out / "study.json").exists():
+def check_study_dest(out: Path) -> None:
+    """``human export --out``: a new or empty folder only; never one holding a study or anyone's files."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise EmobenchError(f"study folder {str(out)!r} is a file, not a folder", "pass a new or empty folder to --out")
+    if (out / "study.json").exists() or read_marker(out, STUDY_MARKER) is not None:
         raise EmobenchError(f"{out} already holds a study (and maybe votes)",
                             "pass --out to a new folder, or delete the old study first")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    foreign = foreign_names(out)
+    if foreign:
+        raise EmobenchError(f"study folder {str(out)!r} holds files emobench did not write ({', '.join(foreign[:3])}"
+                            f"{' and more' if len(foreign) > 3 else ''})", "pass a new or empty folder to --out")
+
+
+def write_study(study: Study, images: dict[str, bytes], out: Path, base_url: str = "") -> Path:
+    out = Path(out)
+    check_study_dest(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sweep(out.parent)   # a killed export's temp folder (never a live one's, never anything else)
+    tmp = owned_tmpdir(out.parent, out.name)
     try:
         (tmp / "images").mkdir(parents=True)
         for iid, data in images.items():
@@ -187,6 +203,7 @@ def write_study(study: Study, images: dict[str, bytes], out: Path, base_url: str
         (tmp / "tasks.csv").write_text(tasks_csv(study, base_url))
         (tmp / "study.json").write_text(study.to_json())
         VoteStore.create(tmp / "votes.sqlite", study)
+        write_marker(tmp, STUDY_MARKER)
         if out.exists():
             out.rmdir()   # only an empty folder is replaced (a non-empty one raises: nothing is lost)
         os.replace(tmp, out)
@@ -204,6 +221,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, opts: ExportO
     if not (run_dir / "manifest.jsonl").is_file():
         raise EmobenchError(f"{run_dir} is not a finished run (no manifest.jsonl)",
                             "pass the folder `emobench run` wrote, once the run is done")
+    check_study_dest(Path(out) if out else run_dir / "human")   # before any work: never anyone's folder
     controls: list[tuple[ControlImage, ControlImage]] = []
     if dataset is not None and opts.controls_per_emotion > 0:
         records = read_manifest(run_dir)

@@ -28,6 +28,7 @@ from emobench.api import FitContext, Method, stable_hash
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
 from emobench.io.files import cache_root, sha256_file, write_json
+from emobench.io.sweep import tmp_name
 
 FIT_JSON = "fit.json"
 
@@ -160,7 +161,7 @@ def ensure(method_name: str, method: Method, zoo: Any, emotions: Sequence[str], 
     write_json(partial / FIT_JSON, {"method": method_name, "key": key, "key_inputs": inputs, "facts": facts,
                                     "wall_s": round(wall, 3), "files": file_hashes(partial)})
     if final.exists():  # --refit over an existing artifact: swap, then drop the old one
-        old = root / f".{key}.old.{os.getpid()}"
+        old = root / tmp_name(f"{key}.old")   # swept if a kill lands between the two renames
         os.replace(final, old)
         os.replace(partial, final)
         shutil.rmtree(old, ignore_errors=True)

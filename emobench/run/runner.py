@@ -25,13 +25,13 @@ from emobench.spec import tracks
 from emobench.run import shard as sharding
 from emobench.sampling import collect_truncations
 from emobench.api import Cell, ImageRecord, Method, check_output, config_to_dict
-from emobench.spec.config import RunConfig, default_out
+from emobench.spec.config import RunConfig
 from emobench.errors import EmobenchError, PluginError
 from emobench.io.lock import run_lock
 from emobench.spec.plan import Plan
 from emobench.rundir.layout import LOGS
 from emobench.io.files import atomic_write_text, write_json
-from emobench.run.setup import never_started, write_setup
+from emobench.run.setup import prepare_run_dir, write_setup
 from emobench.scoring import score_run
 from emobench.run.store import ImageStore, image_key
 from emobench.io.sweep import sweep
@@ -148,33 +148,6 @@ def resolve(cfg: RunConfig, zoo=None, resume: Path | None = None) -> tuple[RunCo
 def _zoo_spec(spec: str) -> str:
     p = Path(spec)
     return str(p.resolve()) if p.exists() else spec
-
-
-def prepare_run_dir(cfg: RunConfig, resume: Path | None) -> Path:
-    """Choose the run folder and check it may be written; touches nothing."""
-    if resume is not None:
-        stored = resume / "config.json"
-        if not stored.is_file():
-            raise EmobenchError(f"{str(resume)!r} is not an emobench run (no config.json)",
-                                "pass a run directory written by `emobench run` to --resume")
-        old = json.loads(stored.read_text()).get("config_hash")
-        if old != cfg.config_hash:
-            raise EmobenchError(f"the config differs from the one of {str(resume)!r} (hash {cfg.config_hash} vs {old})",
-                                "resume with the same settings (or just --resume RUN_DIR), or start a new run with --out")
-        return resume
-    out = Path(cfg.out) if cfg.out else default_out(cfg)
-    if out.exists() and not out.is_dir():
-        raise EmobenchError(f"--out {str(out)!r} is a file, not a folder", "choose a new or empty folder for --out")
-    if never_started(out):
-        return out  # only the setup files of a run that stopped before its first image: start it afresh
-    if (out / "config.json").is_file():
-        return prepare_run_dir(cfg, out)  # same config: continue it; different: the error above
-    if out.exists() and any(out.iterdir()):
-        raise EmobenchError(f"--out {str(out)!r} exists and is not an emobench run directory",
-                            "choose a new or empty folder for --out")
-    return out
-
-
 
 
 # --------------------------------------------------------------------------------------- outcomes
