@@ -24,7 +24,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def main(args) -> int:
+    import sys
+    from pathlib import Path
+
     from emobench.report import build_report
+    from emobench.run.binding import zoo_drift
+
+    for run_dir in args.run_dirs:   # a report shows the run as stored; say when its zoo has moved on since
+        drift = zoo_drift(Path(run_dir))
+        if drift:
+            print(f"emobench report: note: the zoo of {run_dir} changed since it was made or scored ("
+                  + "; ".join(map(str, drift[:2])) + (" ..." if len(drift) > 2 else "")
+                  + "); the report shows the run as it was made and scored", file=sys.stderr)
 
     res = build_report(args.run_dirs, args.out, figures=not args.no_figures, html=not args.no_html,
                        grid_cells=args.grid_cells or None, human=args.human,

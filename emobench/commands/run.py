@@ -46,6 +46,9 @@ def add_parser(sub) -> None:
     p.add_argument("--no-report", dest="report", action="store_false",
                    help="do not write the report (leaderboard, index.html, figures) into the run directory")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+    p.add_argument("--rescore-with-current-judges", dest="rescore_judges", action="store_true",
+                   help="a resumed run whose judges changed since it was scored is re-scored with the current "
+                        "ones (old and new fingerprints are recorded in RUN/rescored.jsonl); without it, refused")
     p.add_argument("--launcher", choices=["accelerate", "torchrun"],
                    help="shard the plan's cells over several processes started by this launcher (needs --out)")
     p.add_argument("--num-processes", type=int, default=None,
@@ -74,7 +77,8 @@ def main(args: argparse.Namespace) -> int:
         layers.append(read_toml(args.config))
     layers.append({k: getattr(args, k) for k in FLAG_KEYS})
     cfg = merge(*layers)
-    result = runner.execute(cfg, resume=args.resume, score=args.score, progress=args.progress)
+    result = runner.execute(cfg, resume=args.resume, score=args.score, progress=args.progress,
+                            rescore_judges=args.rescore_judges)
     if not sharding.from_env().is_main:
         return 0  # rank 0 merges, scores and reports
     print(f"run directory: {result.run_dir}")

@@ -1,7 +1,6 @@
 """``emobench score RUN_DIR``: recompute every score and summary of a run from its directory (no generation)."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -22,10 +21,14 @@ def add_parser(sub) -> None:
     p.add_argument("--bootstrap-seed", dest="bootstrap_seed", type=int, default=0,
                    help="seed of the bootstrap resamples (default 0)")
     p.add_argument("--no-controls", action="store_true", help="skip the real / shuffled control rows")
+    p.add_argument("--rescore-with-current-judges", dest="rescore_judges", action="store_true",
+                   help="score with judges other than those that scored the run (old and new fingerprints are "
+                        "recorded in RUN/rescored.jsonl); without it, a judge change is refused")
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
+    from emobench.run import binding
     from emobench.scoring import score_run
     from emobench.scoring.stats import BootstrapConfig
     from emobench.zoo.load import load_zoo
@@ -46,13 +49,13 @@ def main(args) -> int:
         load_metrics(metrics, [])
     baseline = args.baseline or run_baseline(run_dir)
     zoo = load_zoo(args.zoo or run_zoo_spec(run_dir), with_pipeline=False)
-    recorded = run_dir / "zoo.json"
-    if recorded.is_file():
-        judges = json.loads(recorded.read_text()).get("judges_hash")
-        if judges and judges != zoo.judges_hash:
-            print(f"emobench score: note: scoring with judges {zoo.judges_hash}, the run recorded {judges}",
-                  file=sys.stderr)
+    rebound = binding.for_scoring(run_dir, zoo, args.rescore_judges)   # other judges: only when asked
+    moved = binding.generation_changes(run_dir, dict(zoo.hashes))
+    if moved:   # scoring reads stored images only: other generation weights change no score, but say so
+        print(f"emobench score: note: the zoo's generation weights differ from the run's ({moved[0]}); the "
+              "stored images are scored as they are", file=sys.stderr)
     score_run(run_dir, zoo, metrics, baseline, merge=not full,
               bootstrap=BootstrapConfig(n_resamples=args.resamples, seed=args.bootstrap_seed), controls=not args.no_controls)
+    rebound.record()
     print(f"wrote {run_dir / 'summary.csv'}, summary.json, scores.csv")
     return 0

@@ -8,6 +8,7 @@ One row per answer (long format). Columns:
 - ``choice`` (required): ``left`` or ``right``, as the rater saw the sides.
 - ``shown_order`` (optional): ``AB`` or ``BA``; default: the order tasks.csv showed (the platform's case).
 - ``shown_at``, ``answered_at`` (optional): unix seconds or ISO 8601 times; default: the import time.
+- ``study_id`` (optional): tasks.csv's ``study_id`` (the run id); a file of another run's study is refused whole.
 
 A row is refused (and reported with its line number) when the task or question is unknown, a value is
 invalid, or the same rater already answered that question (in the store, or earlier in the file); every
@@ -52,6 +53,19 @@ def _time(value: str, default: float) -> float:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
+def _check_study(path: Path, rows: list[dict], tasks: dict, run_id: str | None) -> None:
+    """Votes of another run are refused whole (one line), never merged row by row: by the ``study_id`` column
+    (tasks.csv carries it; platforms pass it through), else when no row names a task of this store."""
+    ids = {(r.get("study_id") or "").strip() for r in rows} - {""}
+    if ids and run_id and ids != {run_id}:
+        raise EmobenchError(f"{path} holds votes of another study (study_id {', '.join(sorted(ids))}; this store's "
+                            f"run is {run_id})", "import it into the votes.sqlite of the run it was exported from")
+    if rows and not any((r.get("task_id") or "").strip() in tasks for r in rows):
+        raise EmobenchError(f"none of the {len(rows)} rows of {path} names a task of this store's study"
+                            f"{f' (run {run_id})' if run_id else ''}: votes of another run?",
+                            "import it into the votes.sqlite of the run its tasks.csv was exported from")
+
+
 def import_votes(path: str | Path, store: VoteStore, strict: bool = False) -> ImportReport:
     path = Path(path)
     if not path.is_file():
@@ -66,6 +80,7 @@ def import_votes(path: str | Path, store: VoteStore, strict: bool = False) -> Im
                                 "give one row per answer with rater_id, task_id, question, choice "
                                 "(see docs/human-study.md)")
         rows = list(reader)
+    _check_study(path, rows, tasks, store.meta().get("run_id"))
     t0 = now()
     with store.transaction() as con:
         seen = {(r, t, q) for r, t, q in con.execute("SELECT rater, task_id, question FROM votes")}

@@ -77,6 +77,9 @@ class VoteStore:
             con.execute("BEGIN IMMEDIATE")
             con.execute("INSERT OR REPLACE INTO meta VALUES ('run_dir', ?), ('seed', ?)",
                         (study.run_dir, str(study.seed)))
+            for key in ("run_id", "protocol"):   # what binds the votes to one run (absent in older stores)
+                if getattr(study, key):
+                    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, getattr(study, key)))
             con.executemany("INSERT OR IGNORE INTO tasks VALUES (?, ?)",
                             [(t.task_id, json.dumps(asdict(t), sort_keys=True)) for t in study.tasks])
             con.execute("COMMIT")
@@ -128,6 +131,21 @@ class VoteStore:
     def meta(self) -> dict[str, str]:
         with self.read() as con:
             return dict(con.execute("SELECT key, value FROM meta").fetchall())
+
+    def check_run(self, where: str, run_ids: set[str], image_keys: set[str]) -> None:
+        """Refuse (one line) a store whose votes are of another run: by run id when the store and the run(s)
+        carry one, else (stores of earlier versions) by the run images its tasks show, all in ``image_keys``."""
+        mine = self.meta().get("run_id")
+        if mine and run_ids:
+            if mine not in run_ids:
+                raise EmobenchError(f"vote store {self.path} holds votes of another run (run {mine}; {where} is "
+                                    f"run {', '.join(sorted(run_ids))})", "pass the votes.sqlite exported from this run")
+            return
+        shown = {k for t in self.tasks() if t.kind in ("pair", "set", "repeat") for k in [*t.keys_a, *t.keys_b]}
+        if shown - image_keys:
+            raise EmobenchError(f"vote store {self.path} rates {len(shown - image_keys)} image(s) that {where} "
+                                "does not hold: its votes are of another run",
+                                "pass the votes.sqlite exported from this run")
 
     def tasks(self) -> list[Task]:
         with self.read() as con:

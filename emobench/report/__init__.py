@@ -16,6 +16,7 @@ from emobench.report import html as _html
 from emobench.report import judges_section as _judges
 from emobench.report import leaderboard as _leaderboard
 from emobench.report.output import AtomicOutput, check_report_dest
+from emobench.rundir.identity import run_id
 from emobench.rundir.results import (RunData, group_by_protocol, load_run, load_runs, merge_runs,
                                      protocol_differences)
 
@@ -65,7 +66,15 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         from emobench.human.analyze import analyze
         from emobench.human.store import VoteStore
 
-        study = analyze(VoteStore.open(human), run_dir=run.root)
+        store = VoteStore.open(human)
+        ids = {i for i in (run_id(r) for r in run.roots) if i}
+        store.check_run(", ".join(str(r) for r in run.roots), ids, {r.key for r in run.records})
+        study = analyze(store, run_dir=run.root)
+        exported = store.meta().get("protocol")
+        if exported and run.fingerprint and exported != run.fingerprint:
+            study.notes.append(f"the study was exported under protocol {exported}; the run is now scored under "
+                               f"{run.fingerprint} (re-scored with other judges): the metric–human agreement "
+                               "uses the current scores")
     dest = _out_dir(run_dirs, out)
     files = ["leaderboard.md", "leaderboard.csv", "provenance.json"]
     with AtomicOutput(dest) as w:

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import torch
 
 from emobench import registry
-from emobench.run import artifacts
+from emobench.run import artifacts, binding
 from emobench.spec import tracks
 from emobench.run import shard as sharding
 from emobench.sampling import collect_truncations
@@ -31,7 +31,8 @@ from emobench.io.lock import run_lock
 from emobench.spec.plan import Plan
 from emobench.rundir.layout import LOGS
 from emobench.io.files import atomic_write_text, write_json
-from emobench.run.setup import prepare_run_dir, write_setup
+from emobench.run.setup import never_started, prepare_run_dir, write_setup
+from emobench.rundir.identity import is_run
 from emobench.scoring import score_run
 from emobench.run.store import ImageStore, image_key
 from emobench.io.sweep import sweep
@@ -299,12 +300,15 @@ def _bar(label: str, total: int, initial: int, enabled: bool):
 
 
 def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool = True,
-            progress: bool = True) -> RunResult:
-    """Run ``cfg`` (resolved here) into its run directory; returns what happened per method."""
+            progress: bool = True, rescore_judges: bool = False) -> RunResult:
+    """Run ``cfg`` (resolved here) into its run directory; returns what happened per method.
+    ``rescore_judges``: a started run whose judges changed is re-scored with the current ones (else refused)."""
     shard = sharding.init(cfg, resume)
     with contextlib.ExitStack() as held:
         with shard.main_first("the run folder"):  # rank 0 creates the run folder; the others join it
             cfg, methods, zoo, run_dir = resolve(cfg, zoo, resume)
+            rebound = binding.check_started(run_dir, zoo, started=is_run(run_dir) and not never_started(run_dir),
+                                            score=score and bool(cfg.metrics), rescore=rescore_judges)
             if resume is not None:
                 methods = keep_positions(methods, run_dir)
             if shard.active and cfg.fit_seeds > 1:
@@ -319,7 +323,10 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
                 write_setup(run_dir, cfg, zoo, plan, contents)
                 for folder in (run_dir, run_dir / "images"):
                     sweep(folder)   # temp files of killed processes (a live writer's are kept)
-        return _execute(cfg, methods, zoo, run_dir, plan, shard, score, progress)
+        result = _execute(cfg, methods, zoo, run_dir, plan, shard, score, progress)
+    if result.scored:
+        rebound.record()
+    return result
 
 
 def _execute(cfg: RunConfig, methods: list[MethodSpec], zoo, run_dir: Path, plan: Plan, shard,

@@ -3,6 +3,7 @@ a run up (marker, env.json, zoo.json, plan.json, protocol.json, config.json), an
 those: a run that never started can be started over without losing anything."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from emobench.rundir.layout import ENV_RESUMES
 from emobench.io.files import append_jsonl, write_json
 from emobench.io.markers import RUN_MARKER, foreign_names, read_marker, write_marker
 from emobench.rundir.identity import is_run, legacy_run
+from emobench.run.binding import recorded_judges
 
 # What a run writes before its first image: a run folder holding only these never started
 SETUP_FILES = frozenset({"config.json", "env.json", "zoo.json", "plan.json", "protocol.json", LOCK_NAME})
@@ -46,7 +48,11 @@ def write_setup(run_dir: Path, cfg: RunConfig, zoo, plan: Plan, contents) -> Non
         append_jsonl(run_dir / ENV_RESUMES, {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **env})
     write_json(run_dir / "zoo.json", zoo.facts())
     write_json(run_dir / "plan.json", plan.to_json())
-    protocol.write(run_dir, protocol.from_run(cfg, zoo, contents))
+    proto = protocol.from_run(cfg, zoo, contents)
+    kept = recorded_judges(run_dir) if not fresh and (run_dir / "protocol.json").is_file() else {}
+    if kept:   # a started run keeps the judges that scored it until a re-score (scoring rewrites them)
+        proto = dataclasses.replace(proto, judges=tuple(sorted(kept.items())))
+    protocol.write(run_dir, proto)
     write_json(run_dir / "config.json", {**cfg.hashed(), "config_hash": cfg.config_hash})  # last: marks a run
 
 
