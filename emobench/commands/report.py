@@ -5,6 +5,8 @@ import argparse
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
+    from emobench.cliargs import COUNT   # range-checked while parsing
+
     p = sub.add_parser(
         "report", help="leaderboard (md, csv), one-file HTML page and figures from scored runs",
         description="Write leaderboard.md, leaderboard.csv, index.html and figures/ for one run, or for "
@@ -15,7 +17,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--latex", action="store_true",
                    help="also write leaderboard.tex: the main table for a paper (booktabs + amssymb)")
     p.add_argument("--no-html", action="store_true", help="skip index.html")
-    p.add_argument("--grid-cells", type=int, default=24, metavar="N",
+    p.add_argument("--grid-cells", type=COUNT, default=24, metavar="N",
                    help="cells per emotion in the HTML image grid (default 24; 0 = all)")
     p.add_argument("--human", metavar="STORE", help="add the human-study section from this vote store "
                                                     "(`emobench human`: votes.sqlite)")

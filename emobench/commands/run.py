@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from emobench.spec.config import merge, read_stored, read_toml
+from emobench.cliargs import SEED, int_in
 from emobench.errors import EmobenchError
 from emobench.io.files import atomic_write_text
 
@@ -22,7 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("--emotions", help="comma list (default: all eight)")
     p.add_argument("--n-per-emotion", dest="n_per_emotion", help="images per emotion and method (default 4); on the content "
                                                                  "track per emotion, content and method")
-    p.add_argument("--seed", type=int, help="the plan's base seed: cell i of an emotion gets seed + i (default 0)")
+    p.add_argument("--seed", type=SEED, help="the plan's base seed: cell i of an emotion gets seed + i (default 0)")
     p.add_argument("--prompts", dest="templates", help="comma list of templates with {emotion} "
                                                        "(and {content} on the content track; default 'an image of "
                                                        "{emotion}', or 'a {content}, evoking {emotion}')")
@@ -51,7 +52,7 @@ def add_parser(sub) -> None:
                         "ones (old and new fingerprints are recorded in RUN/rescored.jsonl); without it, refused")
     p.add_argument("--launcher", choices=["accelerate", "torchrun"],
                    help="shard the plan's cells over several processes started by this launcher (needs --out)")
-    p.add_argument("--num-processes", type=int, default=None,
+    p.add_argument("--num-processes", type=int_in(1, 1024, "--num-processes"), default=None,
                    help="processes for --launcher (default: the number of GPUs, or 2 on CPU)")
     p.set_defaults(func=main)
 
@@ -64,9 +65,6 @@ def main(args: argparse.Namespace) -> int:
     from emobench.run import runner
     from emobench.run import shard as sharding
 
-    if args.launcher and not sharding.from_env().active:  # start the shards; each runs this command again
-        return sharding.relaunch(args.launcher, args.num_processes, cli_argv())
-
     if args.resume is not None and args.out is not None and Path(args.out).resolve() != args.resume.resolve():
         raise EmobenchError(f"--resume {str(args.resume)!r} and --out {args.out!r} name different folders",
                             "a resume writes into the run it continues: drop --out (or start a new run with --out)")
@@ -77,6 +75,11 @@ def main(args: argparse.Namespace) -> int:
         layers.append(read_toml(args.config))
     layers.append({k: getattr(args, k) for k in FLAG_KEYS})
     cfg = merge(*layers)
+    if args.launcher and not sharding.from_env().active:  # start the shards; each runs this command again
+        # the whole config is checked once here (names, options, zoo, run folder, bindings), so a mistake is
+        # one line now rather than the same traceback from every process the launcher would start
+        runner.check(cfg, resume=args.resume, score=args.score, rescore_judges=args.rescore_judges, sharded=True)
+        return sharding.relaunch(args.launcher, args.num_processes, cli_argv())
     result = runner.execute(cfg, resume=args.resume, score=args.score, progress=args.progress,
                             rescore_judges=args.rescore_judges)
     if not sharding.from_env().is_main:

@@ -9,6 +9,8 @@ from emobench.rundir.layout import run_baseline, run_metrics, run_zoo_spec
 
 
 def add_parser(sub) -> None:
+    from emobench.cliargs import POSITIVE, SEED   # range-checked while parsing
+
     p = sub.add_parser("score", help="score a finished run: per-image scores, summaries with paired bootstrap CIs")
     p.add_argument("run_dir", type=Path, help="run directory (holds manifest.jsonl and images/)")
     p.add_argument("--metrics", default=None,
@@ -17,8 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--baseline", default=None,
                    help="method to compare every other method with (default: the run's own, from config.json)")
     p.add_argument("--zoo", default=None, help="zoo to score with (default: the run's zoo, from config.json)")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--bootstrap-seed", dest="bootstrap_seed", type=int, default=0,
+    p.add_argument("--resamples", type=POSITIVE, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--bootstrap-seed", dest="bootstrap_seed", type=SEED, default=0,
                    help="seed of the bootstrap resamples (default 0)")
     p.add_argument("--no-controls", action="store_true", help="skip the real / shuffled control rows")
     p.add_argument("--rescore-with-current-judges", dest="rescore_judges", action="store_true",
@@ -38,9 +40,9 @@ def main(args) -> int:
         raise EmobenchError(f"run directory {run_dir} does not exist", "pass the folder `emobench run` wrote")
     if args.resamples < 1:
         raise EmobenchError(f"--resamples must be at least 1 (got {args.resamples})", "use e.g. --resamples 1000")
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    if args.metrics is not None and not metrics:
-        raise EmobenchError("--metrics is empty", "name metrics (`emobench list metrics`) or omit --metrics")
+    from emobench.cliargs import names_list
+
+    metrics = names_list(args.metrics, "--metrics")
     full = metrics is None   # every metric of the run: replaces the tables (a subset merges into them)
     metrics = metrics or run_metrics(run_dir)
     if metrics:   # a typo fails here, before the zoo loads and before anything is written

@@ -62,6 +62,23 @@ def plugin_kind(name: str, kind: str | None) -> str:
     return found[0] if found else "method"   # unknown: the method registry says so, with did-you-mean
 
 
+def import_first(kind: str, name: str, options: dict[str, Any]) -> None:
+    """Import the plugin and build it with ``options`` before anything slow: an unknown name, an import error
+    or a bad option is an ``EmobenchError`` (exit 2) in seconds, never a list of checks that did not run."""
+    if kind == "method":
+        from emobench.testing.plumbing import build_method, resolve_method_class
+
+        build_method(resolve_method_class(name), options)
+    else:
+        from emobench.testing.metric_contract import resolve_metric
+
+        try:
+            resolve_metric(name, options)
+        except (TypeError, ValueError) as err:
+            raise EmobenchError(f"metric {name!r}: bad options {options} ({err})",
+                                "check its options (`emobench list metrics`)") from None
+
+
 def main(args: argparse.Namespace) -> int:
     from emobench.testing.contract import CHECKS, ContractSettings, check_method
     from emobench.testing.metric_contract import METRIC_CHECKS, check_metric
@@ -75,6 +92,7 @@ def main(args: argparse.Namespace) -> int:
     settings = ContractSettings(options=parse_options(args.option), uses_latents=not args.no_latents,
                                 bad_options=[parse_options([b]) for b in args.bad_option],
                                 check_fit_determinism=not args.no_refit)
+    import_first(kind, args.name, settings.options)   # seconds: a plugin that cannot load is one line, no zoo built
     with tempfile.TemporaryDirectory(prefix="emobench-validate-") as tmp:
         if args.zoo is None:
             from emobench.testing.tiny import build_tiny_zoo
@@ -93,6 +111,6 @@ def main(args: argparse.Namespace) -> int:
         else:
             report = check_metric(args.name, zoo, options=settings.options, checks=args.check, progress=progress)
     verdict = "all checks passed" if report.ok else f"{len(report.failed)} check(s) failed: " + \
-        ", ".join(r.name for r in report.failed)
+        ", ".join(r.name for r in report.failed) + (f" ({len(report.not_run)} not run)" if report.not_run else "")
     print(f"{report.method}: {verdict}")
     return 0 if report.ok else 1

@@ -299,6 +299,22 @@ def _bar(label: str, total: int, initial: int, enabled: bool):
     return tqdm(total=total, initial=initial, desc=label, unit="img", disable=not enabled, leave=True)
 
 
+def check(cfg: RunConfig, *, resume: Path | None = None, score: bool = True, rescore_judges: bool = False,
+          sharded: bool = False) -> None:
+    """Everything ``execute`` checks before its first write, writing nothing: what ``--launcher`` runs once
+    before it starts the processes (each of which would otherwise fail alike)."""
+    if sharded and not cfg.out and resume is None:
+        raise EmobenchError("a sharded run needs an explicit run directory (each process would otherwise pick its "
+                            "own timestamped folder)", "pass --out RUN_DIR (or --resume RUN_DIR)")
+    if sharded and cfg.fit_seeds > 1:
+        raise EmobenchError(f"--fit-seeds {cfg.fit_seeds} cannot be sharded yet",
+                            "run it without --launcher, or with --fit-seeds 1")
+    cfg, _, zoo, run_dir = resolve(cfg, None, resume)
+    binding.check_started(run_dir, zoo, started=is_run(run_dir) and not never_started(run_dir),
+                          score=score and bool(cfg.metrics), rescore=rescore_judges)
+    Plan.from_config(cfg, zoo.latent_shape(), tracks.resolve_contents(cfg, zoo))
+
+
 def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool = True,
             progress: bool = True, rescore_judges: bool = False) -> RunResult:
     """Run ``cfg`` (resolved here) into its run directory; returns what happened per method.
