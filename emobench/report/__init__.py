@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from emobench.errors import EmobenchError
 from emobench.report import figures as _figures
 from emobench.report import html as _html
 from emobench.report import judges_section as _judges
@@ -57,6 +58,10 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
     table: each protocol gets its own report in ``protocol-<fingerprint>/`` and ``leaderboard.md`` says why."""
     groups = group_by_protocol([load_run(p) for p in run_dirs])
     if len(groups) > 1:
+        if out is None:   # never into the first run: its own report (and stamp) would be replaced by an index
+            raise EmobenchError(f"the {len(run_dirs)} runs are of {len(groups)} different protocols, so they get one "
+                                "report each plus an index, which would overwrite the first run's own report",
+                                "pass --out DIR (a new or empty folder) for the per-protocol reports")
         return _build_per_protocol(groups, _out_dir(run_dirs, out), figures=figures, html=html,
                                    grid_cells=grid_cells, human=human, latex=latex)
     run: RunData = merge_runs(groups[0])
