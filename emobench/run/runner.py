@@ -36,6 +36,7 @@ from emobench.rundir.identity import is_run
 from emobench.scoring import score_run
 from emobench.run.store import ImageStore, image_key
 from emobench.io.sweep import sweep
+from emobench.zoo.base import state_changes
 from emobench.zoo.load import load_zoo
 
 
@@ -352,17 +353,21 @@ def _execute(cfg: RunConfig, methods: list[MethodSpec], zoo, run_dir: Path, plan
     records: list[ImageRecord] = []
     keys: dict[str, dict[Cell, str]] = {}   # label → every plan cell's image key (the shard merge looks them up)
     for ms in methods:
-        before = zoo.pipeline_fingerprint()
+        before = zoo.state()
+        view = zoo.for_method()   # read-only: no method can change what the others are given
         if shard.active:  # rank 0 fits a learning method first; the other ranks then find it in the cache
-            sharding.prefit(shard, ms, zoo, cfg, progress)
-        outcome, recs = run_method(ms, zoo, plan, store, sharding.generation_config(cfg, shard), progress,
+            sharding.prefit(shard, ms, view, cfg, progress)
+        outcome, recs = run_method(ms, view, plan, store, sharding.generation_config(cfg, shard), progress,
                                    cells=shard.select(plan.cells))
         keys[ms.label] = image_keys(ms, zoo, plan.cells, outcome.artifact_key)
-        if before is None:   # the pipeline was loaded during this method: compare with its state at load time
-            before = getattr(zoo, "loaded_fingerprint", None)
-        if zoo.pipeline_fingerprint() != before:
-            # keep later methods independent of this one: give them a freshly loaded zoo
-            outcome.warning = "modified the shared zoo pipeline (plugin bug); the zoo was reloaded for the others"
+        after = zoo.state()
+        if before[-1] is None:   # the pipeline was loaded during this method: compare with its state at load time
+            before = before[:-1] + (zoo.load_time_fingerprint() if after[-1] is not None else None,)
+        if after != before:
+            # weights edited in place (the view stops assignments, not in-place edits): the later methods get a
+            # freshly loaded zoo, so no method's images depend on another's
+            changed = ", ".join(state_changes(before, after))
+            outcome.warning = f"modified the shared zoo ({changed}; plugin bug); the zoo was reloaded for the others"
             print(f"emobench: method {ms.label!r} {outcome.warning}", file=sys.stderr)
             zoo = load_zoo(cfg.zoo, lazy=True)
         outcomes.append(outcome)

@@ -18,7 +18,8 @@ CHECKS: tuple[str, ...] = (
     "latents_honoured",    # different latents → different images, the same latents → the same image
     "determinism",         # a fresh instance gives bit-identical images
     "batch_independence",  # an image does not depend on what else is in its batch
-    "zoo_untouched",       # fit/load/generate leave the shared zoo pipeline as they found it
+    "zoo_untouched",       # fit/load/generate leave every shared attribute of the zoo as they found it
+    "step_noise_honoured",  # same latents, other cell seed → other image; same cell → same image (no declaration)
     "reduces_to_baseline",  # with the options the method declares, its images equal the baseline's, byte for byte
 )
 
