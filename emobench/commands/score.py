@@ -56,8 +56,15 @@ def main(args) -> int:
     if moved:   # scoring reads stored images only: other generation weights change no score, but say so
         print(f"emobench score: note: the zoo's generation weights differ from the run's ({moved[0]}); the "
               "stored images are scored as they are", file=sys.stderr)
-    score_run(run_dir, zoo, metrics, baseline, merge=not full,
-              bootstrap=BootstrapConfig(n_resamples=args.resamples, seed=args.bootstrap_seed), controls=not args.no_controls)
+    try:
+        score_run(run_dir, zoo, metrics, baseline, merge=not full,
+                  bootstrap=BootstrapConfig(n_resamples=args.resamples, seed=args.bootstrap_seed),
+                  controls=not args.no_controls)
+    except KeyboardInterrupt:
+        from emobench.errors import Interrupted
+
+        raise Interrupted(f"the scores in {run_dir} are as they were (tables are written at the end) and the "
+                          f"features computed so far are cached; `emobench score {run_dir}` starts again") from None
     rebound.record()
     print(f"wrote {run_dir / 'summary.csv'}, summary.json, scores.csv")
     return 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import sys
 import time
 import traceback
@@ -26,12 +25,12 @@ from emobench.run import shard as sharding
 from emobench.sampling import collect_truncations
 from emobench.api import Cell, ImageRecord, Method, check_output, config_to_dict
 from emobench.spec.config import RunConfig
-from emobench.errors import EmobenchError, PluginError
+from emobench.errors import EmobenchError, Interrupted, PluginError
 from emobench.io.lock import run_lock
 from emobench.spec.plan import Plan
 from emobench.rundir.layout import LOGS
 from emobench.io.files import atomic_write_text, write_json
-from emobench.run.setup import never_started, prepare_run_dir, write_setup
+from emobench.run.setup import keep_positions, never_started, prepare_run_dir, write_setup
 from emobench.rundir.identity import is_run
 from emobench.scoring import score_run
 from emobench.run.store import ImageStore, image_key
@@ -78,18 +77,6 @@ def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
         out[label] = MethodSpec(label, name, method, None, out[label].position if label in out else position,
                                 display_label(label, getattr(type(method), "display_name", None)))
     return [out[k] for k in sorted(out)]  # sorted: the order methods run in never matters
-
-
-def keep_positions(methods: list[MethodSpec], run_dir: Path) -> list[MethodSpec]:
-    """A resume keeps the method order the run was started with (methods.json ``position``): the stored
-    config lists methods sorted, because their order changes no result, only the order of the report's rows."""
-    try:
-        stored = json.loads((run_dir / "methods.json").read_text())
-    except (OSError, ValueError):
-        return methods
-    pos = {label: info.get("position") for label, info in stored.items() if isinstance(info, dict)}
-    return [dataclasses.replace(m, position=pos[m.label]) if isinstance(pos.get(m.label), int) else m
-            for m in methods]
 
 
 def parse_metrics(specs: Sequence[str]) -> list[tuple[str, Any]]:
@@ -321,13 +308,23 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
     """Run ``cfg`` (resolved here) into its run directory; returns what happened per method.
     ``rescore_judges``: a started run whose judges changed is re-scored with the current ones (else refused)."""
     shard = sharding.init(cfg, resume)
+    where: list[Path] = []   # the run folder once chosen: an interrupt names it (a timestamped --out is not guessable)
+    try:
+        return _run(cfg, resume, zoo, score, progress, rescore_judges, shard, where)
+    except KeyboardInterrupt:
+        if not where:
+            raise
+        raise Interrupted(f"everything already stored in {where[0]} is kept; resume with "
+                          f"`emobench run --resume {where[0]}`") from None
+
+
+def _run(cfg: RunConfig, resume: Path | None, zoo, score: bool, progress: bool, rescore_judges: bool, shard,
+         where: list[Path]) -> RunResult:
     with contextlib.ExitStack() as held:
         with shard.main_first("the run folder"):  # rank 0 creates the run folder; the others join it
             cfg, methods, zoo, run_dir = resolve(cfg, zoo, resume)
             rebound = binding.check_started(run_dir, zoo, started=is_run(run_dir) and not never_started(run_dir),
                                             score=score and bool(cfg.metrics), rescore=rescore_judges)
-            if resume is not None:
-                methods = keep_positions(methods, run_dir)
             if shard.active and cfg.fit_seeds > 1:
                 raise EmobenchError(f"--fit-seeds {cfg.fit_seeds} cannot be sharded yet",
                                     "run it without --launcher, or with --fit-seeds 1")
@@ -336,10 +333,13 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
             # from here on files are written; everything above only checked
             if not shard.active:   # shards share one folder by design; a plain run holds the folder's lock
                 held.enter_context(run_lock(run_dir))
-            if shard.is_main:
-                write_setup(run_dir, cfg, zoo, plan, contents)
+            if shard.is_main:   # the --methods order is fixed here, before any method starts (a resume keeps it)
+                order = [m.label for m in sorted(keep_positions(methods, run_dir), key=lambda m: m.position)]
+                write_setup(run_dir, cfg, zoo, plan, contents, order=order)
                 for folder in (run_dir, run_dir / "images"):
                     sweep(folder)   # temp files of killed processes (a live writer's are kept)
+            methods = keep_positions(methods, run_dir)
+        where.append(run_dir)   # from here on the folder holds the run
         result = _execute(cfg, methods, zoo, run_dir, plan, shard, score, progress)
     if result.scored:
         rebound.record()

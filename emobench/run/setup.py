@@ -7,7 +7,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from emobench.spec import protocol
 from emobench.errors import EmobenchError
@@ -15,14 +15,15 @@ from emobench.spec.config import RunConfig, default_out
 from emobench.run.envinfo import environment
 from emobench.spec.plan import Plan
 from emobench.io.lock import LOCK_NAME
-from emobench.rundir.layout import ENV_RESUMES
+from emobench.rundir.layout import ENV_RESUMES, ORDER_FILE
 from emobench.io.files import append_jsonl, write_json
 from emobench.io.markers import RUN_MARKER, foreign_names, read_marker, write_marker
 from emobench.rundir.identity import is_run, legacy_run
 from emobench.run.binding import recorded_judges
 
 # What a run writes before its first image: a run folder holding only these never started
-SETUP_FILES = frozenset({"config.json", "env.json", "zoo.json", "plan.json", "protocol.json", LOCK_NAME})
+SETUP_FILES = frozenset({"config.json", "env.json", "zoo.json", "plan.json", "protocol.json", ORDER_FILE,
+                         LOCK_NAME})
 
 
 def never_started(run_dir: Path) -> bool:
@@ -34,9 +35,42 @@ def never_started(run_dir: Path) -> bool:
     return not foreign_names(run_dir, SETUP_FILES)
 
 
-def write_setup(run_dir: Path, cfg: RunConfig, zoo, plan: Plan, contents) -> None:
+def read_order(run_dir: Path) -> list[str] | None:
+    """The run's method labels in the configured ``--methods`` order (``methods.order.json``), or None."""
+    try:
+        data = json.loads((Path(run_dir) / ORDER_FILE).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    methods = data.get("methods") if isinstance(data, dict) else None
+    return [str(m) for m in methods] if isinstance(methods, list) else None
+
+
+def keep_positions(methods: list[Any], run_dir: Path) -> list[Any]:
+    """The method order the run was started with, fixed in its setup file ``methods.order.json`` before any
+    method ran (the stored config lists methods sorted: their order changes no result, only the order of the
+    report's rows, colours and hatches). ``methods``: the runner's ``MethodSpec``s (``label``, ``position``).
+    A run made before that file: methods.json's positions, the methods
+    it lacks after them in their configured order (never two at one position)."""
+    order = read_order(run_dir)
+    if order is None:
+        try:
+            stored = json.loads((run_dir / "methods.json").read_text())
+        except (OSError, ValueError):
+            stored = {}
+        known = {label: info.get("position") for label, info in stored.items()
+                 if isinstance(info, dict) and isinstance(info.get("position"), int)}
+        order = sorted(known, key=known.get) + [m.label for m in sorted(methods, key=lambda m: m.position)
+                                                 if m.label not in known]
+    place = {label: i for i, label in enumerate(order)}
+    rest = len(place)
+    return [dataclasses.replace(m, position=place.get(m.label, rest + i)) for i, m in enumerate(methods)]
+
+
+def write_setup(run_dir: Path, cfg: RunConfig, zoo, plan: Plan, contents, order: Sequence[str] = ()) -> None:
     """The run's setup files. ``env.json`` stays the environment that made the stored images; a resume of a
-    run that has started appends its own environment to ``env.resumes.jsonl`` (``emobench verify`` compares)."""
+    run that has started appends its own environment to ``env.resumes.jsonl`` (``emobench verify`` compares).
+    ``order``: the method labels in ``--methods`` order, fixed in ``methods.order.json`` by the run's first
+    start (a resume, even after a kill before every method finished, keeps that order)."""
     fresh = never_started(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if read_marker(run_dir, RUN_MARKER) is None:   # first of all: the folder is an emobench run from here on
@@ -53,6 +87,8 @@ def write_setup(run_dir: Path, cfg: RunConfig, zoo, plan: Plan, contents) -> Non
     if kept:   # a started run keeps the judges that scored it until a re-score (scoring rewrites them)
         proto = dataclasses.replace(proto, judges=tuple(sorted(kept.items())))
     protocol.write(run_dir, proto)
+    if order and (fresh or read_order(run_dir) is None):
+        write_json(run_dir / ORDER_FILE, {"methods": list(order)})
     write_json(run_dir / "config.json", {**cfg.hashed(), "config_hash": cfg.config_hash})  # last: marks a run
 
 
