@@ -59,8 +59,9 @@ def _export_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--set-size", type=int_in(2, 64, "--set-size"), default=4, help="images per side of a diversity task (default 4)")
     g.add_argument("--repeats", type=COUNT, default=None,
                    help="repeated-pair checks (default: 10%% of the pair tasks, at least 2)")
-    g.add_argument("--controls-per-emotion", type=int_in(0, 10_000, "--controls-per-emotion"), default=1,
-                   help="real-vs-label-shuffled checks per emotion (default 1; 0 = none)")
+    g.add_argument("--controls-per-emotion", type=int_in(0, 10_000, "--controls-per-emotion"), default=0,
+                   help="real-vs-label-shuffled checks per emotion (default 0: the default checks are repeats of "
+                        "generated pairs, since real images stand out among generated ones at mini scale)")
     g.add_argument("--zoo", default=None, help="zoo whose dataset gives the control images (default: the run's)")
     g.add_argument("--base-url", default="", help="URL prefix of the images in tasks.csv (where you host them)")
 

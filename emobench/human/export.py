@@ -37,7 +37,8 @@ class ExportOptions:
     cells_per_emotion: int | None = None   # None: every cell the methods share
     set_size: int = 4                      # images per side of a diversity task
     repeats: int | None = None             # repeat checks; None: 10 % of the pair tasks, at least 2
-    controls_per_emotion: int = 1          # real-vs-shuffled checks per emotion (needs the zoo's dataset)
+    controls_per_emotion: int = 0          # real-vs-shuffled checks per emotion (needs the zoo's dataset); off by
+                                           # default: real images stand out among generated ones at mini scale
     methods: Sequence[str] | None = None   # None: every method with images
     base_url: str = ""                     # prefix of the image URLs in tasks.csv (where they will be hosted)
 
@@ -153,9 +154,10 @@ def build_study(run_dir: Path, opts: ExportOptions,
     for real, fake in controls:
         ia, ib = image_id(opts.seed, real.source), image_id(opts.seed, fake.source)
         images[ia], images[ib] = real.png, fake.png
+        # the same questions as a pair task, so a control looks like any other task (only "emotion" is graded)
         tasks.append(Task(tid("control", real.source, fake.source), "control", real.label,
-                          ["emotion"], [ia], [ib], CONTROL_REAL, CONTROL_SHUFFLED, [real.source], [fake.source],
-                          [], side()))
+                          list(PAIR_QUESTIONS), [ia], [ib], CONTROL_REAL, CONTROL_SHUFFLED, [real.source],
+                          [fake.source], [], side()))
     study = Study(run_dir=str(Path(run_dir).resolve()), seed=opts.seed, tasks=tasks,
                   images={iid: f"{iid}.png" for iid in sorted(images)}, run_id=rid, protocol=fingerprint)
     return study, images

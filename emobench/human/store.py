@@ -39,6 +39,12 @@ CREATE TABLE IF NOT EXISTS votes (
 """
 
 
+UNDONE = """CREATE TABLE IF NOT EXISTS undone (
+    id INTEGER PRIMARY KEY, rater TEXT NOT NULL, task_id TEXT NOT NULL, question TEXT NOT NULL,
+    choice TEXT NOT NULL, shown_order TEXT NOT NULL, shown_at REAL, answered_at REAL NOT NULL, source TEXT NOT NULL,
+    undone_at REAL NOT NULL)"""   # answers a rater took back (undo): kept for the record, never analysed
+
+
 @dataclass
 class Vote:
     rater: str
@@ -162,6 +168,22 @@ class VoteStore:
             return {t for (t,) in con.execute("SELECT DISTINCT task_id FROM votes WHERE rater = ?", (rater,))}
 
     # ------------------------------------------------------------------------------------------ writes
+
+    def undo_last(self, rater: str) -> str | None:
+        """Take back the rater's last answered task (its served votes): moved to the ``undone`` table, in one
+        transaction, so the task is served again. Only the last one, and never imported votes. Returns the
+        task id, or None when there is nothing to undo."""
+        with self.transaction() as con:
+            con.execute(UNDONE)
+            row = con.execute("SELECT task_id FROM votes WHERE rater = ? AND source = 'serve' ORDER BY id DESC "
+                              "LIMIT 1", (rater,)).fetchone()
+            if row is None:
+                return None
+            con.execute("INSERT INTO undone (rater, task_id, question, choice, shown_order, shown_at, answered_at, "
+                        "source, undone_at) SELECT rater, task_id, question, choice, shown_order, shown_at, "
+                        "answered_at, source, ? FROM votes WHERE rater = ? AND task_id = ?", (now(), rater, row[0]))
+            con.execute("DELETE FROM votes WHERE rater = ? AND task_id = ?", (rater, row[0]))
+            return str(row[0])
 
     def add_task_votes(self, votes: Sequence[Vote]) -> None:
         """All the answers to one task by one rater, in one transaction; DuplicateVote (nothing written)

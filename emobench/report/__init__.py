@@ -75,6 +75,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         ids = {i for i in (run_id(r) for r in run.roots) if i}
         store.check_run(", ".join(str(r) for r in run.roots), ids, {r.key for r in run.records})
         study = analyze(store, run_dir=run.root)
+        study.display_names = {m: run.display_name(m) for m in run.method_names()}   # as the tables above
         exported = store.meta().get("protocol")
         if exported and run.fingerprint and exported != run.fingerprint:
             study.notes.append(f"the study was exported under protocol {exported}; the run is now scored under "
@@ -101,7 +102,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         if html:
             page = _html.render(run, lb, max_cells=grid_cells)
             if study is not None:
-                page = _human.insert_into_page(page, _human.to_html(study))
+                page = _human.insert_into_page(page, _human.to_html(study), _human.link_summary(study))
             w.write_text("index.html", page)
             files.append("index.html")
         if figures:
