@@ -125,7 +125,6 @@ def cli_argv() -> list[str]:
 
 def write_report(run_dir: Path) -> Path:
     """Report into the run directory; print the leaderboard (every metric, pooled, with its 95% interval)."""
-    from emobench.report import build_report
     from emobench.report.console import to_text
     from emobench.report.leaderboard import build
     from emobench.rundir.results import load_runs
@@ -141,6 +140,8 @@ def write_report(run_dir: Path) -> Path:
     if index.is_file() and stamp.is_file() and stamp.read_text().strip() == digest:
         print(f"\nreport: unchanged in {run_dir}")
         return index.resolve()
+    from emobench.report import build_report   # figures and matplotlib only when the report is written
+
     result = build_report([run_dir])
     atomic_write_text(stamp, digest + "\n")
     print(f"\nreport: {len(result.files)} files in {result.out}")
@@ -148,15 +149,45 @@ def write_report(run_dir: Path) -> Path:
 
 
 REPORT_STAMP = ".report-inputs.sha256"
-# what the report writes into the run directory (never an input), and per-resume provenance it does not show
+# what the report writes into the run directory (never an input), and per-resume records it does not show
 _NOT_REPORT_INPUTS = {"index.html", "leaderboard.md", "leaderboard.csv", "leaderboard.tex", "provenance.json",
-                      "env.resumes.jsonl"}
+                      "env.resumes.jsonl", "rescored.jsonl"}
+# per-invocation facts of methods.json (this process's wall time, what it generated, whether the artifact was
+# fitted now or found in the cache, a warning only a generating call can raise): no report shows them, and a
+# resume that finds everything done changes them all
+_PER_INVOCATION = ("wall_s", "n_generated", "artifact_source", "warning")
+
+
+def _methods_view(path: Path) -> bytes:
+    """``methods.json`` as the report reads it: without the per-invocation facts."""
+    import json
+
+    try:
+        methods = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return b""
+
+    def strip(entry):
+        if not isinstance(entry, dict):
+            return entry
+        out = {k: v for k, v in entry.items() if k not in _PER_INVOCATION}
+        if isinstance(out.get("fits"), list):
+            out["fits"] = [strip(f) for f in out["fits"]]
+        return out
+
+    view = {m: strip(e) for m, e in methods.items()} if isinstance(methods, dict) else methods
+    return json.dumps(view, sort_keys=True).encode()
 
 
 def _report_inputs_digest(run_dir: Path) -> str:
-    """sha256 over the run's stored results (every top-level .json/.jsonl/.csv but the report's own files)."""
+    """sha256 over the run's stored results (every top-level .json/.jsonl/.csv but the report's own files, and
+    methods.json without its per-invocation facts): a resume that changed no stored result keeps its report."""
+    import hashlib
+
     from emobench.zoo.hashing import files_hash
 
     inputs = [p for p in sorted(run_dir.iterdir())
               if p.is_file() and p.suffix in (".json", ".jsonl", ".csv") and p.name not in _NOT_REPORT_INPUTS]
-    return files_hash(inputs, run_dir)
+    others = files_hash([p for p in inputs if p.name != "methods.json"], run_dir)
+    methods = hashlib.sha256(_methods_view(run_dir / "methods.json")).hexdigest()
+    return hashlib.sha256(f"{others}\n{methods}\n".encode()).hexdigest()

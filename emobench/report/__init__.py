@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Sequence
 
 from emobench.errors import EmobenchError
-from emobench.report import figures as _figures
-from emobench.report import html as _html
-from emobench.report import judges_section as _judges
 from emobench.report import leaderboard as _leaderboard
 from emobench.report.output import AtomicOutput, check_report_dest
 from emobench.rundir.identity import run_id
@@ -64,6 +61,10 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
                                 "pass --out DIR (a new or empty folder) for the per-protocol reports")
         return _build_per_protocol(groups, _out_dir(run_dirs, out), figures=figures, html=html,
                                    grid_cells=grid_cells, human=human, latex=latex)
+    from emobench.report import figures as _figures   # matplotlib: imported only when a report is written
+    from emobench.report import html as _html
+    from emobench.report import judges_section as _judges
+
     run: RunData = merge_runs(groups[0])
     lb = _leaderboard.build(run)
     study = None
@@ -135,6 +136,8 @@ def _build_per_protocol(groups: list[list[RunData]], dest: Path, **kw) -> Report
 
 
 def build_figures(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> ReportResult:
+    from emobench.report import figures as _figures
+
     run = load_runs(list(run_dirs))
     dest = _out_dir(run_dirs, out)
     with AtomicOutput(dest) as w:
