@@ -1,8 +1,12 @@
 """A finished run's ``--resume`` (nothing to generate) against ``emobench list methods``, side by side
-(goal: resume ≤ 1.5× list). Both are fresh CLI processes, so both pay Python, torch and plugin imports; the
-resume also loads the zoo's judges and dataset, re-reads the store and re-scores from the feature cache, but
-never loads the generator (``load_zoo(lazy=True)``). The two commands alternate for ``ROUNDS`` rounds and
-the ratio uses each side's fastest round, so load from other processes hits both alike.
+(goal: resume ≤ 1.5× list). The run has a learning method and a judge panel: ``sd`` and
+``textual-inversion`` on two emotions, scored with ``emo-a`` and ``emo-a-mean`` (every judge of the zoo's
+panel). Both are fresh CLI processes, so both pay Python, torch and plugin imports; the resume also loads the
+zoo's judges and dataset, finds TI's fitted artifact (and checks its file hashes), re-reads the store and
+re-scores from the feature cache, but never loads the generator (``load_zoo(lazy=True)``) and never
+re-renders the report (its inputs are the stored results, not per-invocation facts such as wall times: the
+report's files keep their mtime, which the test checks). The two commands alternate for ``ROUNDS`` rounds
+and the ratio uses each side's fastest round, so load from other processes hits both alike.
 
 Run: ``.venv/bin/pytest benchmarks/test_core_resume_cost.py --benchmark-only -s`` (``EMOBENCH_BENCH_ZOO``
 names the zoo; default the shipped mini zoo).
@@ -31,8 +35,13 @@ def test_finished_resume_vs_list_methods(benchmark, tmp_path):
     env = {**os.environ, "EMOBENCH_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
     run_dir = tmp_path / "run"
     zoo = os.environ.get("EMOBENCH_BENCH_ZOO", "mini")
-    _wall(["run", "--zoo", zoo, "--methods", "sd", "--emotions", "awe,fear", "--n-per-emotion", "2",
-           "--metrics", "emo-a", "--out", str(run_dir), "--no-progress"], env)   # the finished run
+    _wall(["run", "--zoo", zoo, "--methods", "sd,textual-inversion", "--emotions", "awe,fear",
+           "--n-per-emotion", "2", "--metrics", "emo-a,emo-a-mean", "--out", str(run_dir), "--no-progress"],
+          env)   # the finished run (TI fitted, or found among the zoo's prefits)
+    report = [run_dir / n for n in ("index.html", "leaderboard.md", "leaderboard.csv", "provenance.json")]
+    report += sorted((run_dir / "figures").rglob("*.png"))
+    assert all(p.is_file() for p in report)
+    written = {p: p.stat().st_mtime_ns for p in report}
     resume, listing = [], []
 
     def both():
@@ -43,4 +52,5 @@ def test_finished_resume_vs_list_methods(benchmark, tmp_path):
     ratio = min(resume) / min(listing)
     benchmark.extra_info.update(resume_s=min(resume), list_s=min(listing), ratio=ratio)
     print(f"\nfinished resume {min(resume):.2f} s, list methods {min(listing):.2f} s, ratio {ratio:.2f}")
+    assert {p: p.stat().st_mtime_ns for p in report} == written, "a resume that changed nothing re-rendered the report"
     assert ratio <= 1.5, f"a finished run's resume costs {ratio:.2f}× `emobench list methods` (goal ≤ 1.5×)"

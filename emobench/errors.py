@@ -15,3 +15,11 @@ class EmobenchError(Exception):
 
 class PluginError(EmobenchError):
     """A method or metric plugin failed (import, config, output); reported per plugin, others go on."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a command that knows what to run next: ``hint`` names it (a run names its real folder)."""
+
+    def __init__(self, hint: str):
+        super().__init__(hint)
+        self.hint = hint

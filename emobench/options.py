@@ -27,7 +27,10 @@ def convert_option(raw: str, tp: Any) -> Any:
         raise ValueError("; ".join(errors))
     if origin in (tuple, list):
         args = [a for a in typing.get_args(tp) if a is not Ellipsis] or [str]
-        items = [convert_option(s.strip(), args[0]) for s in raw.split("+") if s.strip()]
+        parts = [s.strip() for s in raw.split("+")] if raw.strip() else []
+        if any(not p for p in parts):   # "a++b", "+a", "a+": a degenerate list, never silently shortened
+            raise ValueError(f"{raw!r} has an empty item (write items joined by single '+', e.g. a+b)")
+        items = [convert_option(p, args[0]) for p in parts]
         return tuple(items) if origin is tuple else items
     if origin is typing.Literal:
         choices = typing.get_args(tp)

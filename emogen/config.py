@@ -185,6 +185,9 @@ class EmoGenConfig:
                                     f"use two of: {', '.join(EMOTIONS)} (e.g. emogen:fuse=amusement+fear)")
         if len(parts) < 2:
             raise EmobenchError(f"emogen:fuse={self.fuse} names one emotion", "name two, e.g. amusement+fear")
+        if len(set(parts)) < len(parts):   # fear+fear is one emotion, not a fusion
+            raise EmobenchError(f"emogen:fuse={self.fuse} names an emotion twice",
+                                "name two different emotions, e.g. amusement+fear")
         return parts
 
     def training_dict(self) -> dict[str, Any]:

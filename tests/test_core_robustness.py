@@ -127,7 +127,9 @@ def test_report_out_refuses_a_foreign_folder(run_copy, tmp_path, capsys):
     from emobench.report.output import check_report_dest
 
     figs = tmp_path / "figs"
-    (figs / "figures").mkdir(parents=True)   # what an earlier `emobench figures --out figs` wrote
+    (figs / "figures").mkdir(parents=True)   # what an earlier `emobench figures --out figs` wrote (no marker yet)
+    for ext in ("png", "pdf"):
+        (figs / "figures" / f"comparison_grid.{ext}").write_bytes(b"figure")
     check_report_dest(figs)
 
 
@@ -180,9 +182,12 @@ def test_bad_toml_types_and_out_paths(zoo_dir, run_copy, tmp_path, capsys):
 
 
 def test_half_made_folder_does_not_block_the_corrected_command(zoo, zoo_dir, tmp_path):
+    from emobench.io.markers import RUN_MARKER, write_marker
+
     out = tmp_path / "r"
     out.mkdir()
-    for name in ("config.json", "env.json", "zoo.json"):   # what a crash before the first image left behind
+    write_marker(out, RUN_MARKER)   # the marker comes first, then the setup files a crash left behind
+    for name in ("config.json", "env.json", "zoo.json"):
         (out / name).write_text("{}")
     res = _run(zoo, zoo_dir, out, methods="noise", metrics="emo-a")
     assert [o.status for o in res.outcomes] == ["ok"] and (out / "manifest.jsonl").is_file()
@@ -215,12 +220,12 @@ def test_read_only_folder_is_one_line(zoo_dir, tmp_path, capsys, monkeypatch):
 def test_orphan_temp_folders_are_swept_live_ones_kept(run_copy, tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()
-    orphan = run_copy / f".emobench-report.pid{dead}.abc"
+    orphan = run_copy / f".emobench-tmp-{dead}-abc.report"
     orphan.mkdir()
     (orphan / "index.html").write_text("half")
-    stale_file = run_copy / f".scores.csv.{dead}.tmp"
+    stale_file = run_copy / f".emobench-tmp-{dead}-1f2e.scores.csv"
     stale_file.write_text("half")
-    live = run_copy / f".emobench-report.pid{os.getpid()}.xyz"
+    live = run_copy / f".emobench-tmp-{os.getpid()}-xyz.report"
     live.mkdir()
     assert cli(["report", str(run_copy), "--no-figures", "--no-html"]) == 0
     assert not orphan.exists() and stale_file.exists() is False and live.exists()
@@ -228,7 +233,7 @@ def test_orphan_temp_folders_are_swept_live_ones_kept(run_copy, tmp_path):
 
     cache = tmp_path / "cache"
     (cache / "emoset-mini").mkdir(parents=True)
-    build_orphan = cache / "emoset-mini" / f".somekey.pid{dead}.q1"
+    build_orphan = cache / "emoset-mini" / f".emobench-tmp-{dead}-q1.somekey"
     build_orphan.mkdir()
     ensure_emoset_mini(n_train=16, n_val=8, n_test=8, cache_dir=cache, workers=1)
     assert not build_orphan.exists()
@@ -291,7 +296,7 @@ def test_kill_at_random_points_resumes_identically(zoo, zoo_dir, scored, tmp_pat
     assert cli(["score", str(out)]) == 0 and results(out) == results(scored)
     # report: killed once its temp folder exists
     proc = _cli_proc(["report", str(out), "--no-figures"], env)
-    _kill_when(proc, lambda: any(p.name.startswith(".emobench-report") for p in out.iterdir()))
+    _kill_when(proc, lambda: any(p.name.startswith(".emobench-tmp-") and p.is_dir() for p in out.iterdir()))
     assert cli(["report", str(out), "--no-figures"]) == 0
     assert leftovers(out) == []
     # dataset build: killed once its temp folder exists, then built again

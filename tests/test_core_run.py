@@ -113,7 +113,7 @@ def test_pipeline_mutation_cannot_leak_into_other_methods(reference, zoo_dir, tm
     fresh = load_zoo(zoo_dir)  # this test's zoo gets modified; keep the shared one clean
     run(fresh, zoo_dir, tmp_path / "m", score=False, methods="sd,mutator", n_per_emotion=1)
     info = json.loads((tmp_path / "m" / "methods.json").read_text())
-    assert "modified the shared zoo pipeline" in info["mutator"]["warning"] and info["sd"]["warning"] is None
+    assert "modified the shared zoo (pipeline" in info["mutator"]["warning"] and info["sd"]["warning"] is None
     ref = {r["key"]: r["sha256"] for r in map(json.loads, (reference / "manifest.jsonl").read_text().splitlines())}
     sd = [json.loads(x) for x in (tmp_path / "m" / "manifest.jsonl").read_text().splitlines() if '"sd"' in x]
     assert len(sd) == 2 and all(ref[r["key"]] == r["sha256"] for r in sd)
@@ -185,7 +185,7 @@ def test_bare_diffusers_folder_through_cli(tmp_path, capsys):
     (["--methods", "sd:bogus=1"], "method 'sd' has no option 'bogus'"),
     (["--metrics", "emo-b"], "unknown metric 'emo-b'"),
     (["--emotions", "joy"], "unknown emotion 'joy'"),
-    (["--n-per-emotion", "0"], "--n-per-emotion must be positive"),
+    (["--n-per-emotion", "0"], "--n-per-emotion must be within 1..1,000,000, got 0"),
     (["--n-per-emotion", "x"], "n_per_emotion must be an integer"),
     (["--prompts", "a photo"], "must contain {emotion}"),
     (["--config", "/nonexistent/run.toml"], "cannot read config file"),

@@ -61,9 +61,11 @@ class TinyDataset:
                             .float() / 255 for s in samples])
 
 
-def make_study(root: Path, methods=("sd", "emogen", "textual-inversion"), repeats: int | None = 3) -> Path:
+def make_study(root: Path, methods=("sd", "emogen", "textual-inversion"), repeats: int | None = 3,
+               controls: int = 1) -> Path:
     run = make_run(root / "run", methods=methods, emotions=EMOTIONS, n_per_emotion=4)
-    export_run(run, None, ExportOptions(seed=0, repeats=repeats), dataset=TinyDataset(root / "data"), size=16)
+    export_run(run, None, ExportOptions(seed=0, repeats=repeats, controls_per_emotion=controls),
+               dataset=TinyDataset(root / "data"), size=16)
     return run
 
 
@@ -173,7 +175,7 @@ def test_export_is_blind_and_has_the_checks(study_run):
                 ids = [x.task_id for x in rater_order(study, rater)]
                 assert abs(ids.index(t.task_id) - ids.index(orig.task_id)) >= 3
         if t.kind == "control":
-            assert t.method_a == "real (control)" and t.questions == ["emotion"]
+            assert t.method_a == "real (control)" and t.questions == ["emotion", "clarity"]   # looks like a pair
             assert t.keys_b[0].startswith("shuffled:") and not t.keys_b[0].split(":")[1].startswith(t.emotion)
     # A second export into the same folder is refused; nothing is lost.
     assert cli_main(["human", "export", str(study_run), "--controls-per-emotion", "0"]) == 2
@@ -194,6 +196,8 @@ def test_chromium_rater_clicks_through_20_tasks(server, study_run, tmp_path):
         browser.get(server.url + "/?rater=browser1")
         wait = WebDriverWait(browser, 20)
         count = lambda: int(browser.find_element(By.ID, "count").get_attribute("data-done") or -1)  # noqa: E731
+        wait.until(lambda d: d.find_element(By.ID, "intro").is_displayed())   # instructions before the first task
+        browser.find_element(By.ID, "start").click()
         wait.until(lambda d: count() == 0 and d.find_element(By.ID, "rate").get_attribute("data-task"))
         assert "0 / " in browser.find_element(By.ID, "count").text
         for i in range(20):
@@ -224,6 +228,74 @@ def test_chromium_rater_clicks_through_20_tasks(server, study_run, tmp_path):
     order = [t.task_id for t in rater_order(load_study(study_run / "human"), "browser1")][:20]
     assert {v.task_id for v in votes} == set(order)
     assert {v.shown_order for v in votes} <= {"AB", "BA"} and all(v.answered_at >= v.shown_at for v in votes)
+
+
+def test_chromium_phone_page_keys_undo_and_rater_id(server, tmp_path):
+    """At 390 × 844 both sides are shown alike and whole and the progress bar stays; Enter / Space after a click
+    never vote again; the instructions come first; undo brings the last task back; a bad rater id has a way out."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+    from support.browser import browser_session as _browser
+    from support.browser import console_errors as _console_errors
+
+    browser = _browser(tmp_path)
+    try:
+        browser.set_window_size(390, 844)
+        width = browser.execute_script("return window.innerWidth")
+        browser.get(server.url + "/?rater=phone1")
+        wait = WebDriverWait(browser, 20)
+        wait.until(lambda d: d.find_element(By.ID, "intro").is_displayed())
+        browser.save_screenshot(str(tmp_path / "phone-intro.png"))
+        browser.find_element(By.ID, "start").click()
+        wait.until(lambda d: d.find_element(By.ID, "rate").is_displayed() and d.execute_script(
+            "return Array.from(document.images).every(function(i){return i.complete && i.naturalWidth > 0;})"))
+        browser.save_screenshot(str(tmp_path / "phone-task.png"))
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+        box = lambda el: browser.execute_script(  # noqa: E731
+            "var r = arguments[0].getBoundingClientRect(); return [r.left, r.right, r.width, r.height];", el)
+        left, right = (box(browser.find_element(By.ID, f"side-{s}")) for s in ("left", "right"))
+        assert abs(left[2] - right[2]) < 1 and abs(left[3] - right[3]) < 1   # both sides alike
+        assert 0 <= left[0] and right[1] <= width                              # both whole on the screen
+        for s in ("left", "right"):
+            b = box(browser.find_element(By.ID, f"pick-{s}"))
+            assert 0 <= b[0] and b[1] <= width and b[2] > 40
+        bar = box(browser.find_element(By.ID, "bar"))
+        assert bar[2] > 40 and 0 <= bar[0] and bar[1] <= width
+        # keys never re-trigger a clicked button
+        count = lambda: int(browser.find_element(By.ID, "count").get_attribute("data-done") or -1)  # noqa: E731
+        step = lambda: browser.find_element(By.ID, "qstep").text  # noqa: E731
+        first_task = browser.find_element(By.ID, "rate").get_attribute("data-task")
+        browser.find_element(By.ID, "pick-left").click()
+        wait.until(lambda d: step().startswith("Question 2"))
+        active = browser.switch_to.active_element
+        for key in (Keys.ENTER, Keys.SPACE, Keys.ENTER):
+            active.send_keys(key)
+            browser.find_element(By.TAG_NAME, "body").send_keys(key)
+        time.sleep(0.5)
+        assert step().startswith("Question 2") and count() == 0   # nothing was answered by those keys
+        browser.find_element(By.ID, "pick-right").click()
+        wait.until(lambda d: count() == 1)
+        # undo: the task just answered comes back, its votes gone from the store
+        assert browser.find_element(By.ID, "rate").get_attribute("data-task") != first_task
+        browser.find_element(By.ID, "undo").click()
+        wait.until(lambda d: count() == 0 and d.find_element(By.ID, "rate").get_attribute("data-task") == first_task)
+        # a wrong rater id: "not you?" leads back to the id form; an invalid one is refused there
+        browser.find_element(By.ID, "change-rater").click()
+        wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
+        field = browser.find_element(By.ID, "raterid")
+        field.send_keys("bad id!")
+        browser.execute_script("document.getElementById('loginform').requestSubmit ? "
+                               "document.getElementById('loginform').dispatchEvent(new Event('submit')) : 0")
+        wait.until(lambda d: "Use 1 to 64" in d.find_element(By.ID, "loginmsg").text)
+        browser.get(server.url + "/?rater=" + "x" * 70)   # a link with a bad id: the form, with the reason
+        wait.until(lambda d: d.find_element(By.ID, "login").is_displayed()
+                   and "not valid" in d.find_element(By.ID, "loginmsg").text)
+        assert not _console_errors(browser)
+    finally:
+        browser.quit()
+    votes = [v for v in VoteStore.open(server.run / "human" / "votes.sqlite").votes() if v.rater == "phone1"]
+    assert votes == []   # answered once, undone once: nothing left, nothing twice
 
 
 # ------------------------------------------------------------------------------------- two raters at once
@@ -522,3 +594,42 @@ def _simulate_two(run: Path):
     path = run / "two.csv"
     path.write_text("\n".join(",".join(r) for r in rows) + "\n")
     return path, None
+
+
+def test_a_method_without_comparisons_gets_no_rank_and_stays_out_of_tau(tmp_path):
+    run = make_study(tmp_path, methods=("sd", "emogen", "textual-inversion"), repeats=0, controls=0)
+    study = load_study(run / "human")
+    rows = [["rater_id", "task_id", "question", "choice", "shown_order"]]
+    for rater in ("a", "b", "c"):   # only sd and emogen are ever compared; emogen mostly wins
+        for i, t in enumerate(study.tasks):
+            if {t.method_a, t.method_b} != {"sd", "emogen"}:
+                continue
+            order = shown_order(study, rater, t)
+            for q in t.questions:
+                wins_a = (t.method_a == "emogen") != (i % 4 == 0)
+                rows.append([rater, t.task_id, q, "left" if wins_a == (order == "AB") else "right", order])
+    (run / "votes.csv").write_text("\n".join(",".join(r) for r in rows) + "\n")
+    store = VoteStore.open(run / "human" / "votes.sqlite")
+    assert import_votes(run / "votes.csv", store).refused == []
+    result = analyze(store, n_boot=50)
+    assert {s.method for s in result.strengths} == {"sd", "emogen"}
+    assert all(s.rank in (1, 2) for s in result.strengths)
+    assert any("textual-inversion: no comparison" in n for n in result.notes)
+    assert all(g.n_methods == 2 for g in result.agreement)   # τ over the compared methods only
+
+
+def test_the_reports_human_section_speaks_the_reports_language(tmp_path):
+    run = make_study(tmp_path, methods=("sd", "emogen"), repeats=2, controls=0)
+    methods = json.loads((run / "methods.json").read_text())
+    methods["sd"]["display_name"], methods["emogen"]["display_name"] = "Stable Diffusion", "EmoGen"
+    (run / "methods.json").write_text(json.dumps(methods))
+    path, _ = _simulate_two(run)
+    assert import_votes(path, VoteStore.open(run / "human" / "votes.sqlite")).refused == []
+    out = tmp_path / "out"
+    assert cli_main(["report", str(run), "--out", str(out), "--no-figures",
+                     "--human", str(run / "human" / "votes.sqlite")]) == 0
+    md, page = (out / "human.md").read_text(), (out / "index.html").read_text()
+    assert "| Stable Diffusion |" in md and "| sd |" not in md and "EmoGen" in md
+    assert "{emotion}" not in md + page and "Which image shows awe / fear better?" in page
+    top = page.index('id="human-link"')
+    assert page.index("</h1>") < top < page.index('<p class="facts">') and 'href="#human"' in page[top:top + 200]

@@ -5,6 +5,8 @@ milliseconds; the built-in methods are checked against the real tiny zoo in test
 """
 from __future__ import annotations
 
+import dataclasses
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +53,8 @@ class Good(Method):
     def load(self, zoo, artifact_dir):
         self.zoo = zoo
 
-    def shift(self, req) -> float:
-        return 0.1 * len(req.cell.emotion) * self.config.strength
+    def shift(self, req) -> float:   # the cell's seed stands for the step noise a sampler draws from it
+        return 0.1 * len(req.cell.emotion) * self.config.strength + 0.05 * (req.cell.seed % 5)
 
     def generate(self, requests):
         imgs = torch.stack([_picture(r.latents, self.zoo, self.shift(r)) for r in requests])
@@ -132,12 +134,33 @@ class UnseededLearner(GoodLearner):
 
 
 class TouchesZoo(Good):
-    """Swaps the shared pipeline's scheduler for its own (every later method would sample differently)."""
+    """Swaps the pipeline's scheduler for its own: a private view's, so no other method sees it."""
 
     def load(self, zoo, artifact_dir):
         super().load(zoo, artifact_dir)
         sched = zoo.pipeline.scheduler
         zoo.pipeline.scheduler = type(sched).from_config(sched.config)
+
+
+class SwapsGuidance(Good):
+    """Written from the docs alone: replaces the zoo's sampling defaults (every other method would sample with
+    them, under the same store keys, while protocol.json recorded the old guidance)."""
+
+    def load(self, zoo, artifact_dir):
+        super().load(zoo, artifact_dir)
+        zoo.sampling = dataclasses.replace(zoo.sampling, guidance_scale=zoo.sampling.guidance_scale + 2)
+
+
+class EditsWeights(Good):
+    """Edits a shared network in place (judge or pipeline): an assignment-free change the view cannot stop."""
+
+    target = "pipeline"
+
+    def load(self, zoo, artifact_dir):
+        super().load(zoo, artifact_dir)
+        net = zoo.pipeline.unet if self.target == "pipeline" else zoo.judges.emotion
+        with torch.no_grad():
+            next(net.parameters()).add_(0.25)
 
 
 
@@ -177,11 +200,15 @@ class IgnoresStepNoise(SampledLikeSD):
         return _DropsGenerator(self.zoo.pipeline)
 
 
-def test_a_method_that_ignores_the_step_noise_is_caught_only_by_the_baseline_check(zoo):
+def test_a_method_that_ignores_the_step_noise_is_caught_without_any_declaration(zoo):
     report = check_method(IgnoresStepNoise, zoo)
     failed = [r.name for r in report.failed]
-    assert failed == ["reduces_to_baseline"], report.format()
+    assert failed == ["step_noise_honoured", "reduces_to_baseline"], report.format()
     assert "differ from 'sd'" in report.result("reduces_to_baseline").detail
+    silent = type("SilentIgnoresStepNoise", (IgnoresStepNoise,), {"name": "silent", "reduces_to_baseline": None})
+    report = check_method(silent, zoo, checks=["step_noise_honoured", "reduces_to_baseline"])
+    assert [r.name for r in report.failed] == ["step_noise_honoured"], report.format()
+    assert report.result("reduces_to_baseline").skipped   # it declared nothing: only the new check sees it
 
 
 def test_a_method_that_takes_the_step_noise_reduces_to_sd(zoo):
@@ -191,12 +218,23 @@ def test_a_method_that_takes_the_step_noise_reduces_to_sd(zoo):
 
 
 def test_a_method_that_changes_the_shared_zoo_is_caught(zoo):
-    original = zoo.pipeline.scheduler
-    try:
-        report = check_method(TouchesZoo, zoo, checks=["zoo_untouched"])
-    finally:
-        zoo.pipeline.scheduler = original
-    assert not report.ok and "pipeline changed" in report.result("zoo_untouched").detail
+    original, sampling = zoo.pipeline.scheduler, zoo.sampling
+    report = check_method(TouchesZoo, zoo, checks=["zoo_untouched"])   # its own view's scheduler: harmless
+    assert report.ok and zoo.pipeline.scheduler is original, report.format()
+    report = check_method(SwapsGuidance, zoo, checks=["output_contract", "zoo_untouched"])
+    assert [r.name for r in report.failed] == ["output_contract", "zoo_untouched"], report.format()
+    assert "zoo.sampling is shared by every method" in report.result("zoo_untouched").detail
+    assert zoo.sampling is sampling
+    for target, part in (("pipeline", "pipeline"), ("judge", "judges.emotion")):
+        net = zoo.pipeline.unet if target == "pipeline" else zoo.judges.emotion
+        weight = next(net.parameters())
+        kept = weight.detach().clone()
+        try:
+            report = check_method(type("Edits", (EditsWeights,), {"target": target}), zoo, checks=["zoo_untouched"])
+        finally:
+            with torch.no_grad():
+                weight.copy_(kept)
+        assert not report.ok and f"the shared zoo changed ({part}" in report.result("zoo_untouched").detail
 
 
 def test_a_good_method_passes_every_check(zoo):

@@ -169,7 +169,8 @@ def test_a_crashing_metric_plugin_costs_only_itself(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(EmotionAccuracy, "values", lambda self, feats, items: 1 / 0)
     score_run(run, fake_zoo(tmp_path), ["emo-a", "sem-c"], bootstrap=FAST, cache_dir=tmp_path / "cache")
     s = _summary(run)
-    assert "metric emo-a: crashed: ZeroDivisionError" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "metric emo-a failed: crashed: ZeroDivisionError" in err and "logs/metric-emo-a.log" in err
     assert _row(s, "sd", "emo-a")["status"] == "failed" and _row(s, "sd", "sem-c")["status"] == "ok"
     with open(run / "scores.csv") as f:
         assert {r["metric"] for r in csv.DictReader(f)} == {"sem-c"}

@@ -60,7 +60,7 @@ def test_booktabs_bold_best_small_intervals_marks_and_scale_note(report):
 
 def test_tex_escapes_everything_latex_treats_specially():
     assert tex("a_b & 5% #1 {x} ~ ^ \\") == r"a\_b \& 5\% \#1 \{x\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
-    assert tex("▲ ↓ é") == r"$\blacktriangle$ $\downarrow$ ?"
+    assert tex("▲ ↓ é") == r"$\blacktriangle$ $\downarrow$ é"   # non-ASCII names are kept (UTF-8)
 
 
 def test_leaderboard_tex_compiles(report, tmp_path):

@@ -265,7 +265,7 @@ def test_converted_images_are_accepted_and_recorded(case, zoo_dir, tmp_path, iso
 # ------------------------------------------------------------------------------------------- plan export
 
 @pytest.mark.parametrize("extra, message", [
-    (["--n-per-emotion", "0"], "--n-per-emotion must be positive"),
+    (["--n-per-emotion", "0"], "--n-per-emotion must be within 1.."),
     (["--emotions", "joy"], "unknown emotion 'joy'"),
     (["--track", "content", "--contents", "unicorn"], "content 'unicorn' is not in the zoo's content list"),
     (["--from-run", "{tmp}/nope"], "has no readable config.json"),

@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from emobench.cliargs import POSITIVE, SEED
+
 from emobench.errors import EmobenchError
 
 
@@ -18,8 +20,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                     "interval that resamples the run's cells (per emotion) and fits. --reported instead prints "
                     "each reported percentage's whole-count check and 95% Wilson interval where n is stated.")
     p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="scored run folder(s) (merged as `report` does)")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--resamples", type=POSITIVE, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=SEED, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     p.add_argument("--reported", action="store_true", help="the reported tables' count checks and Wilson intervals")
     p.add_argument("--out", type=Path, default=None,

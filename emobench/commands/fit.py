@@ -7,12 +7,14 @@ from emobench.emotions import EMOTIONS
 
 
 def add_parser(sub) -> None:
+    from emobench.cliargs import SEED   # range-checked while parsing
+
     p = sub.add_parser("fit", help="fit a learning method on the zoo's emotion dataset and cache its artifacts")
     p.add_argument("method", help="method spec, e.g. 'emogen' or 'textual-inversion:steps=100'")
     p.add_argument("--emotions", help="comma list (default: all eight)")
     p.add_argument("--zoo", default="mini", help="mini (default), a zoo folder or a paper TOML")
     p.add_argument("--refit", action="store_true", help="fit again even if artifacts exist")
-    p.add_argument("--fit-seed", dest="fit_seed", type=int, default=0,
+    p.add_argument("--fit-seed", dest="fit_seed", type=SEED, default=0,
                    help="seed of the fit (initialisation, data order, noise; default 0)")
     p.set_defaults(func=main)
 
@@ -23,7 +25,7 @@ def main(args: argparse.Namespace) -> int:
     from emobench.spec.config import merge
     from emobench.errors import EmobenchError
 
-    emotions = merge({"emotions": args.emotions}).emotions if args.emotions else EMOTIONS
+    emotions = merge({"emotions": args.emotions}).emotions if args.emotions is not None else EMOTIONS
     label, method = registry.methods().create(args.method)
     if not type(method).learns:
         raise EmobenchError(f"method {label!r} does not learn, so there is nothing to fit",

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emobench.cliargs import SEED
+
 # `run` flags that do not change the plan or the protocol, so `plan export` does not take them
 NOT_PLAN_FLAGS = ("--methods", "--baseline", "--batch-size", "--out", "--resume", "--refit", "--fit-seeds",
-                  "--no-score", "--no-report", "--no-progress", "--launcher", "--num-processes")
+                  "--no-score", "--no-report", "--no-progress", "--launcher", "--num-processes",
+                  "--rescore-with-current-judges")
 PLAN_KEYS = ("metrics", "emotions", "n_per_emotion", "seed", "templates", "zoo", "track", "contents", "content_list")
 
 
@@ -28,7 +31,7 @@ def add_parser(sub) -> None:
     e.add_argument("--emotions", help="comma list (default: all eight)")
     e.add_argument("--n-per-emotion", dest="n_per_emotion", help="images per emotion (default 4); on the content "
                                                                  "track per emotion and content")
-    e.add_argument("--seed", type=int, help="the plan's base seed: cell i of an emotion gets seed + i (default 0)")
+    e.add_argument("--seed", type=SEED, help="the plan's base seed: cell i of an emotion gets seed + i (default 0)")
     e.add_argument("--prompts", dest="templates", help="comma list of templates with {emotion} (and {content})")
     e.add_argument("--track", help="emotion (default) or content; see docs/protocols.md")
     e.add_argument("--contents", help="content track: comma list of contents (default: the zoo's content list)")

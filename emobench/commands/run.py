@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from emobench.spec.config import merge, read_stored, read_toml
+from emobench.cliargs import SEED, int_in
 from emobench.errors import EmobenchError
 from emobench.io.files import atomic_write_text
 
@@ -22,7 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("--emotions", help="comma list (default: all eight)")
     p.add_argument("--n-per-emotion", dest="n_per_emotion", help="images per emotion and method (default 4); on the content "
                                                                  "track per emotion, content and method")
-    p.add_argument("--seed", type=int, help="the plan's base seed: cell i of an emotion gets seed + i (default 0)")
+    p.add_argument("--seed", type=SEED, help="the plan's base seed: cell i of an emotion gets seed + i (default 0)")
     p.add_argument("--prompts", dest="templates", help="comma list of templates with {emotion} "
                                                        "(and {content} on the content track; default 'an image of "
                                                        "{emotion}', or 'a {content}, evoking {emotion}')")
@@ -46,9 +47,12 @@ def add_parser(sub) -> None:
     p.add_argument("--no-report", dest="report", action="store_false",
                    help="do not write the report (leaderboard, index.html, figures) into the run directory")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+    p.add_argument("--rescore-with-current-judges", dest="rescore_judges", action="store_true",
+                   help="a resumed run whose judges changed since it was scored is re-scored with the current "
+                        "ones (old and new fingerprints are recorded in RUN/rescored.jsonl); without it, refused")
     p.add_argument("--launcher", choices=["accelerate", "torchrun"],
                    help="shard the plan's cells over several processes started by this launcher (needs --out)")
-    p.add_argument("--num-processes", type=int, default=None,
+    p.add_argument("--num-processes", type=int_in(1, 1024, "--num-processes"), default=None,
                    help="processes for --launcher (default: the number of GPUs, or 2 on CPU)")
     p.set_defaults(func=main)
 
@@ -61,9 +65,6 @@ def main(args: argparse.Namespace) -> int:
     from emobench.run import runner
     from emobench.run import shard as sharding
 
-    if args.launcher and not sharding.from_env().active:  # start the shards; each runs this command again
-        return sharding.relaunch(args.launcher, args.num_processes, cli_argv())
-
     if args.resume is not None and args.out is not None and Path(args.out).resolve() != args.resume.resolve():
         raise EmobenchError(f"--resume {str(args.resume)!r} and --out {args.out!r} name different folders",
                             "a resume writes into the run it continues: drop --out (or start a new run with --out)")
@@ -74,7 +75,13 @@ def main(args: argparse.Namespace) -> int:
         layers.append(read_toml(args.config))
     layers.append({k: getattr(args, k) for k in FLAG_KEYS})
     cfg = merge(*layers)
-    result = runner.execute(cfg, resume=args.resume, score=args.score, progress=args.progress)
+    if args.launcher and not sharding.from_env().active:  # start the shards; each runs this command again
+        # the whole config is checked once here (names, options, zoo, run folder, bindings), so a mistake is
+        # one line now rather than the same traceback from every process the launcher would start
+        runner.check(cfg, resume=args.resume, score=args.score, rescore_judges=args.rescore_judges, sharded=True)
+        return sharding.relaunch(args.launcher, args.num_processes, cli_argv())
+    result = runner.execute(cfg, resume=args.resume, score=args.score, progress=args.progress,
+                            rescore_judges=args.rescore_judges)
     if not sharding.from_env().is_main:
         return 0  # rank 0 merges, scores and reports
     print(f"run directory: {result.run_dir}")
@@ -118,7 +125,6 @@ def cli_argv() -> list[str]:
 
 def write_report(run_dir: Path) -> Path:
     """Report into the run directory; print the leaderboard (every metric, pooled, with its 95% interval)."""
-    from emobench.report import build_report
     from emobench.report.console import to_text
     from emobench.report.leaderboard import build
     from emobench.rundir.results import load_runs
@@ -134,6 +140,8 @@ def write_report(run_dir: Path) -> Path:
     if index.is_file() and stamp.is_file() and stamp.read_text().strip() == digest:
         print(f"\nreport: unchanged in {run_dir}")
         return index.resolve()
+    from emobench.report import build_report   # figures and matplotlib only when the report is written
+
     result = build_report([run_dir])
     atomic_write_text(stamp, digest + "\n")
     print(f"\nreport: {len(result.files)} files in {result.out}")
@@ -141,15 +149,45 @@ def write_report(run_dir: Path) -> Path:
 
 
 REPORT_STAMP = ".report-inputs.sha256"
-# what the report writes into the run directory (never an input), and per-resume provenance it does not show
+# what the report writes into the run directory (never an input), and per-resume records it does not show
 _NOT_REPORT_INPUTS = {"index.html", "leaderboard.md", "leaderboard.csv", "leaderboard.tex", "provenance.json",
-                      "env.resumes.jsonl"}
+                      "env.resumes.jsonl", "rescored.jsonl"}
+# per-invocation facts of methods.json (this process's wall time, what it generated, whether the artifact was
+# fitted now or found in the cache, a warning only a generating call can raise): no report shows them, and a
+# resume that finds everything done changes them all
+_PER_INVOCATION = ("wall_s", "n_generated", "artifact_source", "warning")
+
+
+def _methods_view(path: Path) -> bytes:
+    """``methods.json`` as the report reads it: without the per-invocation facts."""
+    import json
+
+    try:
+        methods = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return b""
+
+    def strip(entry):
+        if not isinstance(entry, dict):
+            return entry
+        out = {k: v for k, v in entry.items() if k not in _PER_INVOCATION}
+        if isinstance(out.get("fits"), list):
+            out["fits"] = [strip(f) for f in out["fits"]]
+        return out
+
+    view = {m: strip(e) for m, e in methods.items()} if isinstance(methods, dict) else methods
+    return json.dumps(view, sort_keys=True).encode()
 
 
 def _report_inputs_digest(run_dir: Path) -> str:
-    """sha256 over the run's stored results (every top-level .json/.jsonl/.csv but the report's own files)."""
+    """sha256 over the run's stored results (every top-level .json/.jsonl/.csv but the report's own files, and
+    methods.json without its per-invocation facts): a resume that changed no stored result keeps its report."""
+    import hashlib
+
     from emobench.zoo.hashing import files_hash
 
     inputs = [p for p in sorted(run_dir.iterdir())
               if p.is_file() and p.suffix in (".json", ".jsonl", ".csv") and p.name not in _NOT_REPORT_INPUTS]
-    return files_hash(inputs, run_dir)
+    others = files_hash([p for p in inputs if p.name != "methods.json"], run_dir)
+    methods = hashlib.sha256(_methods_view(run_dir / "methods.json")).hexdigest()
+    return hashlib.sha256(f"{others}\n{methods}\n".encode()).hexdigest()

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from emobench.cliargs import BATCH, POSITIVE, WORKERS, float_in, int_in
 from emobench.errors import EmobenchError
 
 
@@ -17,27 +18,27 @@ def add_parser(sub) -> None:
     b = zsub.add_parser("build", help="train the mini zoo from a fixed seed (CPU, up to about an hour)")
     b.add_argument("scale", choices=["mini"], help="which zoo to build (only 'mini' is built here)")
     b.add_argument("--out", required=True, type=Path, help="new or empty output folder")
-    b.add_argument("--seed", type=int, default=None, help="data and init seed (default 0)")
-    b.add_argument("--minutes", type=float, default=None,
+    b.add_argument("--seed", type=int_in(0, 2 ** 32 - 1, "--seed"), default=None, help="data and init seed (default 0)")
+    b.add_argument("--minutes", type=float_in(0, 100_000, "--minutes", open_low=True), default=None,
                    help="fit the whole build into about this many minutes (chooses the UNet step count from the "
                         "measured step time and records it; --unet-steps reproduces the run)")
-    b.add_argument("--unet-steps", type=int, default=None)
-    b.add_argument("--clip-steps", type=int, default=None)
-    b.add_argument("--judge-steps", type=int, default=None)
-    b.add_argument("--unet-batch", type=int, default=None)
-    b.add_argument("--n-train", type=int, default=None, help="EmoSet-mini training images (default 20000)")
-    b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    b.add_argument("--eval-seeds", type=int, default=None, help="seeds per prompt in the build's check (16)")
-    b.add_argument("--eval-scenes", type=int, default=None, help="scenes per object in the build's check (2)")
+    b.add_argument("--unet-steps", type=POSITIVE, default=None)
+    b.add_argument("--clip-steps", type=POSITIVE, default=None)
+    b.add_argument("--judge-steps", type=POSITIVE, default=None)
+    b.add_argument("--unet-batch", type=BATCH, default=None)
+    b.add_argument("--n-train", type=int_in(1, 1_000_000, "--n-train"), default=None, help="EmoSet-mini training images (default 20000)")
+    b.add_argument("--threads", type=WORKERS, default=None, help="torch threads (default: torch's)")
+    b.add_argument("--eval-seeds", type=int_in(1, 10_000, "--eval-seeds"), default=None, help="seeds per prompt in the build's check (16)")
+    b.add_argument("--eval-scenes", type=int_in(1, 1_000, "--eval-scenes"), default=None, help="scenes per object in the build's check (2)")
     b.add_argument("--no-check", action="store_true", help="skip the quality check and model card")
     b.set_defaults(func=main_build)
 
     c = zsub.add_parser("check", help="recompute a zoo's quality figures")
     c.add_argument("zoo", nargs="?", default="mini", help="'mini' (shipped) or a zoo folder")
     c.add_argument("--json", action="store_true", help="print the figures as JSON")
-    c.add_argument("--seeds", type=int, default=16, help="seeds per content / emotion prompt (default 16)")
-    c.add_argument("--scenes", type=int, default=2, help="scenes per object (default 2)")
-    c.add_argument("--n-real", type=int, default=None, help="held-out real images to judge (default: all)")
+    c.add_argument("--seeds", type=int_in(1, 10_000, "--seeds"), default=16, help="seeds per content / emotion prompt (default 16)")
+    c.add_argument("--scenes", type=int_in(1, 1_000, "--scenes"), default=2, help="scenes per object (default 2)")
+    c.add_argument("--n-real", type=POSITIVE, default=None, help="held-out real images to judge (default: all)")
     c.add_argument("--card", action="store_true", help="also rewrite card.json/card.md/samples.png in DIR")
     c.set_defaults(func=main_check)
 
@@ -49,11 +50,11 @@ def add_parser(sub) -> None:
 
     w = zsub.add_parser("world", help="write EmoSet-mini (EmoSet layout) into a folder")
     w.add_argument("--out", required=True, type=Path)
-    w.add_argument("--seed", type=int, default=0)
-    w.add_argument("--n-train", type=int, default=20000)
-    w.add_argument("--n-val", type=int, default=2000)
-    w.add_argument("--n-test", type=int, default=2000)
-    w.add_argument("--workers", type=int, default=1)
+    w.add_argument("--seed", type=int_in(0, 2 ** 32 - 1, "--seed"), default=0)
+    w.add_argument("--n-train", type=int_in(1, 1_000_000, "--n-train"), default=20000)
+    w.add_argument("--n-val", type=int_in(1, 200_000, "--n-val"), default=2000)
+    w.add_argument("--n-test", type=int_in(1, 200_000, "--n-test"), default=2000)
+    w.add_argument("--workers", type=int_in(1, 64, "--workers"), default=1)
     w.set_defaults(func=main_world)
 
     from emobench.zoo import fit_judges  # kit area: `zoo fit-judges --zoo paper.toml` (Emo-A probe)

@@ -127,17 +127,49 @@ class EmoSetDataset:
 
     @cached_property
     def content_hash(self) -> str:
-        """sha256 over the split files and every annotation they name (not pixels), truncated to 16 hex."""
+        """sha256 over the split files and every annotation they name (not pixels), truncated to 16 hex.
+
+        Remembered under ``$EMOBENCH_CACHE/dataset-hashes/`` keyed by the split files' bytes and every
+        annotation's size and modification time (a stat is cheaper than a read: about a second of a finished
+        run's resume), so any change to a file the hash covers computes it afresh; nothing is written into
+        the dataset folder."""
+        from emobench.io.files import cache_root, write_json
+
+        stats = hashlib.sha256(str(self.root.resolve()).encode())
+        rows = {}
+        for name in SPLITS:
+            split = (self.root / f"{name}.json").read_bytes()
+            stats.update(name.encode() + b"\0" + hashlib.sha256(split).digest())
+            rows[name] = self._rows(name)
+            for row in rows[name]:
+                try:
+                    st = (self.root / row[-1]).stat()
+                except OSError as err:
+                    raise EmobenchError(f"annotation {self.root / row[-1]} is missing ({err})",
+                                        "rewrite the dataset folder") from None
+                stats.update(f"{row[-1]}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        memo = cache_root() / "dataset-hashes" / f"{stats.hexdigest()[:32]}.json"
+        try:
+            known = json.loads(memo.read_text()).get("content_hash")
+            if isinstance(known, str) and len(known) == 16:
+                return known
+        except (OSError, ValueError, AttributeError):
+            pass
         h = hashlib.sha256()
         for name in SPLITS:
             h.update(name.encode() + b"\0" + (self.root / f"{name}.json").read_bytes())
-            for row in self._rows(name):
+            for row in rows[name]:
                 path = self.root / row[-1]
                 try:
                     h.update(row[-1].encode() + b"\0" + path.read_bytes())
                 except OSError as err:
                     raise EmobenchError(f"annotation {path} is missing ({err})", "rewrite the dataset folder")
-        return h.hexdigest()[:16]
+        digest = h.hexdigest()[:16]
+        try:
+            write_json(memo, {"root": str(self.root), "content_hash": digest})
+        except OSError:
+            pass   # a read-only cache only costs the next run the same second
+        return digest
 
     # ------------------------------------------------------------------ content
     def caption(self, sample: EmoSample) -> str:

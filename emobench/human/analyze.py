@@ -87,6 +87,11 @@ class HumanAnalysis:
     alpha: dict[str, dict[str, float]]
     agreement: list[Agreement] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    display_names: dict[str, str] = field(default_factory=dict)   # method id → the name its plugin declared
+    emotions: list[str] = field(default_factory=list)             # the study's emotions (fill "{emotion}")
+
+    def name(self, method: str) -> str:
+        return self.display_names.get(method, method)
 
     def to_dict(self) -> dict[str, Any]:
         def clean(x):
@@ -199,19 +204,25 @@ def analyze(store: VoteStore, *, min_pass: float = MIN_PASS, n_boot: int = 1000,
     alpha: dict[str, dict[str, float]] = {}
     bt_point: dict[str, dict[str, float]] = {}
     questions = [q for q in QUESTIONS if any(d.question == q for d in duels)]
+    notes: list[str] = []
     for q in questions:
         dq = [d for d in duels if d.question == q]
-        point = _bt(methods, dq)
-        boots = (np.array([_bt(methods, dq, boot_w[i]) for i in range(n_bt_boot)])
+        # a method never compared on this question has no strength, so no rank, and stays out of τ
+        compared = [m for m in methods if any(m in (d.win, d.lose) for d in dq)]
+        if len(compared) < len(methods):
+            notes.append(f"{', '.join(m for m in methods if m not in compared)}: no comparison on the {q} "
+                         "question; no Bradley–Terry strength or rank, and left out of Kendall's τ")
+        point = _bt(compared, dq)
+        boots = (np.array([_bt(compared, dq, boot_w[i]) for i in range(n_bt_boot)])
                  if n_bt_boot and len({d.rater for d in dq}) > 1 else None)
         order = np.argsort(-point, kind="stable")
-        bt_point[q] = {m: float(point[i]) for i, m in enumerate(methods)}
+        bt_point[q] = {m: float(point[i]) for i, m in enumerate(compared)}
         for rank, i in enumerate(order, start=1):
             lo, hi = (np.nanpercentile(boots[:, i], [2.5, 97.5]) if boots is not None and len(boots)
                       else (math.nan, math.nan))
-            strengths.append(Strength(q, methods[i], float(point[i]), float(lo), float(hi), rank))
+            strengths.append(Strength(q, compared[i], float(point[i]), float(lo), float(hi), rank))
         rows_q: list[Preference] = []
-        for m1, m2 in itertools.combinations(methods, 2):
+        for m1, m2 in itertools.combinations(compared, 2):
             m, o = (m1, m2) if bt_point[q][m1] >= bt_point[q][m2] else (m2, m1)
             wins = np.zeros(len(raters))
             total = np.zeros(len(raters))
@@ -232,12 +243,14 @@ def analyze(store: VoteStore, *, min_pass: float = MIN_PASS, n_boot: int = 1000,
             rows_q.append(Preference(q, m, o, int(total.sum()), int((total > 0).sum()), share,
                                      float(lo), float(hi), std))
         # Table 2 layout: the strongest method's comparisons first.
-        rank = {methods[i]: r for r, i in enumerate(order)}
+        rank = {compared[i]: r for r, i in enumerate(order)}
         preferences += sorted(rows_q, key=lambda p: (rank[p.method], rank[p.opponent]))
         alpha[q] = _alpha(dq, tasks, len(raters))
     analysis = HumanAnalysis(n_votes=len(votes), n_raters=len(quality), n_kept=len(kept),
                              rule=EXCLUSION_RULE.format(min_pass), raters=quality, preferences=preferences,
-                             strengths=strengths, alpha=alpha)
+                             strengths=strengths, alpha=alpha, notes=notes,
+                             emotions=sorted({t.emotion for t in tasks.values()}))
+    analysis.display_names = _display_names(run_dir or store.meta().get("run_dir"))
     if not votes:
         analysis.notes.append("the store holds no votes yet: rate with `emobench human serve RUN` or import "
                               "a platform's CSV with `emobench human import FILE --store STORE`")
@@ -246,6 +259,18 @@ def analyze(store: VoteStore, *, min_pass: float = MIN_PASS, n_boot: int = 1000,
     analysis.agreement, notes = metric_agreement(run_dir, tasks, duels, bt_point)
     analysis.notes += notes
     return analysis
+
+
+def _display_names(run_dir: str | Path | None) -> dict[str, str]:
+    """The names the run's plugins declared (methods.json), so tables say "Stable Diffusion", not "sd"."""
+    from emobench.rundir.layout import read_methods
+
+    if not run_dir or not Path(run_dir).is_dir():
+        return {}
+    try:
+        return {m: str(i["display_name"]) for m, i in read_methods(run_dir).items() if i.get("display_name")}
+    except (OSError, ValueError):
+        return {}
 
 
 # ---------------------------------------------------------------------------------- metric–human agreement

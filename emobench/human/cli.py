@@ -7,6 +7,7 @@ import ipaddress
 import sys
 from pathlib import Path
 
+from emobench.cliargs import COUNT, PORT, POSITIVE, SEED, float_in, int_in, names_list
 from emobench.errors import EmobenchError
 
 
@@ -28,7 +29,7 @@ def add_parser(sub) -> None:
     s.add_argument("--study", type=Path, help="study folder (default RUN/human; exported first if missing)")
     s.add_argument("--store", type=Path, help="vote store (default STUDY/votes.sqlite)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    s.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    s.add_argument("--port", type=PORT, default=8765, help="port (default 8765)")
     _export_options(s)
     s.set_defaults(func=main_serve)
 
@@ -38,28 +39,29 @@ def add_parser(sub) -> None:
     i.add_argument("--strict", action="store_true", help="write nothing when any row is refused")
     i.set_defaults(func=main_import)
 
-    a = hs.add_parser("analyze", help="preference %, Bradley–Terry, Krippendorff's α, rater quality, "
+    a = hs.add_parser("analyze", help="preference %%, Bradley–Terry, Krippendorff's α, rater quality, "
                                       "metric–human agreement")
     a.add_argument("store", type=Path, metavar="STORE")
     a.add_argument("--json", action="store_true", help="print the analysis as JSON (default: Markdown)")
     a.add_argument("--run", type=Path, help="scored run for metric agreement (default: the run of the study)")
-    a.add_argument("--min-pass", type=float, default=None,
+    a.add_argument("--min-pass", type=float_in(0, 1, "--min-pass"), default=None,
                    help="attention-check pass rate below which a rater is excluded (default 0.8)")
-    a.add_argument("--resamples", type=int, default=1000, help="rater-bootstrap resamples (default 1000)")
-    a.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    a.add_argument("--resamples", type=POSITIVE, default=1000, help="rater-bootstrap resamples (default 1000)")
+    a.add_argument("--seed", type=SEED, default=0, help="bootstrap seed (default 0)")
     a.set_defaults(func=main_analyze)
 
 
 def _export_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("export options")
-    g.add_argument("--seed", type=int, default=0, help="study seed: cell sample, side order (default 0)")
+    g.add_argument("--seed", type=SEED, default=0, help="study seed: cell sample, side order (default 0)")
     g.add_argument("--methods", help="comma list of methods to compare (default: all of the run)")
-    g.add_argument("--cells-per-emotion", type=int, default=None, help="cells per emotion (default: all)")
-    g.add_argument("--set-size", type=int, default=4, help="images per side of a diversity task (default 4)")
-    g.add_argument("--repeats", type=int, default=None,
+    g.add_argument("--cells-per-emotion", type=COUNT, default=None, help="cells per emotion (default: all)")
+    g.add_argument("--set-size", type=int_in(2, 64, "--set-size"), default=4, help="images per side of a diversity task (default 4)")
+    g.add_argument("--repeats", type=COUNT, default=None,
                    help="repeated-pair checks (default: 10%% of the pair tasks, at least 2)")
-    g.add_argument("--controls-per-emotion", type=int, default=1,
-                   help="real-vs-label-shuffled checks per emotion (default 1; 0 = none)")
+    g.add_argument("--controls-per-emotion", type=int_in(0, 10_000, "--controls-per-emotion"), default=0,
+                   help="real-vs-label-shuffled checks per emotion (default 0: the default checks are repeats of "
+                        "generated pairs, since real images stand out among generated ones at mini scale)")
     g.add_argument("--zoo", default=None, help="zoo whose dataset gives the control images (default: the run's)")
     g.add_argument("--base-url", default="", help="URL prefix of the images in tasks.csv (where you host them)")
 
@@ -73,7 +75,7 @@ def _options(args):
             raise EmobenchError(f"--{name.replace('_', '-')} must be 0 or more (got {v})", "pass e.g. 2")
     if args.set_size < 2:
         raise EmobenchError(f"--set-size must be at least 2 (got {args.set_size})", "pass e.g. 4")
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    methods = names_list(args.methods, "--methods")
     return ExportOptions(seed=args.seed, cells_per_emotion=args.cells_per_emotion, set_size=args.set_size,
                          repeats=args.repeats, controls_per_emotion=args.controls_per_emotion, methods=methods,
                          base_url=args.base_url)
@@ -81,12 +83,13 @@ def _options(args):
 
 def _export(args, out: Path):
     from emobench.rundir.layout import run_zoo_spec
-    from emobench.human.export import export_run
+    from emobench.human.export import check_study_dest, export_run
 
     if not (args.run_dir / "manifest.jsonl").is_file():
         raise EmobenchError(f"{args.run_dir} is not a finished run (no manifest.jsonl)",
                             "pass the folder `emobench run` wrote, once the run is done")
     opts = _options(args)
+    check_study_dest(out)   # before the zoo loads: a folder of the user's own is refused at once
     dataset, size = None, None
     if opts.controls_per_emotion > 0:
         from emobench.zoo.load import load_zoo
@@ -114,6 +117,7 @@ def main_serve(args) -> int:
 
     if not args.run_dir.is_dir():
         raise EmobenchError(f"run directory {args.run_dir} does not exist", "pass the folder `emobench run` wrote")
+    check_port(args.host, args.port)   # before the study is exported: a busy port is one line, nothing written
     study_dir = args.study or args.run_dir / "human"
     if not (study_dir / "study.json").is_file():
         main_export(argparse.Namespace(**{**vars(args), "out": study_dir}))
@@ -130,8 +134,36 @@ def main_serve(args) -> int:
               "login, so use it on a trusted network only", file=sys.stderr)
     print(f"serving {len(study.tasks)} tasks on http://{args.host}:{args.port}/ (votes: {store.path}); "
           "Ctrl-C stops, raters resume where they stopped", flush=True)
-    serve(study, study_dir, store, host=args.host, port=args.port)
+    try:
+        serve(study, study_dir, store, host=args.host, port=args.port)
+    except SystemExit as err:   # uvicorn exits when it cannot bind (a port taken since the check above)
+        raise EmobenchError(f"the rating server could not start on {args.host}:{args.port} (exit {err.code})",
+                            "pass another --port, or stop the program that uses it") from None
+    n = len(store.votes())
+    print(f"emobench human: server stopped; {n} vote(s) in {store.path} (every acknowledged vote is kept; "
+          "`emobench human serve` again resumes)", flush=True)
     return 0
+
+
+def check_port(host: str, port: int) -> None:
+    """One ``emobench: error:`` line when ``host:port`` cannot be bound (taken, or no such address)."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as err:
+        raise EmobenchError(f"cannot serve on host {host!r} ({err})", "pass --host 127.0.0.1 or an address of "
+                            "this machine") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as err:
+            busy = err.errno == errno.EADDRINUSE
+            raise EmobenchError(f"port {port} on {host} is {'already in use' if busy else 'not available'} "
+                                f"({err.strerror})", "pass another --port, or stop the program that uses it") from None
 
 
 def main_import(args) -> int:

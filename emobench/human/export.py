@@ -24,7 +24,11 @@ from emobench.errors import EmobenchError
 from emobench.human.store import VoteStore
 from emobench.human.tasks import (CONTROL_REAL, CONTROL_SHUFFLED, PAIR_QUESTIONS, QUESTIONS, SET_QUESTIONS,
                                   Study, Task, image_id, task_id)
+from emobench.io.markers import STUDY_MARKER, foreign_names, read_marker, write_marker
+from emobench.io.sweep import owned_tmpdir, sweep
+from emobench.rundir.identity import adopt, is_run, run_id
 from emobench.rundir.layout import read_manifest
+from emobench.spec.protocol import read as read_protocol
 
 
 @dataclass
@@ -33,7 +37,8 @@ class ExportOptions:
     cells_per_emotion: int | None = None   # None: every cell the methods share
     set_size: int = 4                      # images per side of a diversity task
     repeats: int | None = None             # repeat checks; None: 10 % of the pair tasks, at least 2
-    controls_per_emotion: int = 1          # real-vs-shuffled checks per emotion (needs the zoo's dataset)
+    controls_per_emotion: int = 0          # real-vs-shuffled checks per emotion (needs the zoo's dataset); off by
+                                           # default: real images stand out among generated ones at mini scale
     methods: Sequence[str] | None = None   # None: every method with images
     base_url: str = ""                     # prefix of the image URLs in tasks.csv (where they will be hosted)
 
@@ -100,6 +105,9 @@ def build_study(run_dir: Path, opts: ExportOptions,
     if not cells:
         raise EmobenchError(f"the methods of {run_dir} share no cell", "export a finished run (all methods done)")
     rng = np.random.default_rng(opts.seed)
+    rid = run_id(run_dir)
+    fingerprint = getattr(read_protocol(run_dir), "fingerprint", None)
+    tid = (lambda *parts: task_id(opts.seed, rid, *parts)) if rid else (lambda *parts: task_id(opts.seed, *parts))
     emotions = sorted({c.split("|")[0] for c in cells})
     chosen: dict[str, list[str]] = {}
     for e in emotions:
@@ -127,30 +135,31 @@ def build_study(run_dir: Path, opts: ExportOptions,
         for ma, mb in pairs:
             for c in chosen[e]:
                 ra, rb = cells[c][ma], cells[c][mb]
-                tasks.append(Task(task_id(opts.seed, "pair", ma, mb, c), "pair", e, list(PAIR_QUESTIONS),
+                tasks.append(Task(tid("pair", ma, mb, c), "pair", e, list(PAIR_QUESTIONS),
                                   [add_record(ra)], [add_record(rb)], ma, mb, [ra.key], [rb.key], [c], side()))
             set_cells = chosen[e][: opts.set_size]
             if len(set_cells) >= 2:
                 ra = [cells[c][ma] for c in set_cells]
                 rb = [cells[c][mb] for c in set_cells]
-                tasks.append(Task(task_id(opts.seed, "set", ma, mb, e), "set", e, list(SET_QUESTIONS),
+                tasks.append(Task(tid("set", ma, mb, e), "set", e, list(SET_QUESTIONS),
                                   [add_record(r) for r in ra], [add_record(r) for r in rb], ma, mb,
                                   [r.key for r in ra], [r.key for r in rb], list(set_cells), side()))
     measured = [t for t in tasks if t.kind == "pair"]
     n_rep = opts.repeats if opts.repeats is not None else max(2, round(0.1 * len(measured)))
     for i in sorted(rng.permutation(len(measured))[: min(n_rep, len(measured))]):
         t = measured[int(i)]
-        tasks.append(Task(task_id(opts.seed, "repeat", t.task_id), "repeat", t.emotion, list(t.questions),
+        tasks.append(Task(tid("repeat", t.task_id), "repeat", t.emotion, list(t.questions),
                           list(t.a), list(t.b), t.method_a, t.method_b, list(t.keys_a), list(t.keys_b),
                           list(t.cells), "BA" if t.export_order == "AB" else "AB", of=t.task_id))
     for real, fake in controls:
         ia, ib = image_id(opts.seed, real.source), image_id(opts.seed, fake.source)
         images[ia], images[ib] = real.png, fake.png
-        tasks.append(Task(task_id(opts.seed, "control", real.source, fake.source), "control", real.label,
-                          ["emotion"], [ia], [ib], CONTROL_REAL, CONTROL_SHUFFLED, [real.source], [fake.source],
-                          [], side()))
+        # the same questions as a pair task, so a control looks like any other task (only "emotion" is graded)
+        tasks.append(Task(tid("control", real.source, fake.source), "control", real.label,
+                          list(PAIR_QUESTIONS), [ia], [ib], CONTROL_REAL, CONTROL_SHUFFLED, [real.source],
+                          [fake.source], [], side()))
     study = Study(run_dir=str(Path(run_dir).resolve()), seed=opts.seed, tasks=tasks,
-                  images={iid: f"{iid}.png" for iid in sorted(images)})
+                  images={iid: f"{iid}.png" for iid in sorted(images)}, run_id=rid, protocol=fingerprint)
     return study, images
 
 
@@ -159,7 +168,8 @@ def tasks_csv(study: Study, base_url: str = "") -> str:
     k = max(len(t.a) for t in study.tasks)
     nq = max(len(t.questions) for t in study.tasks)
     header = (["task_id", "emotion", "n_images", "question_ids"] + [f"question_{i + 1}" for i in range(nq)]
-              + [f"left_image_{i + 1}" for i in range(k)] + [f"right_image_{i + 1}" for i in range(k)])
+              + [f"left_image_{i + 1}" for i in range(k)] + [f"right_image_{i + 1}" for i in range(k)]
+              + ["study_id"])
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -169,17 +179,31 @@ def tasks_csv(study: Study, base_url: str = "") -> str:
         qs = [t.question_text(q) for q in t.questions] + [""] * (nq - len(t.questions))
         w.writerow([t.task_id, t.emotion, len(t.a), ";".join(t.questions)] + qs
                    + [url + study.images[i] for i in left] + [""] * (k - len(left))
-                   + [url + study.images[i] for i in right] + [""] * (k - len(right)))
+                   + [url + study.images[i] for i in right] + [""] * (k - len(right)) + [study.run_id or ""])
     return buf.getvalue()
+
+
+def check_study_dest(out: Path) -> None:
+    """``human export --out``: a new or empty folder only; never one holding a study or anyone's files."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise EmobenchError(f"study folder {str(out)!r} is a file, not a folder", "pass a new or empty folder to --out")
+    if (out / "study.json").exists() or read_marker(out, STUDY_MARKER) is not None:
+        raise EmobenchError(f"{out} already holds a study (and maybe votes)",
+                            "pass --out to a new folder, or delete the old study first")
+    foreign = foreign_names(out)
+    if foreign:
+        raise EmobenchError(f"study folder {str(out)!r} holds files emobench did not write ({', '.join(foreign[:3])}"
+                            f"{' and more' if len(foreign) > 3 else ''})", "pass a new or empty folder to --out")
 
 
 def write_study(study: Study, images: dict[str, bytes], out: Path, base_url: str = "") -> Path:
     out = Path(out)
-    if (out / "study.json").exists():
-        raise EmobenchError(f"{out} already holds a study (and maybe votes)",
-                            "pass --out to a new folder, or delete the old study first")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    check_study_dest(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sweep(out.parent)   # a killed export's temp folder (never a live one's, never anything else)
+    tmp = owned_tmpdir(out.parent, out.name)
     try:
         (tmp / "images").mkdir(parents=True)
         for iid, data in images.items():
@@ -187,6 +211,7 @@ def write_study(study: Study, images: dict[str, bytes], out: Path, base_url: str
         (tmp / "tasks.csv").write_text(tasks_csv(study, base_url))
         (tmp / "study.json").write_text(study.to_json())
         VoteStore.create(tmp / "votes.sqlite", study)
+        write_marker(tmp, STUDY_MARKER, run_id=study.run_id, protocol=study.protocol)
         if out.exists():
             out.rmdir()   # only an empty folder is replaced (a non-empty one raises: nothing is lost)
         os.replace(tmp, out)
@@ -204,6 +229,9 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, opts: ExportO
     if not (run_dir / "manifest.jsonl").is_file():
         raise EmobenchError(f"{run_dir} is not a finished run (no manifest.jsonl)",
                             "pass the folder `emobench run` wrote, once the run is done")
+    check_study_dest(Path(out) if out else run_dir / "human")   # before any work: never anyone's folder
+    if is_run(run_dir):
+        adopt(run_dir)   # a run of an earlier version gets its marker: its id binds the study's votes
     controls: list[tuple[ControlImage, ControlImage]] = []
     if dataset is not None and opts.controls_per_emotion > 0:
         records = read_manifest(run_dir)

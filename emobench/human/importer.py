@@ -8,6 +8,7 @@ One row per answer (long format). Columns:
 - ``choice`` (required): ``left`` or ``right``, as the rater saw the sides.
 - ``shown_order`` (optional): ``AB`` or ``BA``; default: the order tasks.csv showed (the platform's case).
 - ``shown_at``, ``answered_at`` (optional): unix seconds or ISO 8601 times; default: the import time.
+- ``study_id`` (optional): tasks.csv's ``study_id`` (the run id); a file of another run's study is refused whole.
 
 A row is refused (and reported with its line number) when the task or question is unknown, a value is
 invalid, or the same rater already answered that question (in the store, or earlier in the file); every
@@ -16,6 +17,8 @@ other row is merged, in one transaction.
 from __future__ import annotations
 
 import csv
+import io
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,9 +50,57 @@ def _time(value: str, default: float) -> float:
     if not value:
         return default
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is not a time")
+    return seconds
+
+
+MAX_FIELD = 4096   # a vote's longest field (an ISO time, a worker id) is tens of characters
+
+
+def read_votes_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of a platform's CSV: UTF-8 with or without a BOM; any other encoding, a NUL byte or an
+    oversized field is one line naming the file and the line, never a traceback."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise EmobenchError(f"{path}:{line} is not UTF-8 text (byte 0x{path.read_bytes()[err.start]:02x})",
+                            "save the file as UTF-8 (with or without BOM) and import it again") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise EmobenchError(f"{path} lacks column(s) {', '.join(missing)}",
+                                "give one row per answer with rater_id, task_id, question, choice "
+                                "(see docs/human-study.md)")
+        rows = []
+        for row in reader:
+            long = [k for k, v in row.items() if isinstance(v, str) and len(v) > MAX_FIELD]
+            if long:
+                raise EmobenchError(f"{path}:{reader.line_num}: field {str(long[0])[:40]!r} is longer than "
+                                    f"{MAX_FIELD} characters", "export one answer per row (see docs/human-study.md)")
+            rows.append(row)
+    except csv.Error as err:   # a NUL byte, an unterminated quote, a field over csv's own limit
+        raise EmobenchError(f"{path}:{reader.line_num} is not valid CSV ({err})",
+                            "export the votes again as plain CSV (see docs/human-study.md)") from None
+    return rows
+
+
+def _check_study(path: Path, rows: list[dict], tasks: dict, run_id: str | None) -> None:
+    """Votes of another run are refused whole (one line), never merged row by row: by the ``study_id`` column
+    (tasks.csv carries it; platforms pass it through), else when no row names a task of this store."""
+    ids = {(r.get("study_id") or "").strip() for r in rows} - {""}
+    if ids and run_id and ids != {run_id}:
+        raise EmobenchError(f"{path} holds votes of another study (study_id {', '.join(sorted(ids))}; this store's "
+                            f"run is {run_id})", "import it into the votes.sqlite of the run it was exported from")
+    if rows and not any((r.get("task_id") or "").strip() in tasks for r in rows):
+        raise EmobenchError(f"none of the {len(rows)} rows of {path} names a task of this store's study"
+                            f"{f' (run {run_id})' if run_id else ''}: votes of another run?",
+                            "import it into the votes.sqlite of the run its tasks.csv was exported from")
 
 
 def import_votes(path: str | Path, store: VoteStore, strict: bool = False) -> ImportReport:
@@ -58,14 +109,8 @@ def import_votes(path: str | Path, store: VoteStore, strict: bool = False) -> Im
         raise EmobenchError(f"vote file {path} does not exist", "pass the CSV your platform exported")
     tasks = {t.task_id: t for t in store.tasks()}
     report = ImportReport()
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise EmobenchError(f"{path} lacks column(s) {', '.join(missing)}",
-                                "give one row per answer with rater_id, task_id, question, choice "
-                                "(see docs/human-study.md)")
-        rows = list(reader)
+    rows = read_votes_csv(path)
+    _check_study(path, rows, tasks, store.meta().get("run_id"))
     t0 = now()
     with store.transaction() as con:
         seen = {(r, t, q) for r, t, q in con.execute("SELECT rater, task_id, question FROM votes")}

@@ -27,11 +27,11 @@ def tables(a: HumanAnalysis) -> list[tuple[str, list[str], list[list[str]]]]:
     out = []
     out.append(("Preference (EmoGen Table 2 style)",
                 ["Question", "Method", "vs", "Preferred %", "95 % CI", "± std (raters)", "Votes", "Raters"],
-                [[LABEL[p.question], p.method, p.opponent, _f(p.preference, True),
+                [[LABEL[p.question], a.name(p.method), a.name(p.opponent), _f(p.preference, True),
                   _ci(p.ci_low, p.ci_high, True), _f(p.std_raters, True), str(p.n_votes),
                   str(p.n_raters)] for p in a.preferences]))
     out.append(("Bradley–Terry strengths", ["Question", "Rank", "Method", "Log-strength", "95 % CI"],
-                [[LABEL[s.question], str(s.rank), s.method, _f(s.strength), _ci(s.ci_low, s.ci_high)]
+                [[LABEL[s.question], str(s.rank), a.name(s.method), _f(s.strength), _ci(s.ci_low, s.ci_high)]
                  for s in a.strengths]))
     out.append(("Agreement between raters (Krippendorff's α, nominal)", ["Question", "α", "Tasks", "Raters"],
                 [[LABEL[q], _f(v["alpha"]), str(int(v["n_units"])), str(int(v["n_raters"]))]
@@ -50,7 +50,8 @@ def tables(a: HumanAnalysis) -> list[tuple[str, list[str], list[list[str]]]]:
 
 def to_markdown(a: HumanAnalysis) -> str:
     lines = ["# Human study", "",
-             f"{a.n_votes} votes from {a.n_raters} raters; {a.n_kept} kept. Exclusion rule: {a.rule}.", ""]
+             f"{a.n_votes} votes from {a.n_raters} raters; {a.n_kept} kept. Exclusion rule: {a.rule}.", "",
+             "Questions: " + "; ".join(f"*{question_text(a, q)}*" for q in a.alpha), ""]
     for title, header, rows in tables(a):
         lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -66,7 +67,7 @@ def to_html(a: HumanAnalysis) -> str:
              "table.human th,table.human td{padding:3px 10px;border-bottom:1px solid #e3e6ea;text-align:left}"
              "table.human th{border-bottom:2px solid #c9ced6}p.note{color:#666}</style>",
              f"<p>{a.n_votes} votes from {a.n_raters} raters; {a.n_kept} kept. Exclusion rule: {e(a.rule)}.</p>",
-             "<p>Questions:</p><ul>" + "".join(f"<li>{e(QUESTIONS[q])}</li>" for q in a.alpha) + "</ul>"]
+             "<p>Questions:</p><ul>" + "".join(f"<li>{e(question_text(a, q))}</li>" for q in a.alpha) + "</ul>"]
     for title, header, rows in tables(a):
         parts.append(f"<h3>{e(title)}</h3><table class=\"human\"><thead><tr>"
                      + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead><tbody>"
@@ -77,7 +78,21 @@ def to_html(a: HumanAnalysis) -> str:
     return "\n".join(parts)
 
 
-def insert_into_page(page: str, section: str) -> str:
-    """The section goes just before ``</body>`` (the report page stays one file)."""
+def question_text(a: HumanAnalysis, q: str) -> str:
+    """The question as raters read it, ``{emotion}`` filled with the study's emotions."""
+    emotions = " / ".join(a.emotions) if a.emotions else "the task's emotion"
+    return QUESTIONS[q].format(emotion=emotions)
+
+
+def insert_into_page(page: str, section: str, summary: str = "") -> str:
+    """The section goes just before ``</body>`` (the report page stays one file), and a link to it right
+    under the page's title, so a reader sees at the top that the run has a human study."""
     i = page.rfind("</body>")
-    return page[:i] + section + "\n" + page[i:] if i >= 0 else page + section
+    page = page[:i] + section + "\n" + page[i:] if i >= 0 else page + section
+    link = f'<p class="note" id="human-link"><a href="#human">Human study</a>{html.escape(summary)}</p>'
+    j = page.find("</h1>")
+    return page[:j + 5] + link + page[j + 5:] if j >= 0 else page
+
+
+def link_summary(a: HumanAnalysis) -> str:
+    return f": {a.n_votes} votes from {a.n_raters} raters ({a.n_kept} kept), below"

@@ -1,10 +1,11 @@
 """``emobench human serve``: the local rating web app (FastAPI; run by uvicorn, on 127.0.0.1 by default).
 
 Routes: ``GET /`` the page; ``GET /api/next?rater=ID`` the rater's next unanswered task (opaque ids only,
-sides in the rater's seeded order) and progress; ``POST /api/vote`` the answers to one task; ``GET
-/img/{name}`` an image of the study, and nothing else. Every refusal is a 4xx with nothing written:
-unknown task 404, second answer to a task 409, a body that does not echo what was served (tampered ids,
-order or method names) 422, an oversized body 413.
+sides in the rater's seeded order) and progress; ``POST /api/vote`` the answers to one task; ``POST
+/api/undo`` the rater's last answered task taken back (served again); ``GET /img/{name}`` an image of the
+study, and nothing else. Every refusal is a 4xx with nothing written: unknown task 404, nothing to undo 404,
+second answer to a task 409, a body that does not echo what was served (tampered ids, order or method names)
+or a malformed rater id 422, an oversized body 413.
 """
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ class VoteIn(BaseModel):
     right: list[str] = Field(max_length=32)
     answers: dict[Literal["emotion", "clarity", "diversity"], Literal["left", "right"]] = Field(max_length=3)
     shown_at: float
+
+
+class UndoIn(BaseModel):
+    """Take back the rater's last answered task (it is served again)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rater: str = Field(pattern=RATER_PATTERN)
 
 
 class BodyLimit:
@@ -121,6 +129,13 @@ def create_app(study: Study, study_dir: Path, store: VoteStore, title: str = "em
         except DuplicateVote as err:
             raise HTTPException(409, str(err)) from None
         return {"ok": True}
+
+    @app.post("/api/undo")
+    def undo(body: UndoIn) -> dict:
+        undone = store.undo_last(body.rater)
+        if undone is None:
+            raise HTTPException(404, "nothing to undo")
+        return {"ok": True, "task_id": undone}
 
     @app.get("/img/{name}")
     def image(name: str) -> FileResponse:

@@ -39,6 +39,12 @@ CREATE TABLE IF NOT EXISTS votes (
 """
 
 
+UNDONE = """CREATE TABLE IF NOT EXISTS undone (
+    id INTEGER PRIMARY KEY, rater TEXT NOT NULL, task_id TEXT NOT NULL, question TEXT NOT NULL,
+    choice TEXT NOT NULL, shown_order TEXT NOT NULL, shown_at REAL, answered_at REAL NOT NULL, source TEXT NOT NULL,
+    undone_at REAL NOT NULL)"""   # answers a rater took back (undo): kept for the record, never analysed
+
+
 @dataclass
 class Vote:
     rater: str
@@ -77,6 +83,9 @@ class VoteStore:
             con.execute("BEGIN IMMEDIATE")
             con.execute("INSERT OR REPLACE INTO meta VALUES ('run_dir', ?), ('seed', ?)",
                         (study.run_dir, str(study.seed)))
+            for key in ("run_id", "protocol"):   # what binds the votes to one run (absent in older stores)
+                if getattr(study, key):
+                    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, getattr(study, key)))
             con.executemany("INSERT OR IGNORE INTO tasks VALUES (?, ?)",
                             [(t.task_id, json.dumps(asdict(t), sort_keys=True)) for t in study.tasks])
             con.execute("COMMIT")
@@ -129,6 +138,21 @@ class VoteStore:
         with self.read() as con:
             return dict(con.execute("SELECT key, value FROM meta").fetchall())
 
+    def check_run(self, where: str, run_ids: set[str], image_keys: set[str]) -> None:
+        """Refuse (one line) a store whose votes are of another run: by run id when the store and the run(s)
+        carry one, else (stores of earlier versions) by the run images its tasks show, all in ``image_keys``."""
+        mine = self.meta().get("run_id")
+        if mine and run_ids:
+            if mine not in run_ids:
+                raise EmobenchError(f"vote store {self.path} holds votes of another run (run {mine}; {where} is "
+                                    f"run {', '.join(sorted(run_ids))})", "pass the votes.sqlite exported from this run")
+            return
+        shown = {k for t in self.tasks() if t.kind in ("pair", "set", "repeat") for k in [*t.keys_a, *t.keys_b]}
+        if shown - image_keys:
+            raise EmobenchError(f"vote store {self.path} rates {len(shown - image_keys)} image(s) that {where} "
+                                "does not hold: its votes are of another run",
+                                "pass the votes.sqlite exported from this run")
+
     def tasks(self) -> list[Task]:
         with self.read() as con:
             return [Task(**json.loads(body)) for (body,) in con.execute("SELECT body FROM tasks ORDER BY task_id")]
@@ -144,6 +168,22 @@ class VoteStore:
             return {t for (t,) in con.execute("SELECT DISTINCT task_id FROM votes WHERE rater = ?", (rater,))}
 
     # ------------------------------------------------------------------------------------------ writes
+
+    def undo_last(self, rater: str) -> str | None:
+        """Take back the rater's last answered task (its served votes): moved to the ``undone`` table, in one
+        transaction, so the task is served again. Only the last one, and never imported votes. Returns the
+        task id, or None when there is nothing to undo."""
+        with self.transaction() as con:
+            con.execute(UNDONE)
+            row = con.execute("SELECT task_id FROM votes WHERE rater = ? AND source = 'serve' ORDER BY id DESC "
+                              "LIMIT 1", (rater,)).fetchone()
+            if row is None:
+                return None
+            con.execute("INSERT INTO undone (rater, task_id, question, choice, shown_order, shown_at, answered_at, "
+                        "source, undone_at) SELECT rater, task_id, question, choice, shown_order, shown_at, "
+                        "answered_at, source, ? FROM votes WHERE rater = ? AND task_id = ?", (now(), rater, row[0]))
+            con.execute("DELETE FROM votes WHERE rater = ? AND task_id = ?", (rater, row[0]))
+            return str(row[0])
 
     def add_task_votes(self, votes: Sequence[Vote]) -> None:
         """All the answers to one task by one rater, in one transaction; DuplicateVote (nothing written)

@@ -63,12 +63,15 @@ class Study:
     seed: int
     tasks: list[Task]
     images: dict[str, str] = field(default_factory=dict)   # opaque image id -> file name under images/
+    run_id: str | None = None      # the run's id (its .emobench-run marker): votes bind to this run only
+    protocol: str | None = None    # the run's protocol fingerprint when the study was exported
 
     def by_id(self) -> dict[str, Task]:
         return {t.task_id: t for t in self.tasks}
 
     def to_json(self) -> str:
         doc = {"format": STUDY_FORMAT, "version": 1, "run_dir": self.run_dir, "seed": self.seed,
+               "run_id": self.run_id, "protocol": self.protocol,
                "questions": QUESTIONS, "images": self.images, "tasks": [asdict(t) for t in self.tasks]}
         return json.dumps(doc, indent=1, sort_keys=True) + "\n"
 
@@ -79,7 +82,8 @@ class Study:
             if doc.get("format") != STUDY_FORMAT:
                 raise ValueError("not an emobench human study")
             return cls(run_dir=str(doc["run_dir"]), seed=int(doc["seed"]),
-                       tasks=[Task(**t) for t in doc["tasks"]], images=dict(doc.get("images", {})))
+                       tasks=[Task(**t) for t in doc["tasks"]], images=dict(doc.get("images", {})),
+                       run_id=doc.get("run_id"), protocol=doc.get("protocol"))
         except (ValueError, KeyError, TypeError) as err:
             raise EmobenchError(f"{where} is not a valid study file ({err})",
                                 "re-create it with `emobench human export RUN`") from err

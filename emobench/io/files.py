@@ -1,7 +1,7 @@
 """Files written so that nobody ever reads half of one: atomic writes (a temp file beside the target, renamed
 into place, removed on error), JSON / JSONL / CSV / safetensors helpers on top, file sha256, and the
 ``$EMOBENCH_CACHE`` root. The lowest floor: every other part of emobench (zoo, world, runs, reports) writes
-through here, and this module imports nothing of emobench.
+through here, and this module imports nothing of emobench but the temp-name rule of ``emobench.io.sweep``.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import torch
 
+from emobench.io.sweep import tmp_name   # the reserved temp prefix: the sweep removes nothing else
 
 
 def cache_root() -> Path:
@@ -26,13 +27,14 @@ def cache_root() -> Path:
 
 
 def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    return path.with_name(tmp_name(path.name))
 
 
 def atomic_write(path: str | Path, write) -> None:
     """``write(tmp_path)`` fills a temp file beside ``path``, which is then renamed into place: readers (and a
-    resumed run after a kill) see the old file or the new one, never half of one. The temp name holds the pid
-    (concurrent shards never share one) and is removed if ``write`` fails. No fsync: a kill cannot lose
+    resumed run after a kill) see the old file or the new one, never half of one. The temp name is
+    ``.emobench-tmp-<pid>-<random>.NAME`` (concurrent shards never share one; only such names are ever swept)
+    and is removed if ``write`` fails. No fsync: a kill cannot lose
     renamed data, and after a power loss a damaged image fails its sha256 check and is regenerated."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -150,15 +150,17 @@ def validate_panel(zoo_spec: str, split: str = "test", max_per_emotion: int | No
 
 
 def add_parser(sub: Any) -> None:
+    from emobench.cliargs import POSITIVE   # range-checked while parsing
+
     """``emobench zoo fit-panel`` and ``emobench zoo validate-judges``."""
     p = sub.add_parser("fit-panel", help="fit a zoo folder's panel judges (CLIP probe, zero-shot card) and validate them")
     p.add_argument("zoo", type=Path, help="a zoo folder (the shipped one is emobench/zoo_weights/mini)")
-    p.add_argument("--max-per-emotion", type=int, default=None, help="cap images per emotion and split (default: all)")
+    p.add_argument("--max-per-emotion", type=POSITIVE, default=None, help="cap images per emotion and split (default: all)")
     p.set_defaults(func=main_fit)
     v = sub.add_parser("validate-judges", help="held-out accuracy of every judge of a zoo's panel")
     v.add_argument("--zoo", default="mini", help="'mini', a zoo folder or a paper .toml")
     v.add_argument("--split", default="test", choices=["train", "val", "test"])
-    v.add_argument("--max-per-emotion", type=int, default=None)
+    v.add_argument("--max-per-emotion", type=POSITIVE, default=None)
     v.add_argument("--judges", default=None, help="comma list of judge names (default: all)")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=main_validate)
@@ -179,7 +181,9 @@ def main_fit(args: Any) -> int:
 
 
 def main_validate(args: Any) -> int:
-    names = [s.strip() for s in args.judges.split(",")] if args.judges else None
+    from emobench.cliargs import names_list
+
+    names = names_list(args.judges, "--judges")
     figures = validate_panel(args.zoo, args.split, args.max_per_emotion, names)
     if args.json:
         print(json.dumps(figures, indent=1))

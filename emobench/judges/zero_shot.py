@@ -34,17 +34,26 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
 
 
 class ClipZeroShot(nn.Module):
+    """The class embeddings are made on the first forward, not when the panel is built: a warm re-score (every
+    image's logits cached) then never loads CLIP, which was most of a finished run's resume."""
+
     def __init__(self, clip: Any, prompts: Sequence[str], labels: Sequence[str] = EMOTIONS):
         super().__init__()
         self.clip, self.prompts, self.labels = clip, tuple(prompts), tuple(labels)
+        self.classes: torch.Tensor | None = None
+        self.logit_scale = 100.0
+
+    def _prepare(self) -> None:
         with torch.no_grad():
             texts = [p.format(emotion=e) for e in self.labels for p in self.prompts]
-            t = F.normalize(clip.encode_texts(texts).float(), dim=-1).view(len(self.labels), len(self.prompts), -1)
-            self.register_buffer("classes", F.normalize(t.mean(1), dim=-1), persistent=False)
-        scale = getattr(getattr(clip, "model", None), "logit_scale", None)
+            t = F.normalize(self.clip.encode_texts(texts).float(), dim=-1).view(len(self.labels), len(self.prompts), -1)
+            self.classes = F.normalize(t.mean(1), dim=-1)
+        scale = getattr(getattr(self.clip, "model", None), "logit_scale", None)
         self.logit_scale = float(scale.detach().exp()) if scale is not None else 100.0
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.classes is None:
+            self._prepare()
         feats = F.normalize(self.clip.encode_images(images).float(), dim=-1)
         return self.logit_scale * feats @ self.classes.to(feats.device).T
 

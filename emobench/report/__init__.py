@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from emobench.errors import EmobenchError
 from emobench.report import board_csv
-from emobench.report import figures as _figures
-from emobench.report import html as _html
-from emobench.report import judges_section as _judges
 from emobench.report import leaderboard as _leaderboard
 from emobench.report import pairs as _pairs
 from emobench.report.output import AtomicOutput, check_report_dest
+from emobench.rundir.identity import run_id
 from emobench.rundir.results import (RunData, group_by_protocol, load_run, load_runs, merge_runs,
                                      protocol_differences)
 
@@ -58,8 +57,16 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
     table: each protocol gets its own report in ``protocol-<fingerprint>/`` and ``leaderboard.md`` says why."""
     groups = group_by_protocol([load_run(p) for p in run_dirs])
     if len(groups) > 1:
+        if out is None:   # never into the first run: its own report (and stamp) would be replaced by an index
+            raise EmobenchError(f"the {len(run_dirs)} runs are of {len(groups)} different protocols, so they get one "
+                                "report each plus an index, which would overwrite the first run's own report",
+                                "pass --out DIR (a new or empty folder) for the per-protocol reports")
         return _build_per_protocol(groups, _out_dir(run_dirs, out), figures=figures, html=html,
                                    grid_cells=grid_cells, human=human, latex=latex)
+    from emobench.report import figures as _figures   # matplotlib: imported only when a report is written
+    from emobench.report import html as _html
+    from emobench.report import judges_section as _judges
+
     run: RunData = merge_runs(groups[0])
     lb = _leaderboard.build(run)
     study = None
@@ -67,7 +74,16 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         from emobench.human.analyze import analyze
         from emobench.human.store import VoteStore
 
-        study = analyze(VoteStore.open(human), run_dir=run.root)
+        store = VoteStore.open(human)
+        ids = {i for i in (run_id(r) for r in run.roots) if i}
+        store.check_run(", ".join(str(r) for r in run.roots), ids, {r.key for r in run.records})
+        study = analyze(store, run_dir=run.root)
+        study.display_names = {m: run.display_name(m) for m in run.method_names()}   # as the tables above
+        exported = store.meta().get("protocol")
+        if exported and run.fingerprint and exported != run.fingerprint:
+            study.notes.append(f"the study was exported under protocol {exported}; the run is now scored under "
+                               f"{run.fingerprint} (re-scored with other judges): the metric–human agreement "
+                               "uses the current scores")
     dest = _out_dir(run_dirs, out)
     files = ["leaderboard.md", "leaderboard.csv", "provenance.json"]
     with AtomicOutput(dest) as w:
@@ -91,7 +107,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None, 
         if html:
             page = _html.render(run, lb, max_cells=grid_cells)
             if study is not None:
-                page = _human.insert_into_page(page, _human.to_html(study))
+                page = _human.insert_into_page(page, _human.to_html(study), _human.link_summary(study))
             w.write_text("index.html", page)
             files.append("index.html")
         if figures:
@@ -124,6 +140,8 @@ def _build_per_protocol(groups: list[list[RunData]], dest: Path, **kw) -> Report
 
 
 def build_figures(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> ReportResult:
+    from emobench.report import figures as _figures
+
     run = load_runs(list(run_dirs))
     dest = _out_dir(run_dirs, out)
     with AtomicOutput(dest) as w:

@@ -5,7 +5,8 @@ metric with its 95% interval in a smaller font, the best computed method per col
 mark against the baseline as a superscript (``leaderboard.sig_mark``'s symbols; marks that only say "not
 significant" are left out), the controls apart, and a scale note under the table for every metric whose
 range differs from the paper's. Needs ``\\usepackage{booktabs}`` and ``\\usepackage{amssymb}`` in the
-preamble; the file is a ``table*`` float (full width in two-column papers) to ``\\input``. Deterministic
+preamble; the file is UTF-8 and keeps non-ASCII names as they are (pdflatex sets Latin scripts, xelatex or
+lualatex any); the file is a ``table*`` float (full width in two-column papers) to ``\\input``. Deterministic
 bytes, like the Markdown.
 """
 from __future__ import annotations
@@ -27,17 +28,17 @@ _UNICODE = {"↑": r"$\uparrow$", "↓": r"$\downarrow$", "▲": r"$\blacktriang
 
 
 def tex(text: str) -> str:
-    """Escape ``text`` for LaTeX text mode; any other non-ASCII character becomes ``?`` (never a compile error)."""
+    """Escape ``text`` for LaTeX text mode. Every other character is kept as it is, in UTF-8: a method named
+    "Émotion" stays "Émotion" (LaTeX reads UTF-8 since 2018; pdflatex sets Latin scripts, xelatex/lualatex any
+    script). Control characters, which no engine can set, are dropped."""
     out = []
     for ch in str(text):
         if ch in _SPECIAL:
             out.append(_SPECIAL[ch])
         elif ch in _UNICODE:
             out.append(_UNICODE[ch])
-        elif ord(ch) < 128:
+        elif ch.isprintable() or ch == " ":
             out.append(ch)
-        else:
-            out.append("?")
     return "".join(out)
 
 
@@ -72,7 +73,8 @@ def _row(name: str, specs: list[MetricSpec], r: BoardRow, marks: bool) -> str:
 def to_latex(lb: Leaderboard) -> str:
     specs = lb.main_specs or lb.specs
     ok = [r for r in lb.rows if r.kind != "failed"]
-    lines = ["% emobench leaderboard: needs \\usepackage{booktabs} and \\usepackage{amssymb}",
+    lines = ["% emobench leaderboard (UTF-8): needs \\usepackage{booktabs} and \\usepackage{amssymb}; names in "
+             "non-Latin scripts need xelatex or lualatex",
              r"\begin{table*}[t]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{3pt}",
              r"\begin{tabular}{l" + "c" * len(specs) + "}", r"\toprule",
              " & ".join(["Method"] + [tex(s.title) for s in specs]) + r" \\", r"\midrule"]

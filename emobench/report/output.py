@@ -13,31 +13,45 @@ from pathlib import Path
 
 from emobench.errors import EmobenchError
 from emobench.io.lock import LOCK_NAME
-from emobench.io.sweep import owned_tmpdir, owner_pid, sweep
+from emobench.io.markers import REPORT_MARKER, foreign_names, read_marker, write_marker
+from emobench.io.sweep import owned_tmpdir, sweep
+from emobench.rundir.identity import is_run
 
 PROVENANCE = "provenance.json"
+LEGACY_REPORT = ("leaderboard.md", "leaderboard.csv", PROVENANCE)   # what every report wrote before markers
 
 
 def check_report_dest(dest: Path) -> None:
-    """The rule ``run --out`` follows: write only into a new or empty folder, a run directory, or a folder that
-    holds a report of its own (its ``provenance.json``), so a user's own ``index.html`` is never overwritten."""
+    """The rule of every ``--out``: write only into a new or empty folder, a run (its marker), or a folder that
+    holds an emobench report (its ``.emobench-report`` marker, or the complete files of a report made before
+    markers: then the marker is added). Anything else is the user's, so a report never overwrites it."""
     if not dest.exists():
         return
     if not dest.is_dir():
         raise EmobenchError(f"report folder {str(dest)!r} is a file, not a folder", "pass a new or empty folder to --out")
-    if (dest / "config.json").is_file() or _is_report(dest / PROVENANCE):
+    if is_run(dest) or read_marker(dest, REPORT_MARKER) is not None:
         return
-    names = {p.name for p in dest.iterdir() if owner_pid(p.name) is None and p.name != LOCK_NAME}
-    if names and names != {"figures"}:   # only figures/: an earlier `emobench figures --out` of its own
-        raise EmobenchError(f"report folder {str(dest)!r} is neither empty, a run directory nor an emobench report",
-                            "pass a new or empty folder to --out (or the folder of an earlier report)")
+    if _legacy_report(dest):
+        write_marker(dest, REPORT_MARKER, adopted=True)
+        return
+    foreign = foreign_names(dest, {LOCK_NAME})
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise EmobenchError(f"report folder {str(dest)!r} holds files emobench did not write ({shown})",
+                            "pass a new or empty folder to --out (or the folder of an earlier emobench report)")
 
 
-def _is_report(path: Path) -> bool:
-    try:
-        return json.loads(path.read_text()).get("format") == "emobench-report-provenance"
-    except (OSError, ValueError, AttributeError):
-        return False
+def _legacy_report(dest: Path) -> bool:
+    """A report folder written before markers: its leaderboard files and provenance.json, or only the
+    figures/ of an earlier ``emobench figures --out`` (the comparison grid is in every one)."""
+    if all((dest / n).is_file() for n in LEGACY_REPORT):
+        try:
+            return json.loads((dest / PROVENANCE).read_text()).get("format") == "emobench-report-provenance"
+        except (OSError, ValueError, AttributeError):
+            return False
+    figures = dest / "figures"
+    return (not foreign_names(dest, {"figures", LOCK_NAME}) and (figures / "comparison_grid.png").is_file()
+            and all(p.suffix in (".png", ".pdf") or p.is_dir() for p in figures.rglob("*")))
 
 
 class AtomicOutput:
@@ -50,7 +64,9 @@ class AtomicOutput:
         try:
             self.dest.mkdir(parents=True, exist_ok=True)
             sweep(self.dest)   # a killed report's temp folder (never a live one's)
-            self.tmp = owned_tmpdir(self.dest, "emobench-report")
+            if not is_run(self.dest) and read_marker(self.dest, REPORT_MARKER) is None:
+                write_marker(self.dest, REPORT_MARKER)   # the folder is an emobench report from here on
+            self.tmp = owned_tmpdir(self.dest, "report")
         except OSError as err:
             raise EmobenchError(f"cannot write the report into {self.dest} ({err.strerror or err})",
                                 "choose a writable folder with --out DIR") from err

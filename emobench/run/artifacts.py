@@ -9,25 +9,31 @@ Only when none is found (or with ``refit``) does the core call ``Method.fit``.
 
 Atomicity and partial fits: the fit writes into ``<cache>/artifacts/<method>/.<key>.partial/``, which is
 renamed to ``<key>/`` only after ``fit`` returned and ``fit.json`` (facts, key inputs, wall time and the
-sha256 of every file) was written. The partial folder is *kept* when a fit fails, and the next attempt with
-the same key gets it back as ``FitContext.artifact_dir``. A method that fits per emotion can use that to
-keep finished emotions: write each into ``artifact_dir/<emotion>/`` and a ``_complete`` file last, and skip
-emotions whose ``_complete`` exists. ``refit`` starts from an empty folder. Every use re-checks the file
-hashes against ``fit.json``; a mismatch is a clear error, never a silent reuse.
+sha256 of every file) was written. The partial folder is *kept* when a fit fails or is killed, and the next
+attempt with the same key gets it back as ``FitContext.artifact_dir``. A method that fits per emotion can use
+that to keep finished emotions: write each into ``artifact_dir/<emotion>/`` and a ``_complete`` file last,
+and skip emotions whose ``_complete`` exists. ``refit`` starts from an empty folder, except that a refit
+resumes a killed refit's own partial work (``.<key>.partial.json`` says who started it). One process fits a
+key at a time (``.<key>.lock``, an flock); a partial left by a dead process beside a finished artifact can
+never be used and is swept. Every use re-checks the file hashes against ``fit.json``; a mismatch is a clear
+error, never a silent reuse.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from emobench.api import FitContext, Method, stable_hash
 from emobench.emotions import EMOTIONS
-from emobench.errors import EmobenchError
+from emobench.errors import EmobenchError, Interrupted
 from emobench.io.files import cache_root, sha256_file, write_json
+from emobench.io.sweep import sweep, tmp_name
 
 FIT_JSON = "fit.json"
 
@@ -138,32 +144,87 @@ def ensure(method_name: str, method: Method, zoo: Any, emotions: Sequence[str], 
     if not refit:
         found = find(method_name, method, zoo, emotions, seed)
         if found is not None:
+            _sweep_stale(cache_root() / "artifacts" / method_name, artifact_key(method_name, method, zoo, emotions, seed))
             return found
     inputs = key_inputs(method_name, method, zoo, emotions, seed)
     key = stable_hash(inputs)
     root = cache_root() / "artifacts" / method_name
-    final, partial = root / key, root / f".{key}.partial"
-    if refit and partial.exists():
-        shutil.rmtree(partial)
+    root.mkdir(parents=True, exist_ok=True)
+    sweep(root)   # the swap folder of a refit killed between its two renames
+    with _fitting(root, key):
+        return _fit(method_name, method, zoo, inputs, key, root, refit, seed, progress)
+
+
+def _fit(method_name: str, method: Method, zoo: Any, inputs: dict[str, Any], key: str, root: Path, refit: bool,
+         seed: int, progress: bool) -> Artifact:
+    final, partial, meta = root / key, root / f".{key}.partial", root / f".{key}.partial.json"
+    if partial.exists() and refit and not _partial_info(meta).get("refit"):
+        shutil.rmtree(partial)   # --refit starts afresh; only a killed refit's own partial work is resumed
+    resumed = partial.is_dir() and any(partial.iterdir())
     partial.mkdir(parents=True, exist_ok=True)
-    print(f"emobench: fitting {method_name} on {len(inputs['emotions'])} emotion(s) "
-          f"(artifact {key}; cached afterwards in {final})", flush=True)
+    write_json(meta, {"refit": refit, "pid": os.getpid()})
+    print(f"emobench: fitting {method_name} on {len(inputs['emotions'])} emotion(s) (artifact {key}; "
+          f"{'resuming the partial fit in ' + str(partial) + '; ' if resumed else ''}cached afterwards in {final})",
+          flush=True)
     bar = _Progress(method_name, progress)
     ctx = FitContext(zoo=zoo, dataset=zoo.dataset, emotions=tuple(inputs["emotions"]), artifact_dir=partial,
                      seed=seed, progress=bar)
     start = time.perf_counter()
     try:
         facts = method.fit(ctx) or {}
+    except KeyboardInterrupt:
+        raise Interrupted(f"the partial fit is kept in {partial}; the same command resumes it") from None
     finally:
         bar.close()
     wall = time.perf_counter() - start
     write_json(partial / FIT_JSON, {"method": method_name, "key": key, "key_inputs": inputs, "facts": facts,
                                     "wall_s": round(wall, 3), "files": file_hashes(partial)})
     if final.exists():  # --refit over an existing artifact: swap, then drop the old one
-        old = root / f".{key}.old.{os.getpid()}"
+        old = root / tmp_name(f"{key}.old")   # swept if a kill lands between the two renames
         os.replace(final, old)
         os.replace(partial, final)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(partial, final)
+    meta.unlink(missing_ok=True)
     return Artifact(key, final, "fitted", facts)
+
+
+def _partial_info(meta: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@contextlib.contextmanager
+def _fitting(root: Path, key: str) -> Iterator[None]:
+    """One process fits a key at a time (an flock on ``.<key>.lock``, released when the process dies), so a
+    partial fit is either being written by a live process or left by a dead one: never both."""
+    fd = os.open(root / f".{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise EmobenchError(f"artifact {key} of {root.name} is being fitted by another process",
+                                "wait for it to finish; the next command then uses its artifact") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _sweep_stale(root: Path, key: str) -> None:
+    """The artifact exists, so a partial fit of its key left by a dead process (a killed ``--refit``, say)
+    can never be used: remove it. A live process's partial (its lock is held) is kept."""
+    partial = root / f".{key}.partial"
+    if not partial.exists():
+        return
+    try:
+        with _fitting(root, key):
+            shutil.rmtree(partial, ignore_errors=True)
+            (root / f".{key}.partial.json").unlink(missing_ok=True)
+    except EmobenchError:
+        pass   # being fitted right now: not stale

@@ -1,11 +1,9 @@
 """The methods of a run: each spec resolved to its plugin (``MethodSpec``), the label of its rows and the name
-reports print, the order a resume keeps, and the plan shown to every method before anything is written."""
+reports print, and the plan shown to every method before anything is written."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 from emobench import registry
@@ -69,18 +67,6 @@ def _check_row_label(label: str, given: str, canonical: str, reg, out: dict[str,
                             "give it a row name of its own in the spec")
     if label in out and (out[label].spec or out[label].label) != canonical:
         raise EmobenchError(f"two methods of the run are named {label!r}", "give each its own row name in the spec")
-
-
-def keep_positions(methods: list[MethodSpec], run_dir: Path) -> list[MethodSpec]:
-    """A resume keeps the method order the run was started with (methods.json ``position``): the stored
-    config lists methods sorted, because their order changes no result, only the order of the report's rows."""
-    try:
-        stored = json.loads((run_dir / "methods.json").read_text())
-    except (OSError, ValueError):
-        return methods
-    pos = {label: info.get("position") for label, info in stored.items() if isinstance(info, dict)}
-    return [dataclasses.replace(m, position=pos[m.label]) if isinstance(pos.get(m.label), int) else m
-            for m in methods]
 
 
 def check_plans(methods: list[MethodSpec], plan: Plan, cfg: RunConfig, zoo, contents) -> list[MethodSpec]:

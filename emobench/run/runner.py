@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import sys
 import time
 import traceback
@@ -20,23 +19,24 @@ from typing import Any, Sequence
 import torch
 
 from emobench import registry
-from emobench.run import artifacts
+from emobench.run import artifacts, binding
 from emobench.spec import tracks
 from emobench.run import shard as sharding
 from emobench.sampling import collect_truncations
 from emobench.api import Cell, ImageRecord, check_output, config_to_dict
-from emobench.run.methods import (MethodSpec, check_plans, display_label, keep_positions,  # noqa: F401 (re-exported)
-                                  resolve_methods)
-from emobench.spec.config import RunConfig, default_out
-from emobench.errors import EmobenchError
+from emobench.run.methods import MethodSpec, check_plans, display_label, resolve_methods  # noqa: F401 (re-exported)
+from emobench.spec.config import RunConfig
+from emobench.errors import EmobenchError, Interrupted
 from emobench.io.lock import run_lock
 from emobench.spec.plan import Plan
 from emobench.rundir.layout import LOGS
 from emobench.io.files import atomic_write_text, write_json
-from emobench.run.setup import never_started, write_setup
+from emobench.run.setup import keep_positions, never_started, prepare_run_dir, write_setup
+from emobench.rundir.identity import is_run
 from emobench.scoring import score_run
 from emobench.run.store import ImageStore, image_key
 from emobench.io.sweep import sweep
+from emobench.zoo.base import state_changes
 from emobench.zoo.load import load_zoo
 
 
@@ -100,33 +100,6 @@ def resolve(cfg: RunConfig, zoo=None, resume: Path | None = None) -> tuple[RunCo
 def _zoo_spec(spec: str) -> str:
     p = Path(spec)
     return str(p.resolve()) if p.exists() else spec
-
-
-def prepare_run_dir(cfg: RunConfig, resume: Path | None) -> Path:
-    """Choose the run folder and check it may be written; touches nothing."""
-    if resume is not None:
-        stored = resume / "config.json"
-        if not stored.is_file():
-            raise EmobenchError(f"{str(resume)!r} is not an emobench run (no config.json)",
-                                "pass a run directory written by `emobench run` to --resume")
-        old = json.loads(stored.read_text()).get("config_hash")
-        if old != cfg.config_hash:
-            raise EmobenchError(f"the config differs from the one of {str(resume)!r} (hash {cfg.config_hash} vs {old})",
-                                "resume with the same settings (or just --resume RUN_DIR), or start a new run with --out")
-        return resume
-    out = Path(cfg.out) if cfg.out else default_out(cfg)
-    if out.exists() and not out.is_dir():
-        raise EmobenchError(f"--out {str(out)!r} is a file, not a folder", "choose a new or empty folder for --out")
-    if never_started(out):
-        return out  # only the setup files of a run that stopped before its first image: start it afresh
-    if (out / "config.json").is_file():
-        return prepare_run_dir(cfg, out)  # same config: continue it; different: the error above
-    if out.exists() and any(out.iterdir()):
-        raise EmobenchError(f"--out {str(out)!r} exists and is not an emobench run directory",
-                            "choose a new or empty folder for --out")
-    return out
-
-
 
 
 # --------------------------------------------------------------------------------------- outcomes
@@ -286,15 +259,45 @@ def _bar(label: str, total: int, initial: int, enabled: bool):
     return tqdm(total=total, initial=initial, desc=label, unit="img", disable=not enabled, leave=True)
 
 
+def check(cfg: RunConfig, *, resume: Path | None = None, score: bool = True, rescore_judges: bool = False,
+          sharded: bool = False) -> None:
+    """Everything ``execute`` checks before its first write, writing nothing: what ``--launcher`` runs once
+    before it starts the processes (each of which would otherwise fail alike)."""
+    if sharded and not cfg.out and resume is None:
+        raise EmobenchError("a sharded run needs an explicit run directory (each process would otherwise pick its "
+                            "own timestamped folder)", "pass --out RUN_DIR (or --resume RUN_DIR)")
+    if sharded and cfg.fit_seeds > 1:
+        raise EmobenchError(f"--fit-seeds {cfg.fit_seeds} cannot be sharded yet",
+                            "run it without --launcher, or with --fit-seeds 1")
+    cfg, methods, zoo, run_dir = resolve(cfg, None, resume)
+    binding.check_started(run_dir, zoo, started=is_run(run_dir) and not never_started(run_dir),
+                          score=score and bool(cfg.metrics), rescore=rescore_judges)
+    contents = tracks.resolve_contents(cfg, zoo)
+    check_plans(methods, Plan.from_config(cfg, zoo.latent_shape(), contents), cfg, zoo, contents)
+
+
 def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool = True,
-            progress: bool = True) -> RunResult:
-    """Run ``cfg`` (resolved here) into its run directory; returns what happened per method."""
+            progress: bool = True, rescore_judges: bool = False) -> RunResult:
+    """Run ``cfg`` (resolved here) into its run directory; returns what happened per method.
+    ``rescore_judges``: a started run whose judges changed is re-scored with the current ones (else refused)."""
     shard = sharding.init(cfg, resume)
+    where: list[Path] = []   # the run folder once chosen: an interrupt names it (a timestamped --out is not guessable)
+    try:
+        return _run(cfg, resume, zoo, score, progress, rescore_judges, shard, where)
+    except KeyboardInterrupt:
+        if not where:
+            raise
+        raise Interrupted(f"everything already stored in {where[0]} is kept; resume with "
+                          f"`emobench run --resume {where[0]}`") from None
+
+
+def _run(cfg: RunConfig, resume: Path | None, zoo, score: bool, progress: bool, rescore_judges: bool, shard,
+         where: list[Path]) -> RunResult:
     with contextlib.ExitStack() as held:
         with shard.main_first("the run folder"):  # rank 0 creates the run folder; the others join it
             cfg, methods, zoo, run_dir = resolve(cfg, zoo, resume)
-            if resume is not None:
-                methods = keep_positions(methods, run_dir)
+            rebound = binding.check_started(run_dir, zoo, started=is_run(run_dir) and not never_started(run_dir),
+                                            score=score and bool(cfg.metrics), rescore=rescore_judges)
             if shard.active and cfg.fit_seeds > 1:
                 raise EmobenchError(f"--fit-seeds {cfg.fit_seeds} cannot be sharded yet",
                                     "run it without --launcher, or with --fit-seeds 1")
@@ -304,11 +307,17 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
             # from here on files are written; everything above only checked
             if not shard.active:   # shards share one folder by design; a plain run holds the folder's lock
                 held.enter_context(run_lock(run_dir))
-            if shard.is_main:
-                write_setup(run_dir, cfg, zoo, plan, contents)
+            if shard.is_main:   # the --methods order is fixed here, before any method starts (a resume keeps it)
+                order = [m.label for m in sorted(keep_positions(methods, run_dir), key=lambda m: m.position)]
+                write_setup(run_dir, cfg, zoo, plan, contents, order=order)
                 for folder in (run_dir, run_dir / "images"):
                     sweep(folder)   # temp files of killed processes (a live writer's are kept)
-        return _execute(cfg, methods, zoo, run_dir, plan, shard, score, progress)
+            methods = keep_positions(methods, run_dir)
+        where.append(run_dir)   # from here on the folder holds the run
+        result = _execute(cfg, methods, zoo, run_dir, plan, shard, score, progress)
+    if result.scored:
+        rebound.record()
+    return result
 
 
 def _execute(cfg: RunConfig, methods: list[MethodSpec], zoo, run_dir: Path, plan: Plan, shard,
@@ -318,17 +327,21 @@ def _execute(cfg: RunConfig, methods: list[MethodSpec], zoo, run_dir: Path, plan
     records: list[ImageRecord] = []
     keys: dict[str, dict[Cell, str]] = {}   # label → every plan cell's image key (the shard merge looks them up)
     for ms in methods:
-        before = zoo.pipeline_fingerprint()
+        before = zoo.state()
+        view = zoo.for_method()   # read-only: no method can change what the others are given
         if shard.active:  # rank 0 fits a learning method first; the other ranks then find it in the cache
-            sharding.prefit(shard, ms, zoo, cfg, progress)
-        outcome, recs = run_method(ms, zoo, plan, store, sharding.generation_config(cfg, shard), progress,
+            sharding.prefit(shard, ms, view, cfg, progress)
+        outcome, recs = run_method(ms, view, plan, store, sharding.generation_config(cfg, shard), progress,
                                    cells=shard.select(plan.cells))
         keys[ms.label] = image_keys(ms, zoo, plan.cells, outcome.artifact_key)
-        if before is None:   # the pipeline was loaded during this method: compare with its state at load time
-            before = getattr(zoo, "loaded_fingerprint", None)
-        if zoo.pipeline_fingerprint() != before:
-            # keep later methods independent of this one: give them a freshly loaded zoo
-            outcome.warning = "modified the shared zoo pipeline (plugin bug); the zoo was reloaded for the others"
+        after = zoo.state()
+        if before[-1] is None:   # the pipeline was loaded during this method: compare with its state at load time
+            before = before[:-1] + (zoo.load_time_fingerprint() if after[-1] is not None else None,)
+        if after != before:
+            # weights edited in place (the view stops assignments, not in-place edits): the later methods get a
+            # freshly loaded zoo, so no method's images depend on another's
+            changed = ", ".join(state_changes(before, after))
+            outcome.warning = f"modified the shared zoo ({changed}; plugin bug); the zoo was reloaded for the others"
             print(f"emobench: method {ms.label!r} {outcome.warning}", file=sys.stderr)
             zoo = load_zoo(cfg.zoo, lazy=True)
         outcomes.append(outcome)

@@ -20,6 +20,7 @@ from emobench.io.images import load_image
 MANIFEST = "manifest.jsonl"
 ENV_RESUMES = "env.resumes.jsonl"   # one line per resume of a started run: its environment (env.json is the first)
 LOGS = "logs"                       # logs/<method>.log: the full traceback of a failed method
+ORDER_FILE = "methods.order.json"   # the --methods order, fixed before any method starts (report rows, colours)
 SUMMARY_COLUMNS = ["method", "kind", "status", "metric", "emotion", "value", "ci_low", "ci_high", "n",
                    "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "warning", "reason", "p_note",
                    "protocol"]

@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from emobench.api import Metric, ScoreItem, config_to_dict, stable_hash
 from emobench.io.files import atomic_save_tensors
+from emobench.scoring.validate import check_features
 
 
 class PackCache:
@@ -101,7 +102,8 @@ class FeatureStore:
         for start in range(0, len(todo), bs):
             chunk = todo[start:start + bs]
             images = torch.stack([e.loader() for _, e in chunk])
-            feats = self.metric.features(images, [e.item for _, e in chunk], self.zoo)
+            feats = check_features(self.metric, self.metric.features(images, [e.item for _, e in chunk], self.zoo),
+                                   len(chunk))
             self.forwards += len(chunk)
             pack = {k: f.detach().float().contiguous().clone() for (k, _), f in zip(chunk, feats)}
             self.memo.update(pack)

@@ -20,6 +20,7 @@ from emobench.io.files import cache_root
 from emobench.scoring.cache import FeatureStore, GroupCache, PackCache
 from emobench.scoring.inputs import Entry, Reference
 from emobench.scoring.stats import BootstrapConfig, Estimate, draw_weights, estimate, paired_difference
+from emobench.scoring.validate import per_image_values
 
 __all__ = ["RunScorer", "Series", "Layout", "Population", "group_entries"]
 
@@ -93,6 +94,7 @@ class RunScorer:
         self.boot = PackCache(self.root / "bootstrap")
         self.boot_memo: dict[str, torch.Tensor] = {}
         self.boot_new: dict[str, torch.Tensor] = {}
+        self.probed: set[str] = set()   # metrics whose values were checked against the images' order
 
     # ---- per-metric
     def score_metric(self, metric: Metric, pops: Sequence[Population], reference: "Reference | None",
@@ -147,7 +149,11 @@ class RunScorer:
         for key in keys:
             entries = pop.groups[key]
             feats = store.get(entries)
-            cols = metric.values(feats, [e.item for e in entries])
+            # checked: one finite value per image, matched by key (once per metric: the reverse-order probe)
+            probe = metric.name not in self.probed and len(entries) >= 2
+            cols = per_image_values(metric, feats, [e.item for e in entries], probe=probe)
+            if probe:
+                self.probed.add(metric.name)
             metric.extra_tables(method, feats, [e.item for e in entries], self.tables)
             for col, vals in cols.items():
                 all_cols.setdefault(col, []).append((key[1], vals, entries))

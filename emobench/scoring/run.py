@@ -22,7 +22,7 @@ from emobench.spec import protocol
 from emobench.api import ImageRecord, Metric, config_to_dict
 from emobench.emotions import EMOTIONS
 from emobench.errors import EmobenchError
-from emobench.rundir.layout import ALL, SCORE_COLUMNS, SUMMARY_COLUMNS, SummaryRow, read_manifest, read_methods
+from emobench.rundir.layout import ALL, LOGS, SCORE_COLUMNS, SUMMARY_COLUMNS, SummaryRow, read_manifest, read_methods
 from emobench.io.files import atomic_write_csv, atomic_write_text
 from emobench.io.lock import run_lock
 from emobench.scoring.engine import Layout, Population, RunScorer, Series, group_entries
@@ -32,6 +32,7 @@ from emobench.scoring.merge import Previous, metric_columns, read_previous
 from emobench.scoring.merge import merge as merge_previous
 from emobench.scoring.significance import decide
 from emobench.scoring.stats import BootstrapConfig, holm
+from emobench.scoring.validate import MetricOutputError
 from emobench.io.sweep import sweep
 
 __all__ = ["score_run", "load_metrics", "CONTROL_REAL", "CONTROL_SHUFFLED", "ALL"]
@@ -139,7 +140,12 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
             series = merge_fits(series, scorer.estimate, bootstrap, scorer.problems)
         except Exception as err:  # noqa: BLE001 — one failing metric (plugin) never costs the others
             reason = str(err) if isinstance(err, EmobenchError) else f"crashed: {type(err).__name__}: {err}"
-            problems.append(f"metric {metric.name}: {reason}")
+            reason = reason.splitlines()[0] if reason else type(err).__name__
+            if isinstance(err, EmobenchError) and not isinstance(err, MetricOutputError):
+                problems.append(f"metric {metric.name}: {reason}")   # a zoo part it needs, say: nothing broke
+            else:   # the plugin broke (a crash, or output the scorer cannot trust): one line and a log
+                log = _failure_log(run_dir, metric.name, err)
+                problems.append(f"metric {metric.name} failed: {reason}" + (f" (traceback in {log})" if log else ""))
             del score_rows[n_score_rows:]
             rows.extend(SummaryRow(m, "method", "failed", metric.name, ALL, reason=reason) for m in run_methods)
             continue
@@ -176,6 +182,20 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
                    columns)
     for p in problems:
         scorer.log(f"emobench score: {p}")
+
+
+def _failure_log(run_dir: Path, name: str, err: BaseException) -> Path | None:
+    """``RUN/logs/metric-<name>.log``: the failed metric's traceback (its one problem line points here)."""
+    import traceback
+
+    safe = "".join(ch if ch.isalnum() or ch in "-_.=" else "_" for ch in name)
+    path = run_dir / LOGS / f"metric-{safe}.log"
+    try:
+        atomic_write_text(path, f"emobench: metric {name!r} failed\n"
+                          + "".join(traceback.format_exception(type(err), err, err.__traceback__)))
+    except OSError:
+        return None
+    return path
 
 
 def _rows_for(scorer: RunScorer, metric: Metric, series: dict[tuple[str, str, str], Series],

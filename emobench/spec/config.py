@@ -150,8 +150,21 @@ def _check_type(key: str, value: Any) -> None:
         raise EmobenchError(f"refit must be true or false, got {value!r}", "write refit = true")
 
 
+_FLAGS = {"methods": "--methods", "metrics": "--metrics", "emotions": "--emotions", "templates": "--prompts",
+          "contents": "--contents"}
+
+
 def _normalise(key: str, value: Any) -> Any:
     _check_type(key, value)
+    out = _normalised(key, value)
+    if key in _FLAGS and not out:   # given but naming nothing: never silently "all" (or "none")
+        flag = _FLAGS[key]
+        raise EmobenchError(f"{flag} {value!r} names nothing" if isinstance(value, str) else f"{key} is an empty list",
+                            f"name at least one, or leave {flag} out for the default")
+    return out
+
+
+def _normalised(key: str, value: Any) -> Any:
     if key in ("methods", "metrics"):
         return _as_tuple(value)
     if key == "contents":
@@ -167,24 +180,34 @@ def _normalise(key: str, value: Any) -> Any:
             return tuple(t.strip() for t in value.split(",") if t.strip())
         return tuple(str(t) for t in value)
     if key in ("n_per_emotion", "seed", "batch_size", "fit_seeds"):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:36] + "...'"
         if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise EmobenchError(f"{key} must be an integer, got {value!r}", f"give {key} as a whole number")
+            raise EmobenchError(f"{key} must be an integer, got {shown}", f"give {key} as a whole number")
         try:
             return int(value)
         except ValueError:
-            raise EmobenchError(f"{key} must be an integer, got {value!r}", f"give {key} as a whole number") from None
+            raise EmobenchError(f"{key} must be an integer, got {shown}", f"give {key} as a whole number") from None
     return value
 
 
+MAX_N_PER_EMOTION = 1_000_000   # 8 M images per method: beyond any run one machine finishes
+MAX_BATCH = 65_536
+MAX_FIT_SEEDS = 1_000
+
+
+def _in_range(flag: str, value: int, hi: int) -> None:
+    if not 1 <= value <= hi:
+        shown = value if abs(value) < 10 ** 30 else f"{str(value)[:24]}..."
+        raise EmobenchError(f"{flag} must be within 1..{hi:,}, got {shown}", f"pass {flag} 1 or more (at most {hi:,})")
+
+
 def validate(cfg: RunConfig) -> RunConfig:
-    if cfg.n_per_emotion <= 0:
-        raise EmobenchError(f"--n-per-emotion must be positive, got {cfg.n_per_emotion}", "pass --n-per-emotion 1 or more")
-    if cfg.batch_size <= 0:
-        raise EmobenchError(f"--batch-size must be positive, got {cfg.batch_size}", "pass --batch-size 1 or more")
-    if cfg.fit_seeds <= 0:
-        raise EmobenchError(f"--fit-seeds must be positive, got {cfg.fit_seeds}", "pass --fit-seeds 1 or more")
+    _in_range("--n-per-emotion", cfg.n_per_emotion, MAX_N_PER_EMOTION)
+    _in_range("--batch-size", cfg.batch_size, MAX_BATCH)
+    _in_range("--fit-seeds", cfg.fit_seeds, MAX_FIT_SEEDS)
     if not 0 <= cfg.seed <= MAX_SEED - cfg.n_per_emotion:
-        raise EmobenchError(f"--seed must be within 0..{MAX_SEED - cfg.n_per_emotion}, got {cfg.seed}",
+        shown = cfg.seed if abs(cfg.seed) < 10 ** 30 else f"{str(cfg.seed)[:24]}..."
+        raise EmobenchError(f"--seed must be within 0..{MAX_SEED - cfg.n_per_emotion}, got {shown}",
                             "pass a smaller non-negative --seed")
     if not cfg.emotions:
         raise EmobenchError("no emotions selected", f"pass --emotions with some of: {', '.join(EMOTIONS)}")

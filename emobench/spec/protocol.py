@@ -144,7 +144,10 @@ class ReferenceProtocol:
         a match says "comparable in design", never "the same fingerprint"."""
         if protocol is None:
             return False
-        p = protocol if isinstance(protocol, Protocol) else Protocol.from_json(protocol)
+        try:
+            p = protocol if isinstance(protocol, Protocol) else Protocol.from_json(protocol)
+        except (TypeError, ValueError):   # a damaged protocol.json matches no paper
+            return False
         from emobench.emotions import EMOTIONS
 
         return (p.track == self.track and p.scale == "paper" and set(p.emotions) == set(EMOTIONS)

@@ -45,7 +45,7 @@ def check_method(name_or_class: str | type[Method], zoo: Any, *, options: Mappin
         for check in checks or CHECKS:
             if check != "resolve" and report.results and report.results[0].name == "resolve" \
                     and not report.results[0].passed:
-                result = CheckResult(check, False, "not run: the method did not resolve")
+                result = CheckResult(check, False, "not run: the method did not resolve", ran=False)
             else:
                 result = harness.run(check)
             report.results.append(result)

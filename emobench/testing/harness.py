@@ -16,7 +16,9 @@ import torch
 from emobench.api import BadOutput, Cell, FitContext, GenerationRequest, GenerationResult, Method, check_output
 from emobench.errors import EmobenchError
 from emobench.testing.plumbing import (ContractFailure, baseline_method_name, build_method, differ, expect,
-                                       fingerprint, method_name, plan_latents, request, resolve_method_class)
+                                       method_name, plan_latents, request, resolve_method_class,
+                                       stochastic_sampler, zoo_state)
+from emobench.zoo.base import STATE_PARTS, state_changes
 from emobench.testing.report import ALLOWED_ARTIFACT_SUFFIXES, CHECKS, CheckResult, ContractSettings
 
 
@@ -35,7 +37,9 @@ class MethodHarness:
         self.artifact_dir: Path | None = None
         self.fit_facts: dict[str, Any] | None = None
         self._loaded: Method | None = None
-        self._fingerprint = fingerprint(zoo)
+        self._state = zoo_state(zoo)
+        # what the method is given, as in a run: the zoo read-only (assigning a shared attribute raises)
+        self.view = zoo.for_method() if hasattr(zoo, "for_method") else zoo
 
     # --- lifecycle
     def method_class(self) -> type[Method]:
@@ -61,7 +65,7 @@ class MethodHarness:
         out.mkdir(parents=True)
         if getattr(self.zoo, "dataset", None) is None:
             raise ContractFailure(f"method {self.name!r} learns but zoo {getattr(self.zoo, 'name', '?')!r} has no dataset")
-        ctx = FitContext(zoo=self.zoo, dataset=self.zoo.dataset, emotions=list(self.settings.emotions),
+        ctx = FitContext(zoo=self.view, dataset=self.zoo.dataset, emotions=list(self.settings.emotions),
                          artifact_dir=out, seed=self.settings.fit_seed)
         # A fit must take its randomness from ctx.seed: give each fit a different global RNG state so one
         # that draws from the global generator shows up as non-reproducible (restored afterwards).
@@ -80,7 +84,7 @@ class MethodHarness:
 
     def fresh_loaded(self, artifact_dir: Path | None = None) -> Method:
         m = self.new_instance()
-        m.load(self.zoo, artifact_dir if artifact_dir is not None else self.fitted_dir())
+        m.load(self.view, artifact_dir if artifact_dir is not None else self.fitted_dir())
         return m
 
     def requests(self, *specs: tuple[str, int]) -> list[GenerationRequest]:
@@ -133,7 +137,7 @@ class MethodHarness:
             opts = {**self.settings.options, **bad}
             try:
                 m = build_method(cls, opts)
-                m.load(self.zoo, None) if not cls.learns else None
+                m.load(self.view, None) if not cls.learns else None
             except EmobenchError as err:
                 expect(any(k in str(err) for k in bad), f"the error for {bad} does not name the option: {err}")
                 continue
@@ -242,13 +246,33 @@ class MethodHarness:
         return f"batch of 3 = one at a time (max float diff {diff:.1e})"
 
     def check_zoo_untouched(self) -> str:
-        # Every method shares one loaded zoo in a run: a LoRA left attached, a token added to the tokenizer
-        # or weights edited in place would change the images of whichever method runs next.
+        # Every method shares one loaded zoo in a run: a LoRA left attached, a token added to the tokenizer,
+        # weights edited in place, other sampling defaults or another judge would change the images (or
+        # scores) of whichever method runs next, under the same store keys. Every shared attribute is checked.
         self.generate(self.loaded(), self.requests((self.settings.emotions[0], 0)))
-        expect(fingerprint(self.zoo) == self._fingerprint,
-                "the zoo's pipeline changed (weights, adapters, attention processors, tokenizer or scheduler): "
-                "work on a copy, or undo the change before returning")
-        return "the shared pipeline is unchanged after fit, load and generate"
+        changed = state_changes(self._state, zoo_state(self.zoo))
+        expect(not changed, f"the shared zoo changed ({', '.join(changed)}): the pipeline's weights, adapters, "
+               "attention processors, tokenizer or scheduler, or another shared attribute; work on a copy "
+               "(emobench.sampling.private_pipeline), or undo the change before returning")
+        return f"every shared attribute of the zoo ({len(STATE_PARTS)} parts) is unchanged after fit, load and generate"
+
+    def check_step_noise_honoured(self) -> str | tuple[bool, str]:
+        # Without any declaration by the plugin: same start latents, different cell seeds must give different
+        # images (the step noise follows the cell), and the same cell twice the same image. A method that draws
+        # its own step noise (a fixed generator, or none) fails here, silent or not.
+        if not stochastic_sampler(self.zoo):
+            return (True, f"zoo {getattr(self.zoo, 'name', '?')!r} samples deterministically: no step noise to check")
+        e0 = self.settings.emotions[0]
+        lat = plan_latents(self.zoo, 0)
+        m = self.loaded()
+        reqs = [GenerationRequest(Cell(e0, self.settings.template, s), lat.clone()) for s in (0, 1, 0)]
+        x = self.generate(m, reqs).images
+        expect(differ(x[0], x[1]) > 0, "the same start latents with cell seeds 0 and 1 gave the same image: the step "
+               "noise does not follow the cell (pass generator=emobench.sampling.cell_generators(...), or use "
+               "emobench.sampling.sample)")
+        expect(differ(x[0], x[2]) == 0, "the same cell twice gave different images: its step noise is not "
+               "seeded by the cell")
+        return "same latents: seed 0 ≠ seed 1; the same cell twice identical"
 
     def check_reduces_to_baseline(self) -> str | tuple[bool, str]:
         # Seeds, latents, determinism and batch checks all pass for a method that ignores ``generator=``: the
@@ -269,9 +293,9 @@ class MethodHarness:
         if cls.learns:  # fitted as declared: reuse the harness's fit when the options do not change it
             same_fit = method.fit_config() == self.new_instance().fit_config()
             art = self.fitted_dir() if same_fit else self._fit(self.workdir / "fit-reduced", method)[0]
-        method.load(self.zoo, art)
+        method.load(self.view, art)
         base = build_method(resolve_method_class(baseline), {})
-        base.load(self.zoo, None)
+        base.load(self.zoo.for_method() if hasattr(self.zoo, "for_method") else self.zoo, None)
         e0, e1 = self.settings.emotions
         reqs = self.requests((e0, 0), (e1, 1), (e0, 2))
         mine, theirs = self.generate(method, reqs).images, self.generate(base, reqs).images

@@ -238,13 +238,14 @@ def check_metric(name_or_class: str | type[Metric], zoo: Any, *, options: Mappin
     """Run the metric contract checks on ``zoo``; never raises for a plugin's failure (it is in the report)."""
     harness = MetricHarness(name_or_class, zoo, options)
     report = ContractReport(harness.name)
+    unresolved = False
     for check in checks or METRIC_CHECKS:
-        result = harness.run(check)
+        result = CheckResult(check, False, "not run: the metric did not resolve", ran=False) if unresolved \
+            else harness.run(check)
         report.results.append(result)
         if progress is not None:
             progress(result)
-        if check == "resolve" and not result.passed:
-            break
+        unresolved = unresolved or (check == "resolve" and not result.passed)
     return report
 
 

@@ -91,3 +91,35 @@ def fingerprint(zoo: Any) -> int | None:
     if pipe is None:
         return None
     return zoo.pipeline_fingerprint()
+
+
+def zoo_state(zoo: Any) -> tuple:
+    """Every shared attribute of the zoo (``Zoo.state``), the pipeline loaded first so it is compared too."""
+    if getattr(zoo, "pipeline", None) is not None:
+        zoo.pipeline   # noqa: B018 — load a pending pipeline now: its state is part of what is compared
+    return zoo.state()
+
+
+def stochastic_sampler(zoo: Any) -> bool:
+    """Whether the zoo's scheduler draws step noise: one step from the same sample with two generators differs."""
+    pipe = getattr(zoo, "pipeline", None)
+    sched = getattr(pipe, "scheduler", None)
+    if sched is None:
+        return False
+    import copy
+    import inspect
+
+    if "generator" not in inspect.signature(sched.step).parameters:   # PNDM and other deterministic samplers
+        return False
+
+    probe = copy.deepcopy(sched)
+    probe.set_timesteps(2)
+    t = probe.timesteps[0]
+    shape = (1, *zoo.latent_shape())
+    sample = torch.zeros(shape)
+    out = torch.full(shape, 0.1)
+    a = probe.step(out, t, sample, generator=torch.Generator("cpu").manual_seed(1)).prev_sample
+    probe = copy.deepcopy(sched)
+    probe.set_timesteps(2)
+    b = probe.step(out, t, sample, generator=torch.Generator("cpu").manual_seed(2)).prev_sample
+    return not torch.equal(a, b)

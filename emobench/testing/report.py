@@ -18,7 +18,8 @@ CHECKS: tuple[str, ...] = (
     "latents_honoured",    # different latents → different images, the same latents → the same image
     "determinism",         # a fresh instance gives bit-identical images
     "batch_independence",  # an image does not depend on what else is in its batch
-    "zoo_untouched",       # fit/load/generate leave the shared zoo pipeline as they found it
+    "zoo_untouched",       # fit/load/generate leave every shared attribute of the zoo as they found it
+    "step_noise_honoured",  # same latents, other cell seed → other image; same cell → same image (no declaration)
     "reduces_to_baseline",  # with the options the method declares, its images equal the baseline's, byte for byte
 )
 
@@ -30,9 +31,12 @@ class CheckResult:
     detail: str = ""
     seconds: float = 0.0
     skipped: bool = False
+    ran: bool = True          # False: not run because an earlier step failed (never reported as a failure)
 
     @property
     def status(self) -> str:
+        if not self.ran:
+            return "----"
         return "skip" if self.skipped else ("PASS" if self.passed else "FAIL")
 
 
@@ -43,11 +47,16 @@ class ContractReport:
 
     @property
     def ok(self) -> bool:
-        return all(r.passed or r.skipped for r in self.results)
+        return bool(self.results) and all(r.passed or r.skipped for r in self.results if r.ran) and \
+            any(r.ran for r in self.results)
 
     @property
     def failed(self) -> list[CheckResult]:
-        return [r for r in self.results if not (r.passed or r.skipped)]
+        return [r for r in self.results if r.ran and not (r.passed or r.skipped)]
+
+    @property
+    def not_run(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.ran]
 
     def result(self, name: str) -> CheckResult:
         for r in self.results:
@@ -60,7 +69,8 @@ class ContractReport:
         lines = [f"contract for method {self.method!r}:"]
         for r in self.results:
             lines.append(f"  {r.status:4}  {r.name:<{width}}  {r.seconds:6.2f}s  {r.detail}")
-        verdict = "all checks passed" if self.ok else f"{len(self.failed)} check(s) failed"
+        verdict = "all checks passed" if self.ok else f"{len(self.failed)} check(s) failed" + (
+            f", {len(self.not_run)} not run" if self.not_run else "")
         lines.append(f"{self.method}: {verdict}")
         return "\n".join(lines)
 

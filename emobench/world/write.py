@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -117,7 +118,8 @@ def write_emoset_mini(out_dir: str | Path, seed: int = 0, n_train: int = 20000, 
             counts[split][e] += 1
 
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # workers die with this process: a kill -9 of the build must not leave them running for good
+        with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             for job, result in zip(jobs, pool.map(_encode_chunk, jobs)):  # map keeps job order
                 consume(job, result)
     else:
@@ -128,6 +130,34 @@ def write_emoset_mini(out_dir: str | Path, seed: int = 0, n_train: int = 20000, 
     (root / "info.json").write_text(_dumps(_info(cfg)))
     (root / "world.json").write_text(_dumps({**world_json(seed, n_train, n_val, n_test, cfg), "counts": counts}))
     return root
+
+
+def die_with_parent(parent: int) -> None:
+    """Pool worker initializer: end this worker when ``parent`` dies, however it dies (SIGKILL included).
+
+    Linux: ``PR_SET_PDEATHSIG`` has the kernel send SIGKILL at the parent's death; everywhere, a daemon
+    thread also checks once a second that the parent is still this process's parent and exits otherwise
+    (a worker blocked on its task queue would otherwise wait for the dead parent for ever)."""
+    import threading
+
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)   # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:   # the parent died before we got here
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="emobench-parent-watch", daemon=True).start()
 
 
 def world_key(seed: int, n_train: int, n_val: int, n_test: int, cfg: WorldConfig) -> str:

@@ -3,11 +3,13 @@ know which scale they run on. Loading lives in ``emobench.zoo.load`` (``load_zoo
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -68,12 +70,56 @@ class Judges:
 @dataclass
 class PendingPipeline:
     """A zoo's generator, loaded on first use of ``zoo.pipeline``: a resume with nothing left to generate (and
-    scoring) never pays for it. The latent shape and image size come from the folder's configs."""
+    scoring) never pays for it. The latent shape and image size come from the folder's configs. Loaded once
+    for the zoo and every read-only view of it (``Zoo.for_method``)."""
 
     load: "Callable[[], StableDiffusionPipeline]"
     latent_channels: int
     vae_scale_factor: int
     scheduler_class: str = ""   # the scheduler config's class name: the protocol records it without loading
+    loaded: Any = None                    # the pipeline once loaded
+    loaded_fingerprint: int | None = None   # its state right after loading (what every method must leave)
+
+    def get(self) -> "StableDiffusionPipeline":
+        if self.loaded is None:
+            # first use may happen inside the runner's inference_mode(); weights loaded there would become
+            # inference tensors (no version counter, no autograd), which breaks fingerprints and any method
+            # that takes a gradient through the pipeline
+            with torch.inference_mode(False):
+                self.loaded = self.load()
+            self.loaded_fingerprint = fingerprint_pipeline(self.loaded)
+        return self.loaded
+
+
+SHARED = ("name", "scale", "pipeline", "sampling", "clip", "judges", "dataset", "root", "source", "hashes",
+          "device", "contents")   # what every method of a run shares: read-only in a method's view
+
+
+class ReadOnlyError(AttributeError):
+    pass
+
+
+def _refuse(what: str, name: str) -> None:
+    raise ReadOnlyError(f"{what}.{name} is shared by every method of the run and cannot be changed (a plugin "
+                        "that changes it would change other methods' images under the same store keys): keep "
+                        "your setting in your method's Config and pass it to sample(...) (num_inference_steps=, "
+                        "guidance_scale=), or work on a copy (emobench.sampling.private_pipeline)")
+
+
+@dataclass
+class ReadOnlyJudges:
+    """The zoo's judges as a method sees them: the same networks, no attribute can be replaced."""
+
+    emotion: Any = None
+    object: Any = None
+    scene: Any = None
+    fid_features: Any = None
+    lpips: Any = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_sealed", False):
+            _refuse("zoo.judges", name)
+        object.__setattr__(self, name, value)
 
 
 @dataclass
@@ -94,21 +140,59 @@ class Zoo:
 
     def __getattribute__(self, name: str):
         value = object.__getattribute__(self, name)
-        if name == "pipeline" and isinstance(value, PendingPipeline):
-            # first use may happen inside the runner's inference_mode(); weights loaded there would become
-            # inference tensors (no version counter, no autograd), which breaks fingerprints and any method
-            # that takes a gradient through the pipeline
-            with torch.inference_mode(False):
-                value = value.load()
-            object.__setattr__(self, "pipeline", value)
-            # the state every method must leave it in (the runner compares after each method)
-            object.__setattr__(self, "loaded_fingerprint", self.pipeline_fingerprint())
+        if name == "pipeline" and value is not None:
+            pending = value if isinstance(value, PendingPipeline) else None
+            if pending is not None:
+                value = pending.get()
+                if not object.__getattribute__(self, "__dict__").get("_method_view"):
+                    object.__setattr__(self, "pipeline", value)
+                    # the state every method must leave it in (the runner compares after each method)
+                    object.__setattr__(self, "loaded_fingerprint", pending.loaded_fingerprint)
+            if object.__getattribute__(self, "__dict__").get("_method_view"):
+                value = self._private_pipeline(value)
         return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in SHARED and self.__dict__.get("_method_view"):
+            _refuse("zoo", name)
+        object.__setattr__(self, name, value)
+
+    def _private_pipeline(self, shared: Any) -> Any:
+        """A method's own view of the shared pipeline: the same networks, a private copy of the scheduler (its
+        config and state), made once per view. Networks are too large to copy: the runner and the kit check
+        them after every method (``state``)."""
+        mine = self.__dict__.get("_private")
+        if mine is None or self.__dict__.get("_private_of") is not shared:
+            mine = copy.copy(shared)
+            if getattr(shared, "scheduler", None) is not None:
+                object.__setattr__(mine, "scheduler", copy.deepcopy(shared.scheduler))
+            self.__dict__["_private"], self.__dict__["_private_of"] = mine, shared
+        return mine
+
+    def for_method(self) -> "Zoo":
+        """What a method gets (``load``, ``fit``): this zoo, read-only. Assigning any shared attribute
+        (``zoo.sampling = ...``, ``zoo.judges.emotion = ...``) raises; the pipeline is a private view with its
+        own scheduler; ``hashes`` cannot be edited. Weights are shared: ``state()`` shows a change to them."""
+        view = copy.copy(self)
+        judges = self.judges
+        frozen = ReadOnlyJudges(**{f.name: getattr(judges, f.name) for f in dataclasses.fields(Judges)})
+        object.__setattr__(frozen, "_sealed", True)
+        view.__dict__.update(judges=frozen, hashes=types.MappingProxyType(dict(self.hashes)), _method_view=True,
+                             _private=None, _private_of=None)
+        return view
 
     @property
     def pipeline_loaded(self) -> bool:
-        """Whether the pipeline is in memory (a lazily loaded zoo's is not until first used)."""
-        return not isinstance(object.__getattribute__(self, "pipeline"), PendingPipeline)
+        """Whether the pipeline is in memory (a lazily loaded zoo's is not until first used, by it or a view)."""
+        raw = object.__getattribute__(self, "pipeline")
+        return not isinstance(raw, PendingPipeline) or raw.loaded is not None
+
+    def load_time_fingerprint(self) -> int | None:
+        """The pipeline's state right after it was loaded (None when loaded eagerly or not at all)."""
+        raw = object.__getattribute__(self, "pipeline")
+        if isinstance(raw, PendingPipeline):
+            return raw.loaded_fingerprint
+        return self.__dict__.get("loaded_fingerprint")
 
     @property
     def weights_hash(self) -> str:
@@ -168,27 +252,62 @@ class Zoo:
         return type(sched).__name__ if sched is not None else "?"
 
     def pipeline_fingerprint(self) -> int | None:
-        """Cheap identity of the shared pipeline's state: parameters (storage, in-place version counter, shape),
-        train/eval mode, attention processors, tokenizer size and scheduler. A method that changes any of them
-        (a LoRA left loaded, a token added, weights edited in place) would make later methods' images depend on
-        the order methods run in."""
+        """Cheap identity of the shared pipeline's state (``fingerprint_pipeline``); None when not loaded."""
         if not self.pipeline_loaded:
-            return None   # not loaded: nothing can have changed it (see ``loaded_fingerprint``)
-        pipe = self.pipeline
-        parts: list = []
-        for name in ("unet", "vae", "text_encoder"):
-            module = getattr(pipe, name, None)
-            if module is None:
-                continue
-            parts.append((name, type(module).__name__, module.training,
-                          tuple((n, p.data_ptr(), p._version, tuple(p.shape), str(p.dtype), str(p.device))
-                                for n, p in module.named_parameters())))
-        unet = getattr(pipe, "unet", None)
-        if unet is not None and hasattr(unet, "attn_processors"):
-            parts.append(tuple(sorted((k, type(v).__name__) for k, v in unet.attn_processors.items())))
-        tok = getattr(pipe, "tokenizer", None)
-        parts.append(len(tok) if tok is not None else None)
-        sched = getattr(pipe, "scheduler", None)
-        parts.append((id(sched), type(sched).__name__,
-                      json.dumps(dict(getattr(sched, "config", {}) or {}), sort_keys=True, default=str)))
-        return hash(tuple(parts))
+            return None   # not loaded: nothing can have changed it (see ``load_time_fingerprint``)
+        raw = object.__getattribute__(self, "pipeline")
+        return fingerprint_pipeline(raw.loaded if isinstance(raw, PendingPipeline) else raw)
+
+    def state(self) -> tuple:
+        """Everything the methods of a run share, as one comparable value: the sampling defaults, hashes,
+        contents, device, the identity of CLIP, dataset and every judge with its parameters' versions, and the
+        pipeline's fingerprint. A method that changes any of it (even in place) changes it."""
+        judges = object.__getattribute__(self, "judges")
+        parts: list = [self.name, self.scale, str(self.root), str(self.source), str(self.device), self.sampling,
+                       tuple(sorted(dict(self.hashes).items())), self.contents, id(self.clip), id(self.dataset)]
+        for f in dataclasses.fields(Judges):
+            net = getattr(judges, f.name, None)
+            parts.append((f.name, id(net), _params_state(net)))
+        parts.append(self.pipeline_fingerprint())
+        return tuple(parts)
+
+
+STATE_PARTS = ("name", "scale", "root", "source", "device", "sampling", "hashes", "contents", "clip", "dataset",
+               *(f"judges.{f}" for f in ("emotion", "object", "scene", "fid_features", "lpips")), "pipeline")
+
+
+def state_changes(before: tuple, after: tuple) -> list[str]:
+    """The parts of ``Zoo.state()`` that differ, by name (``["sampling", "judges.emotion"]``)."""
+    return [name for name, a, b in zip(STATE_PARTS, before, after) if a != b] or \
+        (["?"] if before != after else [])
+
+
+def _params_state(module: Any) -> tuple:
+    if not isinstance(module, nn.Module):
+        return ()
+    return (module.training, tuple((n, p.data_ptr(), p._version) for n, p in module.named_parameters()),
+            tuple((n, b.data_ptr(), b._version) for n, b in module.named_buffers()))
+
+
+def fingerprint_pipeline(pipe: Any) -> int:
+    """Cheap identity of a pipeline's state: parameters (storage, in-place version counter, shape),
+    train/eval mode, attention processors, tokenizer size and scheduler. A method that changes any of them
+    (a LoRA left loaded, a token added, weights edited in place) would make later methods' images depend on
+    the order methods run in."""
+    parts: list = []
+    for name in ("unet", "vae", "text_encoder"):
+        module = getattr(pipe, name, None)
+        if module is None:
+            continue
+        parts.append((name, type(module).__name__, module.training,
+                      tuple((n, p.data_ptr(), p._version, tuple(p.shape), str(p.dtype), str(p.device))
+                            for n, p in module.named_parameters())))
+    unet = getattr(pipe, "unet", None)
+    if unet is not None and hasattr(unet, "attn_processors"):
+        parts.append(tuple(sorted((k, type(v).__name__) for k, v in unet.attn_processors.items())))
+    tok = getattr(pipe, "tokenizer", None)
+    parts.append(len(tok) if tok is not None else None)
+    sched = getattr(pipe, "scheduler", None)
+    parts.append((id(sched), type(sched).__name__,
+                  json.dumps(dict(getattr(sched, "config", {}) or {}), sort_keys=True, default=str)))
+    return hash(tuple(parts))

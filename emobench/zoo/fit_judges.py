@@ -155,14 +155,16 @@ def fit_judges(toml: str | Path, out: str | Path | None = None, settings: ProbeS
 
 
 def add_parser(sub: Any) -> None:
+    from emobench.cliargs import BATCH, POSITIVE   # range-checked while parsing
+
     """Adds ``fit-judges`` to the ``emobench zoo`` sub-commands."""
     p = sub.add_parser("fit-judges", help="train the paper zoo's Emo-A probe on EmoSet's train split")
     p.add_argument("--zoo", required=True, help="the paper zoo .toml")
     p.add_argument("--out", default=None, help="write the probe here (default: the TOML's [judges.emotion] path)")
     p.add_argument("--device", default=None, help="cuda / cpu (default: the TOML's [runtime] device)")
-    p.add_argument("--max-per-emotion", type=int, default=None,
+    p.add_argument("--max-per-emotion", type=POSITIVE, default=None,
                    help="use at most this many images per emotion and split (default: all)")
-    p.add_argument("--batch-size", type=int, default=ProbeSettings.batch_size)
+    p.add_argument("--batch-size", type=BATCH, default=ProbeSettings.batch_size)
     p.set_defaults(func=main)
 
 

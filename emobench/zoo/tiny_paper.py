@@ -140,13 +140,15 @@ def make_tiny_paper(out: str | Path, seed: int = 0, fit_probe: bool = True) -> P
 
 
 def add_parser(sub) -> None:
+    from emobench.cliargs import SEED   # range-checked while parsing
+
     """Adds ``make-tiny-paper`` to the ``emobench zoo`` sub-commands."""
     p = sub.add_parser("make-tiny-paper", help="write a tiny random-weight zoo in the paper layout (a dry run)",
                        description="Write DIR/paper.toml and every part it names (SD folder, CLIP, EmoSet-format "
                                    "data, judge files in their official formats, the Emo-A probe), tiny and "
                                    "random, so `emobench run --zoo DIR/paper.toml` tries the paper path on CPU.")
     p.add_argument("out", type=Path, metavar="DIR", help="new or empty folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.set_defaults(func=main)
 
 

@@ -69,7 +69,20 @@ def _leaderboard_csv(path: Path) -> Path:
 
 def validity(path: str | Path, metric: str = "emo-a") -> Validity:
     csv = _leaderboard_csv(Path(path))
-    table = pd.read_csv(csv)
+    try:
+        table = pd.read_csv(csv)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise EmobenchError(f"{csv} is not a readable leaderboard CSV ({str(err).splitlines()[0][:120]})",
+                            "pass the leaderboard.csv that `emobench report` wrote") from None
+    try:
+        return _validity(csv, table, metric)
+    except (ValueError, TypeError, ZeroDivisionError, KeyError) as err:
+        raise EmobenchError(f"{csv} holds values that are not numbers where {metric} and its interval belong "
+                            f"({type(err).__name__}: {str(err)[:120]})",
+                            "pass the leaderboard.csv that `emobench report` wrote") from None
+
+
+def _validity(csv: Path, table: pd.DataFrame, metric: str) -> Validity:
     need = {"section", "method", "display_name", metric, f"{metric}_ci_low", f"{metric}_ci_high"}
     if missing := sorted(need - set(table.columns)):
         raise EmobenchError(f"{csv} has no column(s) {', '.join(missing)}",
@@ -80,6 +93,11 @@ def validity(path: str | Path, metric: str = "emo-a") -> Validity:
         raise EmobenchError(f"{csv} lacks a baseline row or the real-image control",
                             "use a leaderboard of an emotion-track run with a --baseline (the default sd)")
     b, r = base.iloc[0], real.iloc[0]
+    values = [float(x) for x in (b[metric], r[metric], b[f"{metric}_ci_low"], b[f"{metric}_ci_high"],
+                                 r[f"{metric}_ci_low"], r[f"{metric}_ci_high"])]
+    if not all(v == v and v > 0 for v in values):   # a missing value or a zero cannot be divided
+        raise EmobenchError(f"{csv}: the baseline's or the real control's {metric} (or its interval) is missing or 0",
+                            "use a leaderboard of a scored run with the real-image control")
     ratio = float(b[metric]) / float(r[metric])
     low, high = float(b[f"{metric}_ci_low"]) / float(r[f"{metric}_ci_high"]), \
         float(b[f"{metric}_ci_high"]) / float(r[f"{metric}_ci_low"])

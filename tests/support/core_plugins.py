@@ -59,6 +59,8 @@ class NoiseMethod(Method):
 
     def generate(self, requests: Sequence[GenerationRequest]) -> GenerationResult:
         time.sleep(float(os.environ.get("EMOBENCH_TEST_SLEEP", "0")))
+        if os.environ.get("EMOBENCH_TEST_INTERRUPT_METHOD") == str(self.config.scale):   # Ctrl-C mid-run
+            raise KeyboardInterrupt
         return GenerationResult(images=self.render(requests), prompts=[r.cell.prompt() for r in requests])
 
 
@@ -121,6 +123,8 @@ class Learner(NoiseMethod):
                 continue
             if emotion == self.config.fail_on and os.environ.get("EMOBENCH_TEST_FAIL", "1") == "1":
                 raise RuntimeError(f"fit failed on {emotion}")
+            if emotion == os.environ.get("EMOBENCH_TEST_INTERRUPT_ON"):   # Ctrl-C in the middle of a fit
+                raise KeyboardInterrupt
             FIT_CALLS.append(emotion)
             samples = ctx.dataset.by_emotion("train", emotion)[:4]
             mean = ctx.dataset.load_images(samples).mean().reshape(1) if samples else torch.full((1,), 0.5)
