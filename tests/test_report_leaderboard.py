@@ -269,3 +269,17 @@ def test_tables_show_declared_display_names_beside_ids(tmp_path):
     csv_rows = pd.read_csv(io.StringIO((tmp_path / "out" / "leaderboard.csv").read_text()))
     row = csv_rows[csv_rows["method"] == "emogen"].iloc[0]
     assert row["display_name"] == "EmoGen"
+
+
+def test_rows_that_read_the_dataset_statistics_are_marked_with_a_note(tmp_path):
+    """A zero-training control that samples content from the dataset's statistics (uses_dataset_statistics in
+    methods.json) is marked § in every table, with one note saying it learns nothing but reads the data."""
+    run = make_run(tmp_path / "run", methods=("sd", "emogen"))
+    methods = json.loads((run / "methods.json").read_text())
+    methods["emogen"]["uses_dataset_statistics"] = True
+    (run / "methods.json").write_text(json.dumps(methods))
+    lb = build(load_run(run))
+    assert lb.display_names["emogen"].endswith(" §") and not lb.display_names["sd"].endswith("§")
+    md = to_markdown(lb)
+    assert "§ emogen: no training, but its prompts are drawn from the dataset's own emotion–content" in md
+    assert "§" in to_csv(lb).split("emogen", 1)[1].split("\n", 1)[0]

@@ -223,7 +223,7 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
            "FID/KID intervals: the bootstrap's spread centred on the value (a resample repeats images, "
            "which inflates these set statistics).</p>",
            _table(lb.rows, lb.main_specs, colours, "Method", True, True, "leaderboard", lb.display_names)]
-    out += [f'<p class="note">{_e(n)}</p>' for n in lb.row_notes.values()]   # external rows (†)
+    out += [f'<p class="note">{_e(n)}</p>' for n in lb.row_notes.values()]   # rows marked † / § (report.row_marks)
     out += [f'<p class="note ceiling">{_e(note)}</p>' for note in lb.ceiling_notes()]
     if lb.control_methods:
         out += ["<h2>Control methods (not ranked)</h2>", '<p class="note">Methods built as controls (e.g. one '

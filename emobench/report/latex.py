@@ -93,7 +93,7 @@ def to_latex(lb: Leaderboard) -> str:
         notes.append("Controls (real images; shuffled labels) are not ranked.")
     notes += [r"\ddag{} " + tex(note) for note in lb.ceiling_notes()]
     notes += ["Scale: " + tex(lb.scale_notes[s.key]) for s in specs if s.key in lb.scale_notes]
-    notes += [tex(n) for n in lb.row_notes.values()]   # external rows (†)
+    notes += [tex(n) for n in lb.row_notes.values()]   # rows marked † / § (report.row_marks)
     lines.append(r"\par\smallskip\parbox{\linewidth}{\footnotesize " + " ".join(notes) + "}")
     facts = ", ".join(f"{tex(k)} {tex(v)}" for k, v in lb.facts.items() if k in ("zoo", "plan_hash", "judges_hash"))
     lines.append(r"\caption{emobench leaderboard (" + facts + ").}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from emobench.spec.protocol import ReferenceProtocol
 from emobench.rundir.layout import ALL
-from emobench.report.external import mark_external
+from emobench.report.row_marks import mark_rows
 from emobench.report.metrics_display import MetricSpec, is_main, ordered_specs
 from emobench.report.ceilings import Ceiling, ceilings
 from emobench.report.reference import REFERENCE_TABLES, reference_protocol, why_no_reference
@@ -84,7 +84,7 @@ class Leaderboard:
     reference: ReferenceProtocol | None = None   # the paper protocol of ``references`` (None: no references)
     control_methods: list[BoardRow] = field(default_factory=list)   # Method.control rows (methods.json), unranked
     judge_specs: list[MetricSpec] = field(default_factory=list)     # per-judge Emo-A columns (judges section)
-    row_notes: dict[str, str] = field(default_factory=dict)   # method → note under the tables (external rows, †)
+    row_notes: dict[str, str] = field(default_factory=dict)   # method → note under the tables (†, § rows)
     ceilings: list[Ceiling] = field(default_factory=list)            # report.ceilings: what is marked and why
 
     def ceiling_notes(self) -> list[str]:
@@ -232,8 +232,8 @@ def build(run: RunData) -> Leaderboard:
     problems = [str(p) for p in run.scoring.get("problems") or []]
     notes = {s.key: str(run.display[s.key]["scale_note"]) for s in specs
              if (run.display.get(s.key) or {}).get("scale_note")}
-    names, row_notes = mark_external({r.method: run.display_name(r.method) for r in rows + failed + control_methods},
-                                     run.methods)
+    names, row_notes = mark_rows({r.method: run.display_name(r.method) for r in rows + failed + control_methods},
+                                 run.methods)
     marked = ceilings(run)
     for c in marked:
         for r in rows + control_methods:
