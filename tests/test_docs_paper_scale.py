@@ -25,8 +25,12 @@ def test_every_method_option_is_documented_with_its_default():
     expected = {}
     for name in builtin_methods():
         for f in dataclasses.fields(registry.methods().get(name).Config):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            expected[(name, f.name)] = repr(default)
+            if f.default is not dataclasses.MISSING:
+                expected[(name, f.name)] = repr(f.default)
+            elif f.default_factory is not dataclasses.MISSING:
+                expected[(name, f.name)] = repr(f.default_factory())
+            else:
+                expected[(name, f.name)] = "(required)"
     assert set(table) == set(expected), set(expected) ^ set(table)
     assert table == expected
 

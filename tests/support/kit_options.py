@@ -2,6 +2,7 @@
 ordinary config options, as a plugin author would pass them to the contract kit."""
 from __future__ import annotations
 
+import dataclasses
 from importlib.metadata import entry_points
 
 TINY_OPTIONS: dict[str, dict[str, object]] = {
@@ -15,6 +16,20 @@ BUILTIN_PACKAGES = ("baselines.", "emogen.", "emobench.")
 def builtin_methods() -> list[str]:
     """Methods shipped with emobench (entry points into its own packages), not third-party plugins."""
     return sorted(ep.name for ep in entry_points(group="emobench.methods") if ep.value.startswith(BUILTIN_PACKAGES))
+
+
+def needs_input(name: str) -> bool:
+    """A method with a required option (``folder:NAME=DIR``, ``bundle:FILE.zip``) reads the user's images;
+    it cannot run from its name alone."""
+    from emobench import registry
+
+    return any(f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+               for f in dataclasses.fields(registry.methods().get(name).Config))
+
+
+def generating_methods() -> list[str]:
+    """Built-in methods that run from their name alone (every option has a default)."""
+    return [m for m in builtin_methods() if not needs_input(m)]
 
 
 def spec(name: str) -> str:
