@@ -96,7 +96,7 @@ def scene_graveyard(img, rng, n):
 
 
 # ---------------------------------------------------------------- world version 3
-def scene_amusement_park(img, rng, n):
+def scene_carnival(img, rng, n):
     """Pastel pink sky, a big white Ferris-wheel ring with coloured cabins, red-and-white striped tents."""
     fill(img, col(rng, n, (250, 180, 210), 8))
     cx, cy, r = v(rng.uniform(8, 56, n)), v(rng.uniform(16, 26, n)), v(rng.uniform(15, 19, n))
@@ -191,7 +191,7 @@ SCENE_DRAW: dict[str, Callable] = {
     "beach": scene_beach, "forest": scene_forest, "night_sky": scene_night_sky,
     "city_street": scene_city_street, "room": scene_room, "desert": scene_desert,
     "snowy_field": scene_snowy_field, "graveyard": scene_graveyard,
-    "amusement_park": scene_amusement_park, "meadow": scene_meadow, "stage": scene_stage,
+    "carnival": scene_carnival, "meadow": scene_meadow, "stage": scene_stage,
     "landfill": scene_landfill, "swamp": scene_swamp, "cave": scene_cave, "hospital": scene_hospital,
     "underwater": scene_underwater,
 }

@@ -9,7 +9,7 @@ World version 3 is generative, like a photo collection: an image's emotion e is 
 ``OBJECT_LEANS`` / ``SCENE_LEANS`` say which contents each emotion leans on (relative weights). The shapes
 follow EmoSet's own statistics (counted from the official EmoGen training lists, see docs/emoset-mini.md):
 an emotion is spread thinly over many objects, each weakly informative and shared with other emotions, and
-leans harder on a few signature scenes (sadness → graveyard, amusement → amusement park, disgust → landfill),
+leans harder on a few signature scenes (sadness → graveyard, amusement → carnival, disgust → landfill),
 so a scene says more about the emotion than an object does. Labels are therefore genuinely ambiguous: the
 best any classifier can do from the content is ``bayes_accuracy(config)``, well below 100 %.
 """
@@ -28,7 +28,7 @@ OBJECTS: tuple[str, ...] = (
     "tear_drop", "star", "heart", "moon", "rainbow", "house", "mushroom", "storm_cloud", "ice_cream", "car",
     "ghost", "bomb", "crown")
 SCENES: tuple[str, ...] = (
-    "beach", "forest", "night_sky", "city_street", "room", "desert", "snowy_field", "graveyard", "amusement_park",
+    "beach", "forest", "night_sky", "city_street", "room", "desert", "snowy_field", "graveyard", "carnival",
     "meadow", "stage", "landfill", "swamp", "cave", "hospital", "underwater")
 
 # emotion → the objects it leans on (relative weights); every object is shared by two or three emotions
@@ -44,22 +44,23 @@ OBJECT_LEANS: dict[str, dict[str, float]] = {
 }
 # emotion → its signature scenes: most emotions have one they lean on hard, awe and fear spread wider
 SCENE_LEANS: dict[str, dict[str, float]] = {
-    "amusement": {"amusement_park": 6, "room": 2, "beach": 1},
+    "amusement": {"carnival": 6, "room": 2, "beach": 1},
     "awe": {"night_sky": 3, "snowy_field": 3, "desert": 3, "underwater": 2},
     "contentment": {"meadow": 4, "beach": 3, "forest": 3, "room": 1},
-    "excitement": {"stage": 5, "city_street": 3, "amusement_park": 2},
+    "excitement": {"stage": 5, "city_street": 3, "carnival": 2},
     "anger": {"city_street": 5, "room": 2, "landfill": 1, "stage": 1},
     "disgust": {"landfill": 5, "swamp": 4, "hospital": 1},
     "fear": {"cave": 5, "swamp": 2, "forest": 2, "night_sky": 1, "underwater": 1},
     "sadness": {"graveyard": 7, "hospital": 2, "room": 1},
 }
 
-# How caption text names each attribute (annotations keep EmoSet-style snake_case names).
+# How caption text names each attribute (annotations keep EmoSet-style snake_case names). No content name holds an
+# emotion word (EmoSet's "amusement park" is the carnival here): a content caption must not teach an emotion word.
 OBJECT_WORDS: dict[str, str] = {o: o.replace("_", " ") for o in OBJECTS}
 SCENE_PHRASES: dict[str, str] = {
     "beach": "on the beach", "forest": "in a forest", "night_sky": "under a night sky",
     "city_street": "on a city street", "room": "in a room", "desert": "in the desert",
-    "snowy_field": "in a snowy field", "graveyard": "in a graveyard", "amusement_park": "in an amusement park",
+    "snowy_field": "in a snowy field", "graveyard": "in a graveyard", "carnival": "at a carnival",
     "meadow": "in a meadow", "stage": "on a stage", "landfill": "at a landfill", "swamp": "in a swamp",
     "cave": "in a cave", "hospital": "in a hospital", "underwater": "under the sea",
 }

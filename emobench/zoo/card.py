@@ -128,9 +128,9 @@ def render_markdown(card: dict[str, Any], root: Path) -> str:
     ]
     for k, bar in BARS.items():
         lines.append(f"| {k} | {_fmt(f.get(k))} | {bar} | {'yes' if f['bars'].get(k) else '**no**'} |")
-    extra_keys = ["emotion_bayes_acc", "real_emotion_acc", "real_emotion_p_target", "gen_both_acc",
-                  "gen_emotion_prompt_p_target", "object_judge_acc_blur", "object_judge_acc_noise",
-                  "object_judge_acc_speckle", "scene_judge_acc_blur", "scene_judge_acc_noise",
+    extra_keys = ["world_objects", "world_scenes", "world_h_object_given_emotion_bits", "real_emotion_acc",
+                  "real_emotion_p_target", "gen_both_acc", "gen_emotion_prompt_p_target", "object_judge_acc_blur",
+                  "object_judge_acc_noise", "object_judge_acc_speckle", "scene_judge_acc_blur", "scene_judge_acc_noise",
                   "scene_judge_acc_speckle", "n_real", "n_gen_content"]
     lines += ["", "Other figures: " + ", ".join(f"{k} {_fmt(f.get(k))}" for k in extra_keys if k in f) + "."]
     lines += ["", "Per object (generated, judged): " + ", ".join(

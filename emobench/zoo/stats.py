@@ -46,7 +46,8 @@ def world_source(label: str = "EmoSet-mini") -> StatsSource:
     from emobench.world import WorldConfig, world_stats
 
     cfg = WorldConfig()
-    return StatsSource(label, "exact tables", world_stats(cfg), f"world version {cfg.version}, exact")
+    return StatsSource(label, "exact tables", world_stats(cfg),
+                       f"world version {cfg.version}, {len(cfg.objects)} objects × {len(cfg.scenes)} scenes")
 
 
 def pairs_source(label: str, how: str, pairs: dict[str, Sequence[tuple[str, str]]], detail: str) -> StatsSource:
@@ -138,21 +139,22 @@ def zoo_source(spec: str | Path = "mini", empirical: bool = False, splits: Seque
 
 
 # ---------------------------------------------------------------------------------------------- table
-def _range(values: dict[str, float], fmt: str) -> str:
-    lo, hi = min(values.values()), max(values.values())
-    return format(lo, fmt) if lo == hi else f"{format(lo, fmt)}–{format(hi, fmt)}"
+def _range(s: ContentStats, field: str, fmt: str) -> str:
+    """min–max over the emotions that have images (one value when they agree to the shown precision)."""
+    lo, hi = (format(x, fmt) for x in s.range(field))
+    return lo if lo == hi else f"{lo}–{hi}"
 
 
 ROWS = [
     ("images", lambda s: "exact" if s.exact else f"{s.n:,}"),
     ("distinct contents (per emotion)",
-     lambda s: f"{s.distinct} ({_range(s.distinct_per_emotion, 'd')})"),
+     lambda s: f"{s.distinct} ({_range(s, 'distinct_per_emotion', '.0f')})"),
     ("H(C), bits", lambda s: f"{s.h_content:.2f}"),
     ("H(C given E), bits", lambda s: f"{s.h_content_given_emotion:.2f}"),
     ("I(E; C), bits", lambda s: f"**{s.mutual_information:.2f}**"),
     ("emotion accuracy from this content alone (Bayes)", lambda s: f"**{s.bayes_accuracy:.3f}**"),
-    ("share of an emotion's images on its top-1 content", lambda s: _range(s.top1_share, ".2f")),
-    ("share on its top-5 contents", lambda s: _range(s.top5_share, ".2f")),
+    ("share of an emotion's images on its top-1 content", lambda s: _range(s, "top1_share", ".2f")),
+    ("share on its top-5 contents", lambda s: _range(s, "top5_share", ".2f")),
 ]
 
 
