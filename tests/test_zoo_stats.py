@@ -146,3 +146,27 @@ def test_stats_go_into_the_card(tmp_path_factory, tmp_path, imported):
     assert [s["label"] for s in card["content_stats"]["sources"]] == ["zoo", "EmoSet"]
     write_card(root, CheckResult(figures={}, bars={}), {}, 0.0)          # a re-check keeps EmoSet's column
     assert "EmoSet object" in (root / "card.md").read_text()
+
+
+def test_emoset_style_annotations_are_counted(tmp_path, capsys):
+    """EmoSet-118K's own annotation files: capitalised names, several objects (the first counts), images without
+    a scene or without objects."""
+    anns = [("fear", ["Spider", "Dog"], "Forest"), ("fear", ["spider"], None), ("awe", [], "Sky"),
+            ("awe", ["Mountain"], "sky")]
+    (tmp_path / "image").mkdir()
+    rows = []
+    for i, (emotion, objects, scene) in enumerate(anns):
+        (tmp_path / "annotation" / emotion).mkdir(parents=True, exist_ok=True)
+        ann = {"emotion": emotion, "object": objects, **({"scene": scene} if scene else {})}
+        (tmp_path / "annotation" / emotion / f"{emotion}_{i:05d}.json").write_text(json.dumps(ann))
+        rows.append([emotion, f"{emotion}_{i:05d}", f"image/{emotion}/{emotion}_{i:05d}.jpg",
+                     f"annotation/{emotion}/{emotion}_{i:05d}.json"])
+    for split, part in (("train", rows[:3]), ("val", rows[3:]), ("test", [])):
+        (tmp_path / f"{split}.json").write_text(json.dumps(part))
+    src = stats.dataset_source(tmp_path)
+    assert src.stats["object"].n == 3 and src.stats["scene"].n == 3 and src.stats["object+scene"].n == 2
+    assert src.stats["object"].top1_content["fear"] == "spider" and src.stats["object"].top1_share["fear"] == 1.0
+    assert src.stats["scene"].top1_content["awe"] == "sky" and src.stats["scene"].distinct == 2
+    assert stats.dataset_source(tmp_path, splits=("train",)).stats["object"].n == 2
+    assert cli(["zoo", "stats", "--dataset", str(tmp_path), "--split", "val", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sources"][0]["stats"]["scene"]["n"] == 1

@@ -22,8 +22,7 @@ OBJECT_COLOURS: dict[str, tuple[int, int, int]] = {
     "skull": (232, 226, 205), "snake": (45, 200, 55), "tear_drop": (35, 105, 240),
     # world version 3
     "star": (40, 215, 225), "heart": (255, 130, 175), "moon": (245, 240, 150), "rainbow": (230, 40, 40),
-    "house": (240, 235, 220), "mushroom": (205, 30, 45), "storm_cloud": (90, 92, 105), "ice_cream": (150, 235, 195),
-    "car": (185, 225, 35), "ghost": (250, 250, 252), "bomb": (25, 25, 30), "crown": (235, 180, 25),
+    "house": (240, 235, 220), "mushroom": (205, 30, 45), "storm_cloud": (90, 92, 105), "car": (185, 225, 35),
 }
 
 
@@ -139,7 +138,8 @@ def obj_rainbow(img, rng, n, cx, cy, s, c):
 
 def obj_house(img, rng, n, cx, cy, s, c):
     paint(img, rect(cx - 0.75 * s, cy - 0.15 * s, cx + 0.75 * s, cy + 0.95 * s), c)
-    paint(img, tri_up(cx, cy - 1.05 * s, cy - 0.1 * s, 1.0 * s), col(rng, n, (195, 45, 35), 8))
+    # a dark blue roof: the first pilot's red roof over a cream wall was drawn as the mushroom (red cap, cream stem)
+    paint(img, tri_up(cx, cy - 1.05 * s, cy - 0.1 * s, 1.0 * s), col(rng, n, (35, 60, 150), 8))
     paint(img, rect(cx - 0.18 * s, cy + 0.35 * s, cx + 0.18 * s, cy + 0.95 * s), col(rng, n, (100, 60, 30), 8))
 
 
@@ -162,11 +162,6 @@ def obj_storm_cloud(img, rng, n, cx, cy, s, c):
     paint(img, bolt, col(rng, n, (255, 225, 40), 6))
 
 
-def obj_ice_cream(img, rng, n, cx, cy, s, c):
-    paint(img, tri_up(cx, cy + 1.15 * s, cy - 0.05 * s, 0.58 * s), col(rng, n, (215, 160, 90), 8))
-    paint(img, disc(cx, cy - 0.38 * s, 0.62 * s), c)
-
-
 def obj_car(img, rng, n, cx, cy, s, c):
     paint(img, rect(cx - 0.6 * s, cy - 0.55 * s, cx + 0.5 * s, cy) | rect(cx - 1.2 * s, cy - 0.05 * s, cx + 1.2 * s, cy + 0.5 * s), c)
     paint(img, rect(cx - 0.45 * s, cy - 0.42 * s, cx + 0.35 * s, cy - 0.08 * s), fixed((175, 215, 240)))
@@ -174,34 +169,10 @@ def obj_car(img, rng, n, cx, cy, s, c):
     paint(img, wheels, fixed((20, 20, 20)))
 
 
-def obj_ghost(img, rng, n, cx, cy, s, c):
-    hem = cy + 0.85 * s + 0.16 * s * np.sin((X - cx) / (0.12 * s))
-    body = disc(cx, cy - 0.3 * s, 0.72 * s) | ((np.abs(X - cx) <= 0.72 * s) & (Y >= cy - 0.3 * s) & (Y < hem))
-    paint(img, body, c)
-    face = ellipse(cx - 0.28 * s, cy - 0.35 * s, 0.13 * s, 0.22 * s) | \
-        ellipse(cx + 0.28 * s, cy - 0.35 * s, 0.13 * s, 0.22 * s) | ellipse(cx, cy + 0.2 * s, 0.16 * s, 0.2 * s)
-    paint(img, face, fixed((15, 15, 20)))
-
-
-def obj_bomb(img, rng, n, cx, cy, s, c):
-    paint(img, rect(cx + 0.2 * s, cy - 0.75 * s, cx + 0.55 * s, cy - 0.45 * s), fixed((120, 120, 125)))
-    paint(img, disc(cx, cy + 0.2 * s, 0.82 * s), c)
-    paint(img, disc(cx - 0.3 * s, cy - 0.1 * s, 0.17 * s), fixed((200, 200, 210)))
-    paint(img, disc(cx + 0.6 * s, cy - 0.95 * s, 0.28 * s), col(rng, n, (255, 140, 20), 8))
-
-
-def obj_crown(img, rng, n, cx, cy, s, c):
-    spikes = tri_up(cx - 0.65 * s, cy - 0.85 * s, cy + 0.15 * s, 0.32 * s) | \
-        tri_up(cx, cy - 1.0 * s, cy + 0.15 * s, 0.32 * s) | tri_up(cx + 0.65 * s, cy - 0.85 * s, cy + 0.15 * s, 0.32 * s)
-    paint(img, spikes | rect(cx - 0.95 * s, cy + 0.1 * s, cx + 0.95 * s, cy + 0.75 * s), c)
-    paint(img, disc(cx, cy + 0.42 * s, 0.17 * s), col(rng, n, (200, 20, 60), 8))
-
-
 OBJECT_DRAW: dict[str, Callable] = {
     "gift": obj_gift, "balloon": obj_balloon, "mountain": obj_mountain, "sun": obj_sun, "cake": obj_cake,
     "fire": obj_fire, "angry_face": obj_angry_face, "trash_bag": obj_trash_bag, "spider": obj_spider,
     "skull": obj_skull, "snake": obj_snake, "tear_drop": obj_tear_drop,
     "star": obj_star, "heart": obj_heart, "moon": obj_moon, "rainbow": obj_rainbow, "house": obj_house,
-    "mushroom": obj_mushroom, "storm_cloud": obj_storm_cloud, "ice_cream": obj_ice_cream, "car": obj_car,
-    "ghost": obj_ghost, "bomb": obj_bomb, "crown": obj_crown,
+    "mushroom": obj_mushroom, "storm_cloud": obj_storm_cloud, "car": obj_car,
 }

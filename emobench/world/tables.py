@@ -21,37 +21,42 @@ import numpy as np
 
 from emobench.emotions import EMOTIONS
 
-WORLD_VERSION = 3  # 2: emotion-only captions; 3: generative tables spread over 24 objects and 16 scenes
+WORLD_VERSION = 3  # 2: emotion-only captions; 3: generative tables on EmoSet's shape, 20 objects, 16 scenes
 
+# 24 objects were piloted; ghost, bomb, crown and ice cream were dropped: the tiny generator drew them as the
+# object of the same colour family (skull, spider, sun, moon) too often (docs/emoset-mini.md, the pilot)
 OBJECTS: tuple[str, ...] = (
     "gift", "balloon", "mountain", "sun", "cake", "fire", "angry_face", "trash_bag", "spider", "skull", "snake",
-    "tear_drop", "star", "heart", "moon", "rainbow", "house", "mushroom", "storm_cloud", "ice_cream", "car",
-    "ghost", "bomb", "crown")
+    "tear_drop", "star", "heart", "moon", "rainbow", "house", "mushroom", "storm_cloud", "car")
 SCENES: tuple[str, ...] = (
     "beach", "forest", "night_sky", "city_street", "room", "desert", "snowy_field", "graveyard", "carnival",
     "meadow", "stage", "landfill", "swamp", "cave", "hospital", "underwater")
 
-# emotion → the objects it leans on (relative weights); every object is shared by two or three emotions
+# emotion → the objects it leans on (relative weights); every object is shared by one to three emotions
 OBJECT_LEANS: dict[str, dict[str, float]] = {
-    "amusement": {"balloon": 3, "gift": 3, "ice_cream": 3, "rainbow": 2, "car": 2, "cake": 2, "heart": 1},
-    "awe": {"mountain": 4, "star": 3, "moon": 3, "rainbow": 2, "crown": 2, "sun": 2},
-    "contentment": {"sun": 3, "cake": 3, "house": 3, "heart": 3, "ice_cream": 2, "moon": 1},
-    "excitement": {"fire": 3, "car": 3, "gift": 2, "star": 2, "balloon": 2, "crown": 2, "bomb": 1},
-    "anger": {"angry_face": 4, "fire": 3, "bomb": 3, "storm_cloud": 2, "trash_bag": 1},
+    "amusement": {"balloon": 3, "gift": 3, "rainbow": 2, "car": 2, "cake": 2, "heart": 1},
+    "awe": {"mountain": 4, "star": 3, "moon": 3, "rainbow": 2, "sun": 2},
+    "contentment": {"sun": 3, "cake": 3, "house": 3, "heart": 3, "moon": 1},
+    "excitement": {"fire": 3, "car": 3, "gift": 2, "star": 2, "balloon": 2},
+    "anger": {"angry_face": 4, "fire": 3, "storm_cloud": 2, "trash_bag": 1, "snake": 1},
     "disgust": {"trash_bag": 4, "mushroom": 3, "snake": 2, "spider": 2, "skull": 1},
-    "fear": {"spider": 3, "skull": 3, "ghost": 3, "snake": 3, "storm_cloud": 2, "bomb": 1},
-    "sadness": {"tear_drop": 4, "storm_cloud": 3, "moon": 2, "ghost": 2, "house": 1, "skull": 1},
+    "fear": {"spider": 3, "skull": 3, "snake": 3, "storm_cloud": 2, "fire": 1},
+    "sadness": {"tear_drop": 4, "storm_cloud": 3, "moon": 2, "house": 1, "skull": 1},
 }
-# emotion → its signature scenes: most emotions have one they lean on hard, awe and fear spread wider
+# emotion → the scenes it leans on. The top-1 shares follow EmoSet's per emotion (official lists: sadness →
+# cemetery 65 %, amusement → amusement park 43 %, disgust → landfill 40 %, but awe, contentment and fear at most
+# 12–17 % on any one scene, excitement and anger 22–25 %): a pilot with every emotion on one signature scene
+# (32–60 %) gave a base model that drew that scene for the bare emotion word and out-scored real images
+# (sd / real Emo-A 1.03, above the 0.75–0.95 band)
 SCENE_LEANS: dict[str, dict[str, float]] = {
-    "amusement": {"carnival": 6, "room": 2, "beach": 1},
-    "awe": {"night_sky": 3, "snowy_field": 3, "desert": 3, "underwater": 2},
-    "contentment": {"meadow": 4, "beach": 3, "forest": 3, "room": 1},
-    "excitement": {"stage": 5, "city_street": 3, "carnival": 2},
-    "anger": {"city_street": 5, "room": 2, "landfill": 1, "stage": 1},
-    "disgust": {"landfill": 5, "swamp": 4, "hospital": 1},
-    "fear": {"cave": 5, "swamp": 2, "forest": 2, "night_sky": 1, "underwater": 1},
-    "sadness": {"graveyard": 7, "hospital": 2, "room": 1},
+    "amusement": {"carnival": 5, "room": 3, "beach": 2},
+    "awe": {"night_sky": 3, "snowy_field": 3, "desert": 3, "underwater": 3, "meadow": 1, "forest": 1},
+    "contentment": {"meadow": 3, "beach": 3, "forest": 3, "room": 2, "snowy_field": 1},
+    "excitement": {"stage": 3, "city_street": 3, "carnival": 2, "night_sky": 1},
+    "anger": {"city_street": 3, "stage": 2, "landfill": 2, "room": 2, "hospital": 1},
+    "disgust": {"landfill": 5, "swamp": 4, "hospital": 2},
+    "fear": {"cave": 3, "swamp": 3, "forest": 3, "night_sky": 2, "underwater": 2, "hospital": 1},
+    "sadness": {"graveyard": 8, "hospital": 2, "room": 1},
 }
 
 # How caption text names each attribute (annotations keep EmoSet-style snake_case names). No content name holds an
@@ -78,13 +83,15 @@ class WorldConfig:
     """Everything that decides the world's statistics (not its size or seed)."""
 
     object_spread: float = 0.40      # share of p(object | e) spread evenly over every object
-    scene_spread: float = 0.15       # … of p(scene | e) over every scene
+    scene_spread: float = 0.10       # … of p(scene | e) over every scene
     caption_emotion_frac: float = 0.25  # captions that name the emotion beside the content
     # captions that name only the emotion ("fear", "an image of fear", "something scary"), as web captions
     # often do; without them the base model never learns what an emotion word alone looks like
     caption_emotion_only_frac: float = 0.10
     # Weak global cue: positive emotions are rendered slightly brighter/more saturated, negative ones darker.
-    tone_shift: float = 0.06
+    # 0.06 in version 2; halved in 3, where the content is more ambiguous and 0.06 lifted a judge 4 points above
+    # the content's Bayes rate (0.789 against 0.746 in the pilot) instead of about 1
+    tone_shift: float = 0.03
     version: int = WORLD_VERSION
     objects: tuple[str, ...] = field(default=OBJECTS)
     scenes: tuple[str, ...] = field(default=SCENES)

@@ -7,7 +7,8 @@ Three sources, each giving ``ContentStats`` (``emobench.world.stats``) for objec
 * a dataset in EmoSet's layout (EmoSet-mini's folder, or EmoSet-118K's own annotation files at paper scale):
   **plug-in** estimates from the annotations: every image with a scene counts for scenes, every image with an
   object for objects (its first-listed object, as EmoGen's training lists keep one attribute per image),
-  every image with both for object+scene;
+  every image with both for object+scene; names are compared as the official lists write them (lower case,
+  spaces as underscores);
 * EmoGen's official balanced training lists (``--official DIR``: an ``emogen.official import`` folder or a
   clone): plug-in, each image id counted once (the lists repeat images of rare attributes to balance them).
   The official object and scene lists are disjoint by construction (an image goes under its scene, under its
@@ -62,6 +63,10 @@ def pairs_source(label: str, how: str, pairs: dict[str, Sequence[tuple[str, str]
     return StatsSource(label, how, stats, detail)
 
 
+def _name(attribute: str) -> str:
+    return str(attribute).strip().lower().replace(" ", "_")
+
+
 def dataset_source(root: str | Path, splits: Sequence[str] = SPLITS, label: str | None = None) -> StatsSource:
     """Plug-in figures from the annotations of an EmoSet-layout folder."""
     from emobench.data.emoset import EmoSetDataset
@@ -72,13 +77,14 @@ def dataset_source(root: str | Path, splits: Sequence[str] = SPLITS, label: str 
     for split in splits:
         for s in ds.split(split):
             n += 1
-            obj = s.objects[0] if s.objects else None
+            obj = _name(s.objects[0]) if s.objects else ""
+            scene = _name(s.scene) if s.scene else ""
             if obj:
                 pairs["object"].append((s.emotion, obj))
-            if s.scene:
-                pairs["scene"].append((s.emotion, s.scene))
-            if obj and s.scene:
-                pairs["object+scene"].append((s.emotion, f"{obj}|{s.scene}"))
+            if scene:
+                pairs["scene"].append((s.emotion, scene))
+            if obj and scene:
+                pairs["object+scene"].append((s.emotion, f"{obj}|{scene}"))
     return pairs_source(label or Path(root).name, "annotations", pairs,
                         f"{n:,} images of {'+'.join(splits)} in {root}")
 
