@@ -115,6 +115,6 @@ def test_content_given_emotion_is_bayes_consistent_with_the_label_table():
     np.testing.assert_allclose(joint_table(cfg).sum(), 1.0)
     # and p(e | object, scene) is Bayes' rule on them
     e = EMOTIONS.index("sadness")
-    o, s = OBJECTS.index("ghost"), SCENES.index("graveyard")
+    o, s = OBJECTS.index("skull"), SCENES.index("graveyard")
     num = marg * po[:, o] * ps[:, s]
     assert emotion_table(cfg)[o, s, e] == pytest.approx(num[e] / num.sum())

@@ -136,8 +136,8 @@ def zoo_source(spec: str | Path = "mini", empirical: bool = False, splits: Seque
                             "than this emobench's", "rebuild the zoo (`emobench zoo build mini --out DIR`), or "
                             "pass --world for this emobench's world")
     if not empirical:
-        src = world_source(label)
-        src.detail += f" (the world zoo {spec_str} was built on)"
+        src = world_source()
+        src.detail += f", the world zoo {label} was built on"
         return src
     from emobench.world import ensure_emoset_mini
 
