@@ -21,6 +21,8 @@ from emobench.emotions import EMOTIONS  # noqa: F401  (re-exported: plugins impo
 from emobench.hashing import stable_hash  # noqa: F401  (re-exported: plugins import it from here)
 from emobench.options import convert_option, type_name  # noqa: F401  (re-exported: plugins import them from here)
 from emobench.group_stats import GroupStat, MeanOfStats, MeanStat, PairwiseMeanStat  # noqa: F401  (re-exported)
+# the one safe reader of EmoGen's official pickled lists (the EmoGen plugin's importer and `zoo stats` use it)
+from emobench.data.official_lists import SafeUnpickler, parse_train_list, read_real, safe_pickle  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.data.emoset import EmoSetDataset

@@ -25,17 +25,16 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
-import pickle
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from emobench.api import EMOTIONS
+# the safe pickle reader and the norepeat-list parser live in the core (emobench.data.official_lists), which
+# also reads the lists for `emobench zoo stats --official`; one reader, re-exported through the plugin surface
+from emobench.api import EMOTIONS, SafeUnpickler, parse_train_list, read_real, safe_pickle  # noqa: F401
 from emobench.errors import EmobenchError
 
 FORMAT = "emogen-official-import"
@@ -43,57 +42,15 @@ SPACE, PROBE_DIR, ATTRIBUTES, COEFFICIENTS, TRAIN_LISTS, MANIFEST = (
     "space.safetensors", "emo_a", "attributes.json", "coefficients.json", "train_lists.json", "official.json")
 CLASSIFIER_GLOB = "weights/Clip_emotion_classifier/*.pth"
 KINDS = ("object", "scene")
-LFS_POINTER = b"version https://git-lfs"
-
-# the only globals a pickle may name: what numpy needs to rebuild an ndarray (numpy 1 and 2 module paths)
-_NUMPY_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-}
-
-
-class SafeUnpickler(pickle.Unpickler):
-    """An unpickler that builds only plain data: str, int, float, list, dict (and the tuples/bytes numpy's
-    reduce arguments use) and numpy arrays. Any other global (``os.system``, ``builtins.eval``…) is refused."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _NUMPY_GLOBALS:
-            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
-        import numpy
-
-        if name == "_reconstruct":
-            core = getattr(numpy, "_core", None) or numpy.core
-            return core.multiarray._reconstruct
-        return getattr(numpy, name)
-
-
-def safe_pickle(path: Path) -> Any:
-    data = _read_real(path)
-    try:
-        return SafeUnpickler(io.BytesIO(data)).load()
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError) as err:
-        raise EmobenchError(f"{path} is not a plain-data pickle ({err})",
-                            "use the unmodified files of the official EmoGen repository") from None
 
 
 def safe_torch(path: Path) -> Any:
-    _read_real(path)
+    read_real(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:   # weights_only refuses code: report it as bad input
         raise EmobenchError(f"{path} is not a tensors-only checkpoint ({type(err).__name__})",
                             "use the unmodified files of the official EmoGen repository") from None
-
-
-def _read_real(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise EmobenchError(f"cannot read {path} ({err.strerror})", "check the path to the official files") from None
-    if data.startswith(LFS_POINTER):
-        raise EmobenchError(f"{path} is a Git LFS pointer, not the file",
-                            "fetch it with `git lfs pull` in the EmoGen clone (the stage-1 encoder is LFS-only)")
-    return data
 
 
 def _sha256(path: Path) -> str:
@@ -204,25 +161,9 @@ def _coefficients(path: Path) -> dict[str, list[float]]:
     return out
 
 
-_FOLDER = re.compile(r"^\(\d+\)")
-
-
 def _train_list(path: Path) -> list[list[str]]:
     """Absolute paths ``…/<kind>/(<count>)<attribute>/<emotion>_<nnnnn>.jpg`` → [emotion, id, attribute]."""
-    raw = safe_pickle(path)
-    if not isinstance(raw, list):
-        raise EmobenchError(f"{path} is not a list of image paths", "use the official *_norepeat.pkl")
-    out = []
-    for item in raw:
-        parts = str(item).replace("\\", "/").split("/")
-        if len(parts) < 2:
-            raise EmobenchError(f"{path}: {item!r} is not an image path", "use the official *_norepeat.pkl")
-        stem = parts[-1].rsplit(".", 1)[0]
-        emotion = stem.rsplit("_", 1)[0]
-        if emotion not in EMOTIONS:
-            raise EmobenchError(f"{path}: {item!r} names no emotion", "use the official *_norepeat.pkl")
-        out.append([emotion, stem, _FOLDER.sub("", parts[-2]).lower().replace(" ", "_")])
-    return out
+    return parse_train_list(safe_pickle(path), path)
 
 
 # ---------------------------------------------------------------------------------------------- reading

@@ -22,6 +22,9 @@ def mini():
 
     if not (SHIPPED_MINI / "zoo.json").is_file():
         pytest.skip("the mini zoo is not shipped in this checkout yet")
+    from support.shipped import require_shipped_world
+
+    require_shipped_world()
     return load_zoo("mini")
 
 

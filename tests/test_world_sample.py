@@ -83,3 +83,12 @@ def test_bad_input_names_value(kwargs, word):
     with pytest.raises(EmobenchError) as err:
         sample_world(**{"seed": 0, "n": 5, **kwargs})
     assert word in str(err.value) and "—" in str(err.value)
+
+
+def test_no_content_name_holds_an_emotion_word():
+    """A content caption must not teach an emotion word (EmoSet's "amusement park" is the mini world's carnival)."""
+    from emobench.world.tables import EMOTION_PHRASES, OBJECT_WORDS, SCENE_PHRASES
+
+    words = set(EMOTIONS) | {p.split()[-1] for p in EMOTION_PHRASES.values()}
+    contents = [*OBJECT_WORDS.values(), *SCENE_PHRASES.values()]
+    assert not [(c, w) for c in contents for w in words if w in c.split()]

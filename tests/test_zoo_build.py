@@ -9,7 +9,7 @@ import torch
 
 from emobench.errors import EmobenchError
 from emobench.zoo.arch import TINY
-from emobench.zoo.check import content_prompts, evaluate_bars
+from emobench.zoo.check import content_prompts, evaluate_bars, world_figures
 from emobench.zoo.load import load_zoo
 from emobench.zoo.mini_build import BuildConfig, augment_like_generator, build_mini
 
@@ -72,9 +72,9 @@ def test_content_prompts_cover_every_scene():
 
 
 def test_bars():
-    f = dict(object_judge_acc=0.97, scene_judge_acc=0.99, emotion_judge_acc=0.73, emotion_bayes_acc=0.76,
-             gen_object_acc=0.5, gen_scene_acc=0.9, gen_emotion_prompt_acc=0.6, real_emotion_acc=0.73,
-             emotion_calibration=0.6 / 0.73, sampling_img_per_s=1.0)
+    f = dict(world_figures(), object_judge_acc=0.97, scene_judge_acc=0.99, emotion_judge_acc=0.73,
+             emotion_bayes_acc=0.76, gen_object_acc=0.5, gen_scene_acc=0.9, gen_emotion_prompt_acc=0.6,
+             real_emotion_acc=0.73, emotion_calibration=0.6 / 0.73, sampling_img_per_s=1.0)
     bars = evaluate_bars(f)
     assert bars["object_judge_acc"] and bars["emotion_judge_acc"] and bars["gen_scene_acc"]
     assert not bars["gen_object_acc"] and not bars["sampling_img_per_s"]
@@ -83,6 +83,19 @@ def test_bars():
     assert bars["emotion_calibration"]
     assert not evaluate_bars({**f, "emotion_calibration": 0.41})["emotion_calibration"]
     assert not evaluate_bars({**f, "emotion_calibration": 1.02})["emotion_calibration"]
+    assert not evaluate_bars({**f, "gen_scene_acc": 0.85})["gen_scene_acc"]      # v3's bar is 0.90
+
+
+def test_world_bars_pass_on_this_world_and_fail_on_version_2s():
+    """The version 3 targets (docs/emoset-mini.md) hold on the exact tables; version 2's figures fail them."""
+    f = world_figures()
+    assert f["world_objects"] >= 20 and f["world_scenes"] >= 14
+    from emobench.zoo.check import world_bars
+
+    assert all(world_bars(f).values()), world_bars(f)
+    v2 = {**f, "world_mi_object_bits": 1.59, "world_mi_scene_bits": 0.05, "world_bayes_object": 0.761,
+          "world_bayes_scene": 0.218, "world_max_top1_object_share": 0.85}
+    assert not any(v for k, v in world_bars(v2).items() if k != "emotion_bayes_acc")
 
 
 def test_card_sizes_list_every_stored_part(tmp_path):

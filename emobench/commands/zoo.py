@@ -1,4 +1,5 @@
-"""``emobench zoo build|check|world``: build the mini zoo, recompute its quality figures, write EmoSet-mini."""
+"""``emobench zoo build|check|stats|validity|world``: build the mini zoo, recompute its quality figures, measure how
+much of an emotion its content carries (beside EmoSet's), write EmoSet-mini."""
 from __future__ import annotations
 
 import argparse
@@ -41,6 +42,24 @@ def add_parser(sub) -> None:
     c.add_argument("--n-real", type=POSITIVE, default=None, help="held-out real images to judge (default: all)")
     c.add_argument("--card", action="store_true", help="also rewrite card.json/card.md/samples.png in DIR")
     c.set_defaults(func=main_check)
+
+    st = zsub.add_parser("stats", help="how much of an emotion the content carries: entropies, I(E; C), Bayes "
+                                      "rates for objects, scenes and both (a zoo's world, a dataset, EmoSet)")
+    st.add_argument("zoo", nargs="?", default=None,
+                    help="'mini' (default), a zoo folder or a paper .toml: the world / dataset it was built on")
+    st.add_argument("--world", action="store_true", help="this emobench's EmoSet-mini world (exact), no zoo")
+    st.add_argument("--dataset", type=Path, default=None,
+                    help="an EmoSet-layout folder (EmoSet-mini's or EmoSet-118K's): count its annotations")
+    st.add_argument("--empirical", action="store_true",
+                    help="for a mini zoo: count its generated dataset's annotations instead of the exact tables")
+    st.add_argument("--split", action="append", choices=["train", "val", "test"], default=None,
+                    help="splits whose annotations are counted (repeatable; default all three)")
+    st.add_argument("--official", type=Path, default=None,
+                    help="EmoSet's figures beside: a folder written by `python -m emogen.official import` "
+                         "(or a clone of the official EmoGen repository)")
+    st.add_argument("--card", action="store_true", help="also write the table into the zoo folder's card")
+    st.add_argument("--json", action="store_true", help="print the figures as JSON")
+    st.set_defaults(func=main_stats)
 
     v = zsub.add_parser("validity", help="calibration and paper-ordering figures of a zoo, from a leaderboard")
     v.add_argument("leaderboard", type=Path, help="a report folder (leaderboard.csv) or the CSV, e.g. leaderboards/mini")
@@ -87,6 +106,32 @@ def main_validity(args: argparse.Namespace) -> int:
     print(json.dumps(v.to_json(), indent=1) if args.json else "\n".join(render(v)))
     if args.card is not None:
         _log(f"card: {write_into_card(v, args.card)}")
+    return 0
+
+
+def main_stats(args: argparse.Namespace) -> int:
+    from emobench.zoo import stats
+
+    splits = tuple(args.split or stats.SPLITS)
+    if sum(x is not None and x is not False for x in (args.zoo, args.dataset, args.world or None)) > 1:
+        raise EmobenchError("zoo stats counts one zoo, dataset or world at a time",
+                            "pass a zoo, --dataset DIR or --world (and --official DIR beside it)")
+    sources = []
+    if args.world:
+        sources.append(stats.world_source())
+    elif args.dataset is not None:
+        sources.append(stats.dataset_source(args.dataset, splits))
+    elif args.zoo is not None or args.official is None:
+        sources.append(stats.zoo_source(args.zoo or "mini", empirical=args.empirical, splits=splits))
+    if args.official is not None:
+        sources.append(stats.official_source(args.official))
+    if args.card:
+        if args.zoo in (None, "mini") or not Path(args.zoo).is_dir():
+            raise EmobenchError("--card writes into a zoo folder's card", "pass a zoo folder you built, not 'mini'")
+        from emobench.zoo.card import write_content_stats
+
+        _log(f"card: {write_content_stats(Path(args.zoo), sources)}")
+    print(json.dumps(stats.stats_json(sources), indent=1) if args.json else "\n".join(stats.table_markdown(sources)))
     return 0
 
 

@@ -14,8 +14,8 @@ import numpy as np
 from emobench.emotions import EMOTIONS, POSITIVE
 from emobench.errors import EmobenchError
 from emobench.world import draw
-from emobench.world.tables import (EMOTION_PHRASES, OBJECT_WORDS, SCENE_PHRASES, WorldConfig, emotion_table, object_prior,
-                                   scene_prior)
+from emobench.world.tables import (EMOTION_PHRASES, OBJECT_WORDS, SCENE_PHRASES, WorldConfig, emotion_prior,
+                                   object_given_emotion, scene_given_emotion)
 
 CHUNK = 512
 SPLITS = ("train", "val", "test")
@@ -107,13 +107,17 @@ def render(objects: np.ndarray, scenes: np.ndarray, emotions: np.ndarray, rng: n
     return np.clip(np.rint(small), 0, 255).astype(np.uint8)
 
 
+def _draw(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
+    """One category per row of ``probs`` [n, k] by inverse CDF (one uniform draw each)."""
+    u = rng.random(len(probs))[:, None]
+    return np.minimum((u > np.cumsum(probs, axis=1)).sum(axis=1), probs.shape[1] - 1)
+
+
 def sample_content(rng: np.random.Generator, n: int, cfg: WorldConfig) -> Content:
-    """Draw (object, scene) from the pair prior and the emotion from p(e | object, scene)."""
-    objects = rng.choice(len(cfg.objects), size=n, p=object_prior(cfg))
-    scenes = rng.choice(len(cfg.scenes), size=n, p=scene_prior(cfg))
-    probs = emotion_table(cfg)[objects, scenes]           # [n, 8]
-    u = rng.random(n)[:, None]
-    emotions = np.minimum((u > np.cumsum(probs, axis=1)).sum(axis=1), len(EMOTIONS) - 1)
+    """Draw the emotion from P(e), then object and scene independently from p(object | e) and p(scene | e)."""
+    emotions = _draw(rng, np.broadcast_to(emotion_prior(cfg), (n, len(EMOTIONS))))
+    objects = _draw(rng, object_given_emotion(cfg)[emotions])
+    scenes = _draw(rng, scene_given_emotion(cfg)[emotions])
     return Content(objects, scenes, emotions)
 
 

@@ -28,8 +28,8 @@ from emobench.errors import EmobenchError
 from emobench.io.files import cache_root
 from emobench.io.sweep import owned_tmpdir, sweep
 from emobench.world.sample import SPLITS, check_count, check_seed, chunk_sizes, render_chunk
-from emobench.world.tables import (WorldConfig, bayes_accuracy, emotion_marginal, object_prior, object_table,
-                                   scene_prior, scene_table)
+from emobench.world.tables import (WorldConfig, bayes_accuracy, emotion_marginal, object_given_emotion, object_prior,
+                                   object_table, scene_given_emotion, scene_prior, scene_table, world_stats)
 
 MAX_EVAL_IMAGES = 200_000
 
@@ -71,11 +71,17 @@ def world_json(seed: int, n_train: int, n_val: int, n_test: int, cfg: WorldConfi
     return {
         "format": "emoset-mini", "version": cfg.version, "seed": seed, "image_size": 32,
         "n_train": n_train, "n_val": n_val, "n_test": n_test, "config": cfg.to_json(),
+        # p(e | object), p(e | scene) and the marginals (as in version 2), plus the generative tables of
+        # version 3: p(object | e), p(scene | e), rows in EMOTIONS order
         "tables": {"emotions": list(EMOTIONS),
                    "object": object_table(cfg).round(6).tolist(), "scene": scene_table(cfg).round(6).tolist(),
                    "object_prior": object_prior(cfg).round(6).tolist(),
-                   "scene_prior": scene_prior(cfg).round(6).tolist()},
+                   "scene_prior": scene_prior(cfg).round(6).tolist(),
+                   "object_given_emotion": object_given_emotion(cfg).round(6).tolist(),
+                   "scene_given_emotion": scene_given_emotion(cfg).round(6).tolist()},
         "bayes_accuracy": round(bayes_accuracy(cfg), 6),
+        "content_stats": {k: {f: (round(x, 6) if isinstance(x, float) else x) for f, x in st.to_json().items()
+                              if not isinstance(x, dict)} for k, st in world_stats(cfg).items()},
         "emotion_marginal": emotion_marginal(cfg).round(6).tolist(),
     }
 

@@ -44,14 +44,44 @@ def write_card(root: Path, result: CheckResult, build: dict[str, Any], total_s: 
     if result.grid is not None:
         save_grid(result.grid, root / "samples.png")
     meta = json.loads((root / "zoo.json").read_text())
+    old = json.loads((root / "card.json").read_text()) if (root / "card.json").is_file() else {}
     card = {
         "name": "emobench mini zoo", "build": build, "build_total_wall_s": round(total_s, 1),
         "dataset": meta.get("dataset"), "arch": meta.get("arch"), "storage_dtype": meta.get("storage_dtype"),
         "sampling": meta.get("sampling"), "sizes_mb": _sizes(root),
         "figures": result.to_json(), "bars": BARS, "samples_png_columns": result.grid_cols,
+        # kept when the card is rewritten: `zoo stats --card` may have put EmoSet's figures beside the zoo's
+        "content_stats": old.get("content_stats") or _own_content_stats(root),
     }
     (root / "card.json").write_text(json.dumps(card, indent=1))
     (root / "card.md").write_text(render_markdown(card, root))
+
+
+def _own_content_stats(root: Path) -> dict[str, Any] | None:
+    """The zoo's own content statistics (exact world tables for a mini zoo), or None where it records none."""
+    from emobench.errors import EmobenchError
+    from emobench.zoo.stats import stats_json, table_markdown, zoo_source
+
+    try:
+        sources = [zoo_source(root)]
+    except EmobenchError:
+        return None
+    return {**stats_json(sources), "markdown": table_markdown(sources)}
+
+
+def write_content_stats(root: Path, sources: list) -> Path:
+    """Put a ``zoo stats`` table (``emobench.zoo.stats.StatsSource`` list) into the card; returns card.md."""
+    from emobench.errors import EmobenchError
+    from emobench.rundir import atomic_write_text
+    from emobench.zoo.stats import stats_json, table_markdown
+
+    root = Path(root)
+    if not (root / "card.json").is_file():
+        raise EmobenchError(f"{root} has no card.json", "pass a zoo folder built by `emobench zoo build`")
+    card = json.loads((root / "card.json").read_text())
+    card["content_stats"] = {**stats_json(sources), "markdown": table_markdown(sources)}
+    atomic_write_text(root / "card.json", json.dumps(card, indent=1))
+    return refresh_markdown(root)
 
 
 def _fmt(v: Any) -> str:
@@ -98,9 +128,9 @@ def render_markdown(card: dict[str, Any], root: Path) -> str:
     ]
     for k, bar in BARS.items():
         lines.append(f"| {k} | {_fmt(f.get(k))} | {bar} | {'yes' if f['bars'].get(k) else '**no**'} |")
-    extra_keys = ["emotion_bayes_acc", "real_emotion_acc", "real_emotion_p_target", "gen_both_acc",
-                  "gen_emotion_prompt_p_target", "object_judge_acc_blur", "object_judge_acc_noise",
-                  "object_judge_acc_speckle", "scene_judge_acc_blur", "scene_judge_acc_noise",
+    extra_keys = ["world_objects", "world_scenes", "world_h_object_given_emotion_bits", "real_emotion_acc",
+                  "real_emotion_p_target", "gen_both_acc", "gen_emotion_prompt_p_target", "object_judge_acc_blur",
+                  "object_judge_acc_noise", "object_judge_acc_speckle", "scene_judge_acc_blur", "scene_judge_acc_noise",
                   "scene_judge_acc_speckle", "n_real", "n_gen_content"]
     lines += ["", "Other figures: " + ", ".join(f"{k} {_fmt(f.get(k))}" for k in extra_keys if k in f) + "."]
     lines += ["", "Per object (generated, judged): " + ", ".join(
@@ -108,6 +138,9 @@ def render_markdown(card: dict[str, Any], root: Path) -> str:
     if per := f.get("gen_emotion_prompt_per_emotion"):
         lines += ["", "Emo-A of \"an image of {emotion}\" per emotion: "
                   + ", ".join(f"{e} {v:.2f}" for e, v in per.items()) + "."]
+    if card.get("content_stats"):   # rendered by emobench.zoo.stats (`emobench zoo stats --card`)
+        lines += ["", "## How much of the emotion the content carries (`emobench zoo stats`)",
+                  *card["content_stats"]["markdown"]]
     if "validity" in card:   # lines rendered by emobench.zoo.validity when it wrote the figures
         lines += ["", "## Validity against the paper setting (`emobench zoo validity`)", *card["validity"]["markdown"]]
     lines += ["", "## samples.png",

@@ -4,7 +4,9 @@
 * generated images for content prompts (every object × ``scenes_per_object`` scenes × ``n_seeds`` seeds,
   "a {object} {scene phrase}"): does the judge see the prompted object / scene;
 * Emo-A of plain "an image of {emotion}" prompts vs the Emo-A of real images (headroom for methods);
-* sampling throughput at the zoo's own settings (batch 64, guidance on).
+* sampling throughput at the zoo's own settings (batch 64, guidance on);
+* the world's own targets (version 3, docs/emoset-mini.md): how much of the emotion objects and scenes carry,
+  from the exact tables (``emobench.world.world_stats``).
 
 Latents come from the seed alone (``torch.randn(zoo.latent_shape(), generator=manual_seed(seed))``), as in
 a run's plan, so the figures are reproducible on CPU.
@@ -25,11 +27,15 @@ from emobench.zoo.base import Zoo
 BARS = {
     "object_judge_acc": ">= 0.95", "scene_judge_acc": ">= 0.95",
     "emotion_judge_acc": "within 0.05 of emotion_bayes_acc",
-    "gen_object_acc": ">= 0.80", "gen_scene_acc": ">= 0.80",
+    "gen_object_acc": ">= 0.90", "gen_scene_acc": ">= 0.90",
     "gen_emotion_prompt_acc": "> 0.125",
     # real SD 1.5 is at 70.77 % on EmoGen's judge: about 0.9 of a real-image accuracy near 79 % (emobench.zoo.validity)
     "emotion_calibration": "0.75 … 0.95 (gen_emotion_prompt_acc / real_emotion_acc)",
     "sampling_img_per_s": ">= 15",
+    # EmoSet-mini v3's emotion–content targets (EmoSet's official lists: 0.65 / 1.50 bits, 0.395 / 0.739 Bayes)
+    "world_mi_object_bits": "0.5 … 0.9", "world_mi_scene_bits": "1.0 … 1.8",
+    "world_bayes_object": "<= 0.50", "world_bayes_scene": ">= 0.55", "emotion_bayes_acc": "0.65 … 0.85",
+    "world_max_top1_object_share": "<= 0.35",
 }
 
 
@@ -50,12 +56,38 @@ def evaluate_bars(f: dict[str, Any]) -> dict[str, bool]:
         "object_judge_acc": f["object_judge_acc"] >= 0.95,
         "scene_judge_acc": f["scene_judge_acc"] >= 0.95,
         "emotion_judge_acc": abs(f["emotion_judge_acc"] - f["emotion_bayes_acc"]) <= 0.05,
-        "gen_object_acc": f["gen_object_acc"] >= 0.80,
-        "gen_scene_acc": f["gen_scene_acc"] >= 0.80,
+        "gen_object_acc": f["gen_object_acc"] >= 0.90,
+        "gen_scene_acc": f["gen_scene_acc"] >= 0.90,
         "gen_emotion_prompt_acc": 0.125 < f["gen_emotion_prompt_acc"],
         "emotion_calibration": 0.75 <= f["emotion_calibration"] <= 0.95,
         "sampling_img_per_s": f["sampling_img_per_s"] >= 15,
+        **world_bars(f),
     }
+
+
+def world_bars(f: dict[str, Any]) -> dict[str, bool]:
+    return {
+        "world_mi_object_bits": 0.5 <= f["world_mi_object_bits"] <= 0.9,
+        "world_mi_scene_bits": 1.0 <= f["world_mi_scene_bits"] <= 1.8,
+        "world_bayes_object": f["world_bayes_object"] <= 0.50,
+        "world_bayes_scene": f["world_bayes_scene"] >= 0.55,
+        "emotion_bayes_acc": 0.65 <= f["emotion_bayes_acc"] <= 0.85,
+        "world_max_top1_object_share": f["world_max_top1_object_share"] <= 0.35,
+    }
+
+
+def world_figures() -> dict[str, Any]:
+    """This emobench's EmoSet-mini world, exactly: the figures its targets are checked on."""
+    from emobench.world import bayes_accuracy, world_stats
+
+    st = world_stats()
+    return {"emotion_bayes_acc": bayes_accuracy(),
+            "world_mi_object_bits": st["object"].mutual_information,
+            "world_mi_scene_bits": st["scene"].mutual_information,
+            "world_bayes_object": st["object"].bayes_accuracy, "world_bayes_scene": st["scene"].bayes_accuracy,
+            "world_max_top1_object_share": max(st["object"].top1_share.values()),
+            "world_h_object_given_emotion_bits": st["object"].h_content_given_emotion,
+            "world_objects": st["object"].distinct, "world_scenes": st["scene"].distinct}
 
 
 def _perturb(x: torch.Tensor, kind: str, seed: int = 0) -> torch.Tensor:
@@ -135,13 +167,11 @@ def content_prompts(objects: list[str], scenes: list[str], scenes_per_object: in
 
 def check_zoo(zoo: Zoo, n_seeds: int = 16, scenes_per_object: int = 2, n_real: int | None = None,
               batch: int = 64, log: Callable[[str], None] = lambda s: None) -> CheckResult:
-    from emobench.world import bayes_accuracy
-
     zoo.require("judges.object", "judges.scene", "judges.emotion", "dataset")
     if n_seeds < 1 or scenes_per_object < 1:
         raise EmobenchError("zoo check needs --seeds ≥ 1 and --scenes ≥ 1", "pass positive numbers")
     t0 = time.perf_counter()
-    figures: dict[str, Any] = {"emotion_bayes_acc": bayes_accuracy()}
+    figures: dict[str, Any] = world_figures()
     figures.update(real_figures(zoo, n_real))
     log(f"real: object {figures['object_judge_acc']:.3f} scene {figures['scene_judge_acc']:.3f} "
         f"emotion {figures['emotion_judge_acc']:.3f} (Bayes {figures['emotion_bayes_acc']:.3f})")
