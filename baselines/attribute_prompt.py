@@ -26,7 +26,7 @@ from typing import Sequence
 import torch
 
 from baselines import attribute_table as at
-from emobench.api import Cell, GenerationRequest, GenerationResult, Method
+from emobench.api import Cell, GenerationRequest, GenerationResult, Method, lists_hash, read_train_lists
 from emobench.errors import EmobenchError
 from emobench.sampling import check_sampling_options, sample
 from emobench.training import cpu_generator, derive_seed
@@ -62,15 +62,9 @@ class AttributePromptConfig:
         check_sampling_options(self.num_inference_steps, self.guidance_scale, self.micro_batch)
         if self.official_dir:
             try:
-                object.__setattr__(self, "official_files", _official(self.official_dir).files_hash)
+                object.__setattr__(self, "official_files", lists_hash(read_train_lists(self.official_dir)))
             except EmobenchError as err:
                 raise EmobenchError(f"attribute-prompt:official_dir: {err.problem}", err.fix) from None
-
-
-def _official(folder: str):
-    from emogen.official import OfficialFiles   # the import format is EmoGen's; read only when asked for
-
-    return OfficialFiles(folder)
 
 
 class AttributePromptMethod(Method):
@@ -85,8 +79,7 @@ class AttributePromptMethod(Method):
         self.pipe.set_progress_bar_config(disable=True)
         cfg = self.config
         if cfg.official_dir:
-            files = _official(cfg.official_dir)
-            full = at.from_official(files.train_lists(), str(files.root))
+            full = at.from_official(read_train_lists(cfg.official_dir), cfg.official_dir)
         elif getattr(zoo, "dataset", None) is not None:
             full = at.from_dataset(zoo.dataset)
         else:

@@ -22,7 +22,8 @@ from emobench.hashing import stable_hash  # noqa: F401  (re-exported: plugins im
 from emobench.options import convert_option, type_name  # noqa: F401  (re-exported: plugins import them from here)
 from emobench.group_stats import GroupStat, MeanOfStats, MeanStat, PairwiseMeanStat  # noqa: F401  (re-exported)
 # the one safe reader of EmoGen's official pickled lists (the EmoGen plugin's importer and `zoo stats` use it)
-from emobench.data.official_lists import SafeUnpickler, parse_train_list, read_real, safe_pickle  # noqa: F401
+from emobench.data.official_lists import (SafeUnpickler, lists_hash, parse_train_list, read_real,  # noqa: F401
+                                          read_train_lists, safe_pickle)
 
 if TYPE_CHECKING:  # pragma: no cover
     from emobench.data.emoset import EmoSetDataset
@@ -36,7 +37,8 @@ PUBLIC_MODULES: tuple[str, ...] = ("emobench.api", "emobench.errors", "emobench.
 __all__ = ["PUBLIC_MODULES", "EMOTIONS", "stable_hash", "convert_option", "type_name", "NoConfig", "Cell", "render",
            "GenerationRequest", "PlanContext", "ImageRecord", "config_to_dict", "FitContext", "Method", "GenerationResult",
            "BadOutput", "check_output", "ScoreItem", "Group", "ScoringContext", "Metric", "PerImageMetric",
-           "SetMetric", "batched", "GroupStat", "MeanStat", "PairwiseMeanStat", "MeanOfStats"]
+           "SetMetric", "batched", "GroupStat", "MeanStat", "PairwiseMeanStat", "MeanOfStats", "read_train_lists",
+           "lists_hash", "safe_pickle"]
 
 
 @dataclass(frozen=True)

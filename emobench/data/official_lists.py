@@ -126,3 +126,10 @@ def read_train_lists(folder: str | Path) -> dict[str, list[list[str]]]:
                         "(dataset_balance/object_norepeat.pkl, scene_norepeat.pkl)",
                         "pass the folder written by `python -m emogen.official import EmoGen/ --out DIR` "
                         "or a clone of github.com/JingyuanYY/EmoGen")
+
+
+def lists_hash(lists: dict[str, list[list[str]]]) -> str:
+    """Identifies the lists' content (not their path or form: an import folder and the raw pickles it came
+    from hash alike): part of the key of anything built from them."""
+    canon = {k: sorted({tuple(row) for row in lists.get(k, [])}) for k in KINDS}
+    return hashlib.sha256(json.dumps(canon, sort_keys=True).encode()).hexdigest()[:16]

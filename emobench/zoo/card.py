@@ -72,7 +72,7 @@ def _own_content_stats(root: Path) -> dict[str, Any] | None:
 def write_content_stats(root: Path, sources: list) -> Path:
     """Put a ``zoo stats`` table (``emobench.zoo.stats.StatsSource`` list) into the card; returns card.md."""
     from emobench.errors import EmobenchError
-    from emobench.rundir import atomic_write_text
+    from emobench.io.files import atomic_write_text
     from emobench.zoo.stats import stats_json, table_markdown
 
     root = Path(root)
