@@ -36,6 +36,9 @@ def add_parser(sub) -> None:
     p.add_argument("--baseline", help="method label the paired differences are taken against (default: sd)")
     p.add_argument("--batch-size", dest="batch_size", help="cells per generate() call (default 8)")
     p.add_argument("--out", help="run directory (default runs/<timestamp>-<confighash>)")
+    p.add_argument("--image-format", dest="image_format", choices=["png", "webp", "jpeg"],
+                   help="how images are stored: png (default, lossless), webp (lossless, smaller) or jpeg "
+                        "(quality 95, lossy); recorded in the protocol, so formats never share a column")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run; regenerates nothing stored")
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="run settings in TOML (keys as the flags)")
     p.add_argument("--refit", action="store_true", default=None, help="fit learning methods again, ignoring caches")
@@ -54,7 +57,7 @@ def add_parser(sub) -> None:
 
 
 FLAG_KEYS = ("methods", "metrics", "emotions", "n_per_emotion", "seed", "templates", "zoo", "baseline",
-             "batch_size", "out", "refit", "fit_seeds", "track", "contents", "content_list")
+             "batch_size", "out", "refit", "fit_seeds", "track", "contents", "content_list", "image_format")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -34,6 +34,8 @@ from emobench.io.files import atomic_write_text, write_json
 from emobench.run.setup import never_started, write_setup
 from emobench.scoring import score_run
 from emobench.run.store import ImageStore, image_key
+from emobench.run.writer import BackgroundWriter
+from emobench.io.images import to_hwc_uint8
 from emobench.io.sweep import sweep
 from emobench.zoo.load import load_zoo
 
@@ -175,8 +177,6 @@ def prepare_run_dir(cfg: RunConfig, resume: Path | None) -> Path:
     return out
 
 
-
-
 # --------------------------------------------------------------------------------------- outcomes
 @dataclass
 class MethodOutcome:
@@ -297,22 +297,26 @@ def _generate_fit(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunCo
     size = (zoo.sampling.height, zoo.sampling.width)
     label = ms.label if fit is None else f"{ms.label} (fit {fit})"
     bar = _bar(label, len(cells), len(cells) - len(todo), progress)
+    writer = BackgroundWriter(store)   # encoding, hashing and writing run beside the sampler, never inside it
     with collect_truncations() as cut:   # cut prompts: one warning for the method, not per call
         try:
             for batch in plan.batches(todo, cfg.batch_size):
                 requests = plan.requests(batch)
                 with torch.inference_mode():
                     result = ms.method.generate(requests)
-                images = check_output(result, len(requests), size)
+                pixels = to_hwc_uint8(check_output(result, len(requests), size))   # one copy to the host
                 extras = list(result.extras) + [{}] * (len(batch) - len(result.extras))
                 for i, cell in enumerate(batch):
-                    records[(cell, fit)] = store.put(keys[cell], images[i], method=ms.label, cell=cell,
-                                                     prompt=str(result.prompts[i]), extras=extras[i] or None,
-                                                     fit_seed=fit)
+                    writer.submit((cell, fit), keys[cell], pixels[i], method=ms.label, cell=cell,
+                                  prompt=str(result.prompts[i]), extras=extras[i] or None, fit_seed=fit)
                 outcome.n_generated += len(batch)
                 bar.update(len(batch))
         finally:
             bar.close()
+            written, error = writer.close()   # every image generated so far is stored, even after an error
+            records.update(written)
+    if error is not None:
+        raise error
     if cut.cut:
         note = cut.message(ms.label)
         print(f"emobench: warning: {note}", file=sys.stderr)
@@ -351,7 +355,7 @@ def execute(cfg: RunConfig, *, resume: Path | None = None, zoo=None, score: bool
 
 def _execute(cfg: RunConfig, methods: list[MethodSpec], zoo, run_dir: Path, plan: Plan, shard,
              score: bool, progress: bool) -> RunResult:
-    store = ImageStore(run_dir)
+    store = ImageStore(run_dir, cfg.image_format)
     outcomes: list[MethodOutcome] = []
     records: list[ImageRecord] = []
     keys: dict[str, dict[Cell, str]] = {}   # label → every plan cell's image key (the shard merge looks them up)
