@@ -55,14 +55,38 @@ class ClipLike(Protocol):
 
 
 @dataclass
+class PendingPart:
+    """A judge network loaded on first use (``Judges`` resolves it on attribute access): a warm re-score, whose
+    features are all cached, never reads its weights."""
+
+    load: "Callable[[], object]"
+
+
+@dataclass
 class Judges:
-    """Networks that score images. None of them is shared with a generator."""
+    """Networks that score images. None of them is shared with a generator. A field may hold a ``PendingPart``;
+    reading the field loads it (``present`` asks without loading)."""
 
     emotion: ImageClassifier | None = None    # logits over EMOTIONS, canonical order (Emo-A)
     object: ImageClassifier | None = None     # Sem-C
     scene: ImageClassifier | None = None      # Sem-C
     fid_features: nn.Module | None = None     # FID/KID features; torchmetrics-compatible module
     lpips: nn.Module | None = None            # perceptual distance net: (x, y) in [0,1] → [N] distances
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if isinstance(value, PendingPart):
+            with torch.inference_mode(False):   # as Zoo.pipeline: never load weights as inference tensors
+                value = value.load()
+            object.__setattr__(self, name, value)
+        return value
+
+    def present(self, name: str) -> bool:
+        """Whether the judge ``name`` is there (loaded or pending), without loading it."""
+        return object.__getattribute__(self, name) is not None
+
+    def loaded(self, name: str) -> bool:
+        return not isinstance(object.__getattribute__(self, name), PendingPart)
 
 
 @dataclass
@@ -135,6 +159,9 @@ class Zoo:
         """Whether the dotted part (``"clip"``, ``"judges.emotion"``, ``"dataset"``) is present."""
         if part == "pipeline":   # without loading a pending pipeline
             return object.__getattribute__(self, "pipeline") is not None
+        judges = self.judges
+        if part.startswith("judges.") and isinstance(judges, Judges) and part[7:] in Judges.__dataclass_fields__:
+            return judges.present(part[7:])   # nor a pending judge
         obj = self
         for attr in part.split("."):
             obj = getattr(obj, attr, None)
