@@ -77,6 +77,10 @@ class DreamBoothMethod(Method):
     Config: ClassVar[type] = DreamBoothConfig
     learns: ClassVar[bool] = True
     GENERATION_ONLY: ClassVar[tuple[str, ...]] = ("fuse",)   # options left out of fit_config (the artifact key)
+    # diffusers' examples/dreambooth README for SD 1.5: LoRA 500 steps of batch 1 at lr 1e-4 (rank 4, the default);
+    # full fine-tuning lr 5e-6 (its README: 400 steps, 800 with prior preservation)
+    scale_defaults: ClassVar[dict[str, dict[str, Any]]] = {"paper": {"steps": 500, "batch_size": 1, "lr": 1e-4,
+                                                                      "full_lr": 5e-6}}
 
     def __init__(self, config: Any = None):
         super().__init__(config)

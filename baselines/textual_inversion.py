@@ -76,6 +76,9 @@ class TextualInversionMethod(Method):
     display_name: ClassVar[str] = "Textual Inversion"
     Config: ClassVar[type] = TextualInversionConfig
     learns: ClassVar[bool] = True
+    # diffusers' examples/textual_inversion README for SD: 3,000 steps of batch 1 × 4 accumulated at lr 5e-4,
+    # scaled by --scale_lr to 5e-4 × 4 = 2e-3 (this plugin takes the 4 images in one batch: no accumulation)
+    scale_defaults: ClassVar[dict[str, dict[str, Any]]] = {"paper": {"steps": 3000, "batch_size": 4, "lr": 2e-3}}
 
     def __init__(self, config: Any = None):
         super().__init__(config)

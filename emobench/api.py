@@ -153,6 +153,10 @@ class Method(ABC):
     # True: a control (e.g. built to game one judge), not a contender: `emobench run` without --methods skips
     # it, and the report shows its row apart from the ranked methods.
     control: ClassVar[bool] = False
+    # Defaults of some options at one zoo scale, e.g. {"paper": {"steps": 3000}}: applied to the options a method
+    # spec leaves unset when it runs on a zoo of that scale (the spec's label does not change). Mini-scale budgets
+    # stay the Config's defaults, so their fits keep their artifact keys.
+    scale_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()

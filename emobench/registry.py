@@ -138,12 +138,23 @@ class Registry:
         raise EmobenchError(f"unknown {self.kind} {name!r}",
                             f"{hint}installed {self.kind}s: {', '.join(self.names()) or 'none'}")
 
-    def create(self, spec: str) -> tuple[str, Any]:
-        """``"sd:guidance_scale=7"`` → (canonical label, plugin instance with its parsed Config)."""
+    def create(self, spec: str, scale: str | None = None) -> tuple[str, Any]:
+        """``"sd:guidance_scale=7"`` → (canonical label, plugin instance with its parsed Config). With a zoo
+        ``scale``, the plugin's ``scale_defaults[scale]`` fill the options the spec leaves unset (paper-scale
+        budgets); the label is the spec's either way."""
         name, options = parse_spec(spec)
         cls = self.get(name)
         config = build_config(cls.Config, options, f"{self.kind} {name!r}")
-        return spec_label(name, config), cls(config)
+        label = spec_label(name, config)
+        scaled = {k: v for k, v in dict((getattr(cls, "scale_defaults", None) or {}).get(scale or "", {})).items()
+                  if k not in options}
+        if scaled:
+            try:
+                config = dataclasses.replace(config, **scaled)
+            except (TypeError, ValueError) as err:
+                raise EmobenchError(f"{self.kind} {name!r}: its {scale}-scale defaults {scaled} do not fit its "
+                                    f"options ({err})", "fix the plugin's scale_defaults") from None
+        return label, cls(config)
 
 
 def _cwd_on_path() -> None:

@@ -37,7 +37,7 @@ from emobench.run.store import ImageStore, image_key
 from emobench.run.writer import BackgroundWriter
 from emobench.io.images import to_hwc_uint8
 from emobench.io.sweep import sweep
-from emobench.zoo.load import load_zoo
+from emobench.zoo.load import load_zoo, zoo_scale
 
 
 # ------------------------------------------------------------------------------------ resolution
@@ -59,7 +59,7 @@ def display_label(label: str, plugin_display: str | None) -> str:
     return f"{plugin_display} ({options.replace(':', ', ')})" if options else plugin_display
 
 
-def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
+def resolve_methods(specs: Sequence[str], scale: str | None = None) -> list[MethodSpec]:
     reg = registry.methods()
     # the default list leaves out controls (Method.control): they run only when named
     specs = list(specs) or [n for n in reg.available() if not getattr(reg.get(n), "control", False)]
@@ -69,7 +69,7 @@ def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
     for position, spec in enumerate(specs):
         name, options = registry.parse_spec(spec)
         try:
-            label, method = reg.create(spec)
+            label, method = reg.create(spec, scale)   # the zoo scale's defaults (paper budgets) fill unset options
         except PluginError as err:
             if name not in reg.broken():
                 raise
@@ -126,7 +126,7 @@ def resolve(cfg: RunConfig, zoo=None, resume: Path | None = None) -> tuple[RunCo
 
     With explicit metrics the resolved config (and so a resume's hash check) needs no zoo, so a mismatched
     ``--resume`` fails before the models load."""
-    methods = resolve_methods(cfg.methods)
+    methods = resolve_methods(cfg.methods, zoo_scale(cfg.zoo))
     labels = [m.label for m in methods]
     parsed = parse_metrics(cfg.metrics)
     baseline = cfg.baseline

@@ -90,6 +90,23 @@ def _paper_parts() -> list[str]:
     return list(PART_KEYS)
 
 
+def zoo_scale(spec: str | Path) -> str | None:
+    """The scale a zoo spec names, without loading anything: "paper" for a .toml, a folder's zoo.json scale,
+    "mini" for the shipped zoo, "custom" for a bare pipeline folder; None when the spec names nothing."""
+    spec_str = str(spec)
+    if spec_str == "mini":
+        return "mini"
+    path = Path(spec_str).expanduser()
+    if path.suffix == ".toml":
+        return "paper"
+    if (path / "zoo.json").is_file():
+        try:
+            return str(json.loads((path / "zoo.json").read_text()).get("scale", "mini"))
+        except (OSError, ValueError):
+            return None
+    return "custom" if (path / "model_index.json").is_file() else None
+
+
 # ---------------------------------------------------------------------------------------------- zoo folder
 
 def read_zoo_json(root: Path) -> dict[str, Any]:
