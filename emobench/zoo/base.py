@@ -115,6 +115,9 @@ class Zoo:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     # the content track's list (emobench.spec.tracks.zoo_contents); None = the dataset's objects (the mini zoo)
     contents: tuple[str, ...] | None = None
+    # per part, what the weight lock says of its files (emobench.zoo.weights_lock, paper zoos); None: derived
+    # from the component hashes by ``official.statuses``
+    official: dict[str, str] | None = None
 
     def __getattribute__(self, name: str):
         value = object.__getattribute__(self, name)
@@ -184,7 +187,7 @@ class Zoo:
         return {"name": self.name, "scale": self.scale, "sampling": dataclasses.asdict(self.sampling),
                 "hashes": dict(sorted(self.hashes.items())), "weights_hash": self.weights_hash,
                 "judges_hash": self.judges_hash, "latent_shape": list(self.latent_shape()),
-                "official": official.statuses(self.hashes)}   # which files are the published ones
+                "official": dict(self.official) if self.official is not None else official.statuses(self.hashes)}
 
     def scheduler_name(self) -> str:
         """The sampler's class name, read from the folder's config when the pipeline is not loaded yet."""

@@ -114,10 +114,14 @@ def load_paper_zoo(path: str | Path, device: torch.device | str | None = None, *
         setattr(judges, field, PendingPart(load) if lazy else load())
 
     from emobench.data.content_lists import named_list
+    from emobench.zoo.weights_lock import part_status, verify_parts
 
+    # what the weight lock says of each part's files (hashes cached: the files were hashed just above)
+    checked = verify_parts({k: parts[k].path for k in wanted if k != "dataset"})
     return Zoo(name=spec.name, scale="paper", pipeline=pipe, sampling=sampling, clip=clip, judges=judges,
                dataset=dataset, root=spec.toml.parent, source=spec.toml, hashes=hashes, device=dev,
-               contents=named_list(spec.contents, dataset) if dataset is not None else None)
+               contents=named_list(spec.contents, dataset) if dataset is not None else None,
+               official={k: part_status(v) for k, v in checked.items()})
 
 
 def _pending_generator(spec: PaperSpec, dev: torch.device, dtype: torch.dtype) -> PendingPipeline:
