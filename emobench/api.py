@@ -124,6 +124,13 @@ class FitContext:
     artifact_dir: Path
     seed: int = 0
     progress: Callable[[str, int, int], None] | None = None  # (stage, done, total)
+    # A pilot's cap (``emobench run --pilot``): run at most this many steps of each training loop, but report
+    # the loop's full length as ``total`` to ``progress``, so the pilot can time steps and project the full fit.
+    max_steps: int | None = None
+
+    def loop_steps(self, total: int) -> int:
+        """How many of a loop's ``total`` steps to run: all of them, except under a pilot's ``max_steps``."""
+        return total if self.max_steps is None else max(1, min(int(total), int(self.max_steps)))
 
 
 class Method(ABC):

@@ -53,6 +53,16 @@ def add_parser(sub) -> None:
                    help="shard the plan's cells over several processes started by this launcher (needs --out)")
     p.add_argument("--num-processes", type=int, default=None,
                    help="processes for --launcher (default: the number of GPUs, or 2 on CPU)")
+    p.add_argument("--pilot", action="store_true",
+                   help="write no run: generate a few cells per method, time fits (a few steps per loop), "
+                        "generation and scoring, and print the full config's projected time (per method, fit "
+                        "seed and process count), device-hours, disk and peak memory")
+    p.add_argument("--pilot-cells", dest="pilot_cells", type=int, default=None,
+                   help="--pilot: cells per emotion and method (default 4; scoring is timed at half and all)")
+    p.add_argument("--pilot-steps", dest="pilot_steps", type=int, default=None,
+                   help="--pilot: training steps per loop of a pilot fit (default 8)")
+    p.add_argument("--pilot-json", dest="pilot_json", type=Path, default=None,
+                   help="--pilot: also write the measurements and the projection to this JSON file")
     p.set_defaults(func=main)
 
 
@@ -64,19 +74,15 @@ def main(args: argparse.Namespace) -> int:
     from emobench.run import runner
     from emobench.run import shard as sharding
 
+    if args.pilot:
+        return pilot_main(args)
     if args.launcher and not sharding.from_env().active:  # start the shards; each runs this command again
         return sharding.relaunch(args.launcher, args.num_processes, cli_argv())
 
     if args.resume is not None and args.out is not None and Path(args.out).resolve() != args.resume.resolve():
         raise EmobenchError(f"--resume {str(args.resume)!r} and --out {args.out!r} name different folders",
                             "a resume writes into the run it continues: drop --out (or start a new run with --out)")
-    layers = []
-    if args.resume is not None:
-        layers.append(read_stored(args.resume))
-    if args.config is not None:
-        layers.append(read_toml(args.config))
-    layers.append({k: getattr(args, k) for k in FLAG_KEYS})
-    cfg = merge(*layers)
+    cfg = _config(args)
     result = runner.execute(cfg, resume=args.resume, score=args.score, progress=args.progress)
     if not sharding.from_env().is_main:
         return 0  # rank 0 merges, scores and reports
@@ -92,6 +98,39 @@ def main(args: argparse.Namespace) -> int:
     if index is not None:
         print(index)   # the last line: the page to open
     return 1 if result.failed else 0
+
+
+def _config(args: argparse.Namespace):
+    layers = []
+    if args.resume is not None:
+        layers.append(read_stored(args.resume))
+    if args.config is not None:
+        layers.append(read_toml(args.config))
+    layers.append({k: getattr(args, k) for k in FLAG_KEYS})
+    return merge(*layers)
+
+
+def pilot_main(args: argparse.Namespace) -> int:
+    """``--pilot``: measure, project, print (emobench.run.pilot); no run folder is written."""
+    from emobench.run import pilot, pilot_model
+
+    if args.launcher or args.resume is not None:
+        raise EmobenchError("--pilot measures one process and writes no run",
+                            "drop --launcher / --resume (the projection lists 1, 2, 4 and 8 processes)")
+    for name in ("pilot_cells", "pilot_steps"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise EmobenchError(f"--{name.replace('_', '-')} must be at least 1", "pass a positive number")
+    from emobench.report import build_report
+
+    result = pilot.measure(_config(args), per_emotion=args.pilot_cells or pilot.PER_EMOTION,
+                           max_steps=args.pilot_steps or pilot.MAX_STEPS,
+                           log=lambda msg: print(msg, file=sys.stderr, flush=True),
+                           report=(lambda run_dir: build_report([run_dir])) if args.report else None)
+    projection, cpu = pilot_model.project(result), pilot_model.project(result, clock="cpu")
+    print(pilot_model.render(result, projection, cpu))
+    if args.pilot_json is not None:
+        pilot.write_json(result, {"wall": projection, "cpu": cpu}, args.pilot_json)
+    return 0
 
 
 def strip_launcher_args(argv: Sequence[str]) -> list[str]:
