@@ -31,6 +31,9 @@ def test_paper_defaults_fill_unset_options_only_at_paper_scale():
         assert label == name and {k: getattr(m.config, k) for k in paper} == paper
         label, m = reg.create(f"{name}:steps=7", "paper")   # an explicit option always wins
         assert label == f"{name}:steps=7" and m.config.steps == 7 and m.config.lr == paper["lr"]
+        mini_steps = reg.get(name).Config().steps   # the mini default, given explicitly on a paper zoo, is named
+        assert reg.create(f"{name}:steps={mini_steps}", "paper")[0] == f"{name}:steps={mini_steps}"
+        assert reg.create(f"{name}:steps={paper['steps']}", "paper")[0] == name   # = the paper default
     assert reg.create("sd", "paper")[1].config == reg.get("sd").Config()
 
 

@@ -53,6 +53,7 @@ def test_the_paper_zoo_loads_lazily(tiny_paper):
     assert all(zoo.has(p) for p in ("judges.emotion", "judges.object", "judges.fid_features", "judges.lpips"))
     assert not any(zoo.judges.loaded(n) for n in ("emotion", "object", "scene", "fid_features", "lpips"))
     assert zoo.clip._clip is None
+    assert getattr(zoo.judges.lpips, "scale_note", None) is None and not zoo.judges.loaded("lpips")
     eager = load_zoo(str(tiny_paper / "paper.toml"))
     assert zoo.weights_hash == eager.weights_hash and zoo.judges_hash == eager.judges_hash
     assert zoo.judges.object.labels[0] == "tench" and zoo.judges.loaded("object")   # first use loads it
@@ -102,3 +103,20 @@ def test_the_documented_dry_run_scores_every_metric(tiny_paper, tmp_path, monkey
     fid = {r["method"]: r["value"] for r in rows if r["metric"] == "fid" and r["emotion"] == "all"}
     assert len(set(fid.values())) > 1            # the calibrated random Inception tells images apart
     assert "skipped" not in capsys.readouterr().err
+
+
+def test_a_finished_paper_runs_resume_loads_nothing_it_does_not_use(tiny_paper, tmp_path, monkeypatch):
+    """The lazy paper zoo: resuming a finished, scored run (every feature cached) loads neither the generator
+    nor CLIP nor any judge network (the Emo-A probe's 8×D layer is read: the panel describes it)."""
+    from emobench.run import runner
+    from emobench.spec.config import merge
+
+    monkeypatch.setenv("EMOBENCH_CACHE", str(tmp_path / "cache"))
+    cfg = {"zoo": str(tiny_paper / "paper.toml"), "methods": "sd", "emotions": "awe,fear", "n_per_emotion": 2,
+           "out": str(tmp_path / "run")}
+    runner.execute(merge(cfg), progress=False)
+    zoo = load_zoo(cfg["zoo"], lazy=True)
+    again = runner.execute(merge(cfg), resume=tmp_path / "run", zoo=zoo, progress=False)
+    assert again.scored and again.outcomes[0].n_generated == 0
+    assert not zoo.pipeline_loaded and zoo.clip._clip is None
+    assert not [n for n in ("object", "scene", "fid_features", "lpips") if zoo.judges.loaded(n)]

@@ -59,7 +59,7 @@ def test_fit_seeds_multiply_fits_and_generation_and_cached_seeds_cost_nothing():
 def test_a_pilot_on_the_tiny_zoo_projects_and_writes_nothing(zoo_dir, tmp_path, isolated_cache, capsys):
     out, js = tmp_path / "run", tmp_path / "pilot.json"
     argv = ["run", "--zoo", str(zoo_dir), "--methods", "sd,textual-inversion:steps=5", "--emotions", "awe,fear",
-            "--n-per-emotion", "6", "--metrics", "emo-a,fid", "--out", str(out), "--pilot", "--pilot-cells", "2",
+            "--n-per-emotion", "6", "--metrics", "emo-a,fid", "--out", str(out), "--pilot", "--pilot-cells", "4",
             "--pilot-steps", "3", "--pilot-json", str(js)]
     assert cli_main(argv) == 0
     text = capsys.readouterr().out
@@ -69,7 +69,7 @@ def test_a_pilot_on_the_tiny_zoo_projects_and_writes_nothing(zoo_dir, tmp_path, 
     data = json.loads(js.read_text())
     ti = [m for m in data["measured"]["methods"] if m["label"] == "textual-inversion:steps=5"][0]
     assert {(s["steps_run"], s["total"]) for s in ti["fit"]["stages"]} == {(3, 5)}   # capped, full length known
-    assert ti["n_images"] == 4 and data["measured"]["n_cells"] == 12
+    assert ti["n_images"] == 8 and data["measured"]["n_cells"] == 12
     assert data["projection"]["wall"]["methods"]["sd"]["images"] == 12
     assert data["measured"]["scoring"]["images"][0] < data["measured"]["scoring"]["images"][1]
     assert cli_main(["run", "--zoo", str(zoo_dir), "--pilot", "--resume", str(tmp_path)]) == 2

@@ -25,10 +25,11 @@ IMAGE_FORMATS: dict[str, ImageFormat] = {
     # compress_level 6, no optimize: the settings every PNG of a run has had (image bytes must not change)
     "png": ImageFormat("png", ".png", "PNG", (("optimize", False), ("compress_level", 6)),
                        "png-uint8-round", True),
-    # libwebp's lossless mode (exact pixels); method 4 is its default speed/size trade-off
-    "webp": ImageFormat("webp", ".webp", "WEBP", (("lossless", True), ("quality", 100), ("method", 4),
+    # libwebp's lossless mode (exact pixels). In lossless mode "quality" is the effort: measured on a 512² photo
+    # crop, 50 gives the size of 100 (64 % of the PNG) at a quarter of the encoding time (160 vs 680 ms)
+    "webp": ImageFormat("webp", ".webp", "WEBP", (("lossless", True), ("quality", 50), ("method", 4),
                                                   ("exact", True)), "webp-lossless-uint8-round", True),
-    # quality 95 with full-resolution chroma (subsampling 0 = 4:4:4): about 2-3 × smaller than PNG
+    # quality 95 with full-resolution chroma (subsampling 0 = 4:4:4): a third of the PNG on the same crop
     "jpeg": ImageFormat("jpeg", ".jpg", "JPEG", (("quality", 95), ("subsampling", 0), ("optimize", False)),
                         "jpeg-q95-444-uint8-round", False),
 }

@@ -386,7 +386,7 @@ def _execute(cfg: RunConfig, methods: list[MethodSpec], zoo, run_dir: Path, plan
     store.write_manifest(records)
     result = RunResult(run_dir, cfg, outcomes, records)
     if score and records and cfg.metrics:
-        score_run(run_dir, zoo, list(cfg.metrics), baseline=cfg.baseline)
+        score_run(run_dir, zoo, list(cfg.metrics), baseline=cfg.baseline, progress=progress)
         result.scored = True
     return result
 

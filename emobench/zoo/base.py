@@ -57,15 +57,46 @@ class ClipLike(Protocol):
 @dataclass
 class PendingPart:
     """A judge network loaded on first use (``Judges`` resolves it on attribute access): a warm re-score, whose
-    features are all cached, never reads its weights."""
+    features are all cached, never reads its weights. With ``cls`` (the class ``load`` returns), reading the field
+    gives a ``LazyPart`` that loads on its first call or attribute, and answers class-level facts (``STATIC_FACTS``,
+    e.g. a metric's ``scale_note`` lookup) without loading."""
 
     load: "Callable[[], object]"
+    cls: type | None = None
+
+
+STATIC_FACTS = ("scale_note",)   # declared on a judge's class, if at all: read without loading its weights
+
+
+class LazyPart:
+    """A pending judge as ``zoo.judges.<name>`` returns it: calls and attributes load it (once, into the zoo)."""
+
+    def __init__(self, judges: "Judges", name: str, cls: type):
+        object.__setattr__(self, "_where", (judges, name, cls))
+
+    def _get(self):
+        judges, name, _ = object.__getattribute__(self, "_where")
+        return judges.resolve(name)
+
+    def __call__(self, *args, **kwargs):
+        return self._get()(*args, **kwargs)
+
+    def __getattr__(self, attr: str):
+        if attr in STATIC_FACTS:
+            cls = object.__getattribute__(self, "_where")[2]
+            if hasattr(cls, attr):
+                return getattr(cls, attr)
+            raise AttributeError(attr)
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return getattr(self._get(), attr)
 
 
 @dataclass
 class Judges:
     """Networks that score images. None of them is shared with a generator. A field may hold a ``PendingPart``;
-    reading the field loads it (``present`` asks without loading)."""
+    reading the field loads it, or gives a ``LazyPart`` that loads on first use (``present`` asks without
+    loading)."""
 
     emotion: ImageClassifier | None = None    # logits over EMOTIONS, canonical order (Emo-A)
     object: ImageClassifier | None = None     # Sem-C
@@ -74,6 +105,13 @@ class Judges:
     lpips: nn.Module | None = None            # perceptual distance net: (x, y) in [0,1] → [N] distances
 
     def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if isinstance(value, PendingPart):
+            return LazyPart(self, name, value.cls) if value.cls is not None else self.resolve(name)
+        return value
+
+    def resolve(self, name: str):
+        """The judge ``name``, loaded now if it is pending."""
         value = object.__getattribute__(self, name)
         if isinstance(value, PendingPart):
             with torch.inference_mode(False):   # as Zoo.pipeline: never load weights as inference tensors

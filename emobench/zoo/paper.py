@@ -32,8 +32,9 @@ from emobench.errors import EmobenchError
 from emobench.zoo.base import Judges, PendingPart, PendingPipeline, SamplingDefaults, Zoo
 from emobench.zoo.clip_lazy import LazyClip, load_clip_checked
 from emobench.zoo.hashing import file_sha256, files_hash, weights_files
-from emobench.zoo.paper_judges import (AlexLPIPS, InceptionFeatures, imagenet_labels, lpips_linear_file, load_probe,
-                                       load_torchvision_classifier, places365_labels, safe_state_dict)
+from emobench.zoo.paper_judges import (AlexLPIPS, InceptionFeatures, TorchvisionClassifier, imagenet_labels,
+                                       lpips_linear_file, load_probe, load_torchvision_classifier, places365_labels,
+                                       safe_state_dict)
 from emobench.zoo.paper_spec import PROBE_CONFIG, PROBE_WEIGHTS, PaperSpec, Part, missing_error, read_paper_toml
 from emobench.zoo.pipeline import load_pipeline
 
@@ -111,7 +112,10 @@ def load_paper_zoo(path: str | Path, device: torch.device | str | None = None, *
             continue
         hashes[key] = _judge_hash(spec, key)
         field = "fid_features" if key == "judges.fid" else key.removeprefix("judges.")
-        setattr(judges, field, PendingPart(load) if lazy else load())
+        # the probe loads on first access (tiny; the panel reads its type); the networks on first call
+        cls = {"judges.object": TorchvisionClassifier, "judges.scene": TorchvisionClassifier,
+               "judges.fid": InceptionFeatures, "judges.lpips": AlexLPIPS}.get(key)
+        setattr(judges, field, PendingPart(load, cls) if lazy else load())
 
     from emobench.data.content_lists import named_list
     from emobench.zoo.weights_lock import part_status, verify_parts
