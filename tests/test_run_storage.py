@@ -163,3 +163,20 @@ def test_decode_reads_every_format():
     px = to_hwc_uint8(torch.rand(3, 16, 16))
     for fmt in IMAGE_FORMATS:
         assert decode_image(encode_pixels(px, fmt)).shape == (3, 16, 16)
+
+
+def test_a_resume_that_generates_nothing_keeps_the_report(zoo_dir, tmp_path, isolated_cache, capsys):
+    """methods.json's per-invocation fields (wall_s, n_generated, artifact_source) change on every resume and
+    no report shows them: they must not make a no-op resume re-render every figure."""
+    from emobench.cli import main as cli
+
+    out = tmp_path / "run"
+    argv = ["run", "--zoo", str(zoo_dir), "--methods", "sd", "--emotions", "awe,fear", "--n-per-emotion", "2",
+            "--metrics", "emo-a", "--out", str(out), "--no-progress"]
+    assert cli(argv) == 0
+    before = (out / "index.html").stat().st_mtime_ns
+    capsys.readouterr()
+    assert cli(["run", "--resume", str(out), "--no-progress"]) == 0
+    assert "report: unchanged" in capsys.readouterr().out
+    assert json.loads((out / "methods.json").read_text())["sd"]["n_generated"] == 0
+    assert (out / "index.html").stat().st_mtime_ns == before

@@ -188,10 +188,36 @@ _NOT_REPORT_INPUTS = {"index.html", "leaderboard.md", "leaderboard.csv", "leader
                       "env.resumes.jsonl"}
 
 
-def _report_inputs_digest(run_dir: Path) -> str:
-    """sha256 over the run's stored results (every top-level .json/.jsonl/.csv but the report's own files)."""
-    from emobench.zoo.hashing import files_hash
+# what methods.json says about one invocation only (a no-op resume rewrites them); no report shows them
+_PER_INVOCATION = ("wall_s", "n_generated", "artifact_source")
 
-    inputs = [p for p in sorted(run_dir.iterdir())
-              if p.is_file() and p.suffix in (".json", ".jsonl", ".csv") and p.name not in _NOT_REPORT_INPUTS]
-    return files_hash(inputs, run_dir)
+
+def _drop_per_invocation(obj):
+    if isinstance(obj, dict):
+        return {k: _drop_per_invocation(v) for k, v in obj.items() if k not in _PER_INVOCATION}
+    if isinstance(obj, list):
+        return [_drop_per_invocation(v) for v in obj]
+    return obj
+
+
+def _report_inputs_digest(run_dir: Path) -> str:
+    """sha256 over the run's stored results (every top-level .json/.jsonl/.csv but the report's own files;
+    methods.json without its per-invocation fields, so a resume that generated nothing keeps the report)."""
+    import hashlib
+    import json
+
+    from emobench.zoo.hashing import file_sha256
+
+    h = hashlib.sha256()
+    for p in sorted(run_dir.iterdir()):
+        if not (p.is_file() and p.suffix in (".json", ".jsonl", ".csv") and p.name not in _NOT_REPORT_INPUTS):
+            continue
+        digest = file_sha256(p)
+        if p.name == "methods.json":
+            try:
+                stable = _drop_per_invocation(json.loads(p.read_text()))
+                digest = hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
+            except ValueError:
+                pass
+        h.update(p.name.encode() + b"\0" + digest.encode() + b"\n")
+    return h.hexdigest()
