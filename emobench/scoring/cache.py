@@ -102,7 +102,7 @@ class FeatureStore:
         todo = list(missing.items())
         bs = max(1, self.metric.batch_size)
         with tqdm(total=len(todo), desc=f"scoring {self.metric.name}", unit="img", leave=False,
-                  disable=not self.progress) as bar:
+                  disable=None if self.progress else True) as bar:
             for start in range(0, len(todo), bs):
                 chunk = todo[start:start + bs]
                 images = torch.stack([e.loader() for _, e in chunk])

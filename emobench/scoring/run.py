@@ -129,9 +129,9 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
     score_rows: list[dict[str, Any]] = []
     kinds = {split_label(m)[0]: pop.kind for pop in pops for m, _ in pop.groups}
     columns: dict[str, list[str]] = {m.name: metric_columns(m) for m in metric_objs}
-    # shown whenever progress is on, as the generation bars are (a log file sees them too): scoring a paper run
-    # takes minutes, and it used to print nothing unless stderr was a terminal
-    bar = tqdm(metric_objs, desc="scoring", unit="metric", disable=not progress, leave=True)
+    # on a terminal (tqdm's own test) unless progress is off; per-metric image bars below (FeatureStore), as
+    # scoring a paper run takes minutes
+    bar = tqdm(metric_objs, desc="scoring", unit="metric", disable=None if progress else True, leave=True)
     for metric in bar:
         bar.set_postfix_str(metric.name)
         n_score_rows = len(score_rows)
@@ -185,7 +185,7 @@ def _rows_for(scorer: RunScorer, metric: Metric, series: dict[tuple[str, str, st
               progress: bool = False) -> list[SummaryRow]:
     rows = []
     for (method, col, emotion), s in tqdm(series.items(), desc=f"bootstrap {metric.name}", unit="series",
-                                          disable=not progress, leave=False):
+                                          disable=None if progress else True, leave=False):
         est = scorer.estimate(s)
         row = SummaryRow(method, kinds.get(method, "method"), "ok", col, emotion, est.value, est.ci_low, est.ci_high,
                   n=s.stat.n, warning=getattr(s.stat, "warning", ""), extra=dict(getattr(s.stat, "extra", {})))
