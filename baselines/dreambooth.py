@@ -77,6 +77,10 @@ class DreamBoothMethod(Method):
     Config: ClassVar[type] = DreamBoothConfig
     learns: ClassVar[bool] = True
     GENERATION_ONLY: ClassVar[tuple[str, ...]] = ("fuse",)   # options left out of fit_config (the artifact key)
+    # diffusers' examples/dreambooth README for SD 1.5: LoRA 500 steps of batch 1 at lr 1e-4 (rank 4, the default);
+    # full fine-tuning lr 5e-6 (its README: 400 steps, 800 with prior preservation)
+    scale_defaults: ClassVar[dict[str, dict[str, Any]]] = {"paper": {"steps": 500, "batch_size": 1, "lr": 1e-4,
+                                                                      "full_lr": 5e-6}}
 
     def __init__(self, config: Any = None):
         super().__init__(config)
@@ -142,7 +146,7 @@ class DreamBoothMethod(Method):
         class_sampler = EpochSampler(len(prior), cfg.batch_size, gen) if prior is not None else None
         trace = LossTrace()
         before = fixed_batch_loss(unet, scheduler, latents, inst_cond, seed + 1)  # LoRA starts as a no-op
-        for step in range(cfg.steps):
+        for step in range(ctx.loop_steps(cfg.steps)):   # a pilot runs a few
             idx = sampler.next().to(device)
             loss = denoising_loss(unet, scheduler, latents[idx], inst_cond.expand(len(idx), -1, -1), gen)
             if prior is not None and class_sampler is not None:
@@ -158,7 +162,7 @@ class DreamBoothMethod(Method):
             tick(step + 1, cfg.steps)
         unet.eval()
         after = fixed_batch_loss(unet, scheduler, latents, inst_cond, seed + 1)
-        facts = EmotionFit(emotion, cfg.steps, len(latents), round(time.perf_counter() - start, 3),
+        facts = EmotionFit(emotion, ctx.loop_steps(cfg.steps), len(latents), round(time.perf_counter() - start, 3),
                            trace.first, trace.last,
                            {"seed": seed, "prompt": cfg.instance_template.format(self.subject(emotion)),
                             "trainable_params": sum(p.numel() for p in params),

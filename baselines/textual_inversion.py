@@ -76,6 +76,9 @@ class TextualInversionMethod(Method):
     display_name: ClassVar[str] = "Textual Inversion"
     Config: ClassVar[type] = TextualInversionConfig
     learns: ClassVar[bool] = True
+    # diffusers' examples/textual_inversion README for SD: 3,000 steps of batch 1 × 4 accumulated at lr 5e-4,
+    # scaled by --scale_lr to 5e-4 × 4 = 2e-3 (this plugin takes the 4 images in one batch: no accumulation)
+    scale_defaults: ClassVar[dict[str, dict[str, Any]]] = {"paper": {"steps": 3000, "batch_size": 4, "lr": 2e-3}}
 
     def __init__(self, config: Any = None):
         super().__init__(config)
@@ -149,7 +152,7 @@ class TextualInversionMethod(Method):
         try:
             with space.learning(tokens, vectors):
                 before = probe_loss()
-                for step in range(cfg.steps):
+                for step in range(ctx.loop_steps(cfg.steps)):   # a pilot runs a few
                     idx = sampler.next()
                     picks = torch.randint(0, len(CAPTION_TEMPLATES), (len(idx),), generator=gen).tolist()
                     captions = [CAPTION_TEMPLATES[k].format(text) for k in picks]
@@ -165,7 +168,7 @@ class TextualInversionMethod(Method):
                 p.requires_grad_(g)
         learned = vectors.detach().to("cpu", torch.float32).contiguous()
         token = tokens[0]
-        facts = EmotionFit(emotion, cfg.steps, len(latents), round(time.perf_counter() - start, 3),
+        facts = EmotionFit(emotion, ctx.loop_steps(cfg.steps), len(latents), round(time.perf_counter() - start, 3),
                            trace.first, trace.last,
                            {"token": token, "seed": seed,
                             "vector_norm": round(float(learned.norm(dim=1).mean()), 5),

@@ -96,6 +96,13 @@ class FitContext:
     artifact_dir: Path
     seed: int = 0
     progress: Callable[[str, int, int], None] | None = None  # (stage, done, total)
+    # A pilot's cap (``emobench run --pilot``): run at most this many steps of each training loop, but report
+    # the loop's full length as ``total`` to ``progress``, so the pilot can time steps and project the full fit.
+    max_steps: int | None = None
+
+    def loop_steps(self, total: int) -> int:
+        """How many of a loop's ``total`` steps to run: all of them, except under a pilot's ``max_steps``."""
+        return total if self.max_steps is None else max(1, min(int(total), int(self.max_steps)))
 
 
 class Method(ABC):
@@ -132,6 +139,10 @@ class Method(ABC):
     # True: the images come from outside emobench (a submitted folder or bundle), not from the zoo's pipeline:
     # never in the default method list; methods.json records it with ``provenance()``; tables mark the row.
     external: ClassVar[bool] = False
+    # Defaults of some options at one zoo scale, e.g. {"paper": {"steps": 3000}}: applied to the options a method
+    # spec leaves unset when it runs on a zoo of that scale (the spec's label does not change). Mini-scale budgets
+    # stay the Config's defaults, so their fits keep their artifact keys.
+    scale_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()

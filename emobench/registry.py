@@ -140,8 +140,10 @@ class Registry:
         raise EmobenchError(f"unknown {self.kind} {name!r}",
                             f"{hint}installed {self.kind}s: {', '.join(self.names()) or 'none'}")
 
-    def create(self, spec: str) -> tuple[str, Any]:
-        """``"sd:guidance_scale=7"`` → (canonical label, plugin instance with its parsed Config)."""
+    def create(self, spec: str, scale: str | None = None) -> tuple[str, Any]:
+        """``"sd:guidance_scale=7"`` → (canonical label, plugin instance with its parsed Config). With a zoo
+        ``scale``, the plugin's ``scale_defaults[scale]`` fill the options the spec leaves unset (paper-scale
+        budgets), and the label names the options that differ from that scale's defaults."""
         name, options = parse_spec(spec)
         cls = self.get(name)
         shorthand = getattr(cls.Config, "from_spec", None)   # a plugin's own spec form (``folder:NAME=DIR``)
@@ -151,7 +153,17 @@ class Registry:
             except (TypeError, ValueError) as err:
                 raise EmobenchError(f"{self.kind} {name!r}: {err}", f"see `emobench list {self.kind}s`") from None
         config = build_config(cls.Config, options, f"{self.kind} {name!r}")
-        return spec_label(name, config), cls(config)
+        scaled = dict((getattr(cls, "scale_defaults", None) or {}).get(scale or "", {}))
+        unset = {k: v for k, v in scaled.items() if k not in options}
+        if unset:
+            try:
+                config = dataclasses.replace(config, **unset)
+            except (TypeError, ValueError) as err:
+                raise EmobenchError(f"{self.kind} {name!r}: its {scale}-scale defaults {unset} do not fit its "
+                                    f"options ({err})", "fix the plugin's scale_defaults") from None
+        # the label names what differs from this scale's defaults: "dreambooth:steps=100" on a paper zoo, whose
+        # default is 500, is not plain "dreambooth" (a resume re-creates methods from their labels)
+        return spec_label(name, config, scaled), cls(config)
 
 
 def _cwd_on_path() -> None:
@@ -200,10 +212,11 @@ def split_specs(text: str | None) -> list[str]:
     return out
 
 
-def spec_label(name: str, config: Any) -> str:
-    """Canonical label: the name plus the options that differ from the defaults, sorted."""
+def spec_label(name: str, config: Any, scaled: dict[str, Any] | None = None) -> str:
+    """Canonical label: the name plus the options that differ from the defaults (with a zoo scale's
+    ``scaled`` defaults over the Config's), sorted."""
     try:
-        defaults = config_to_dict(type(config)())
+        defaults = {**config_to_dict(type(config)()), **(scaled or {})}
     except TypeError:  # a Config with required fields has no defaults to compare with
         defaults = {}
     cur = config_to_dict(config)

@@ -248,7 +248,10 @@ def resolve(config: EmoGenConfig, zoo: Any) -> Resolved:
     if config.encoder_image_size:
         size = config.encoder_image_size
     else:
-        size = 224 if encoder == "resnet50" and paper else int(zoo.sampling.height)
+        # 224 (the official Resize 256 → CenterCrop 224) for ResNet-50 at paper scale; never above the zoo's own
+        # image size: a tiny paper-layout zoo (64 px) would otherwise upsample to 224 and spend most of a dry
+        # run's time in stage 1
+        size = min(224, int(zoo.sampling.height)) if encoder == "resnet50" and paper else int(zoo.sampling.height)
     hidden = config.mapper_hidden or (1024 * width // 768 if width == 768 else 2 * width)
     s1 = config.stage1_steps or (None if paper else MINI_STAGE1_STEPS)
     s2 = None if config.epochs > 0 else (config.steps or None)   # None: epochs over the list (Stage2Trainer)

@@ -103,8 +103,10 @@ def _fit(config: EmoGenConfig, ctx: FitContext) -> dict[str, Any]:
     diff_bank = enc_bank if same else ImageBank(dataset, train, diff_size, framing=config.framing)
     trainer = Stage2Trainer.build(config, res, zoo, dataset, train, train_labels, len(emotions), vectors, diff_bank,
                                   seed_of("stage2", ctx.seed), seed_of("probe", ctx.seed))
-    steps2 = trainer.default_steps(res.stage2_steps)
-    secs2 = trainer.run(steps2, progress("emogen stage 2 (mapper)"))
+    full2 = trainer.default_steps(res.stage2_steps)
+    steps2 = ctx.loop_steps(full2)   # a pilot (FitContext.max_steps) runs a few and reports the full length
+    report2 = progress("emogen stage 2 (mapper)")
+    secs2 = trainer.run(steps2, (lambda done, _total: report2(done, full2)) if report2 else None)
     mapper, probe, trace, items, conf, vocab = (trainer.mapper, trainer.probe, trainer.trace, trainer.items,
                                                 trainer.conf, trainer.vocab)
     save_file({k: v.detach().cpu().contiguous() for k, v in mapper.state_dict().items()},
@@ -151,10 +153,11 @@ def _stage1(config: EmoGenConfig, res: Resolved, ctx: FitContext, emotions: list
     encoder, imagenet = build_encoder(res.encoder, res.width, len(emotions), res.image_size, config.encoder_init,
                                       seed_of("encoder", ctx.seed), zoo=ctx.zoo)
     encoder.to(ctx.zoo.device)
-    steps1 = res.stage1_steps or math.ceil(PAPER_STAGE1_EPOCHS * len(train) / config.stage1_batch)
+    full1 = res.stage1_steps or math.ceil(PAPER_STAGE1_EPOCHS * len(train) / config.stage1_batch)
+    steps1 = ctx.loop_steps(full1)   # a pilot runs a few steps; progress reports the full length
     g1 = torch.Generator().manual_seed(seed_of("stage1", ctx.seed))
     loss1, secs1 = train_encoder(encoder, enc_bank, train_labels, steps1, config.stage1_batch, config.stage1_lr,
-                                 g1, config.flip, report)
+                                 g1, config.flip, (lambda done, _total: report(done, full1)) if report else None)
     vectors, train_logits = embed_all(encoder, enc_bank)
     test_vectors, test_logits = embed_all(encoder, ImageBank(ctx.dataset, test, res.image_size))
     space = EmotionSpace.fit(emotions, vectors, train_labels, config.covariance)

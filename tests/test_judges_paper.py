@@ -182,3 +182,23 @@ def test_bad_panel_sections_are_one_line_errors(paper, tmp_path):
     bad.write_text(text.replace(f'arch = "resnet18"\nlabels = {json.dumps(PERM_LABELS)}', 'arch = "resnet18"'))
     with pytest.raises(EmobenchError, match="declares no labels"):
         load_panel(load_zoo(str(bad)))
+
+
+def test_validate_judges_warns_when_a_judge_measures_far_below_its_declared_accuracy(paper, capsys):
+    """A judge declaring 0.95 that measures near chance (the issue: 0.219 against a declared 0.71) is flagged on
+    stderr; a judge measuring about what it declares is not."""
+    from emobench.cli import main
+    from emobench.judges.fit import below_declared
+
+    assert below_declared("j", {"held_out_accuracy": 0.71}, {"accuracy": 0.219, "n": 400, "split": "test"})
+    assert below_declared("j", {"held_out_accuracy": 0.71}, {"accuracy": 0.70, "n": 400}) is None
+    assert below_declared("j", {"held_out_accuracy": 0.71}, {"accuracy": 0.5, "n": 4}) is None   # n too small
+    assert below_declared("j", {"held_out_accuracy": None}, {"accuracy": 0.1, "n": 400}) is None
+    inflated = paper.parent / "inflated.toml"
+    inflated.write_text(paper.read_text().replace("[panel.emogen-official]",
+                                                  "[panel.emogen-official]\nheld_out_accuracy = 0.99"))
+    assert main(["zoo", "validate-judges", "--zoo", str(inflated), "--judges", "emogen-official"]) == 0
+    out = capsys.readouterr()
+    assert "(declared 0.990)" in out.out
+    warning = [ln for ln in out.err.splitlines() if ln.startswith("emobench: warning:")]
+    assert len(warning) == 1 and "'emogen-official'" in warning[0] and "declared 0.990" in warning[0]

@@ -69,7 +69,7 @@ def test_shipped_prefits_match_the_default_configs(mini):
         specs |= set(tomllib.loads((repo / "leaderboards" / board / "config.toml").read_text())["run"]["methods"])
     learners = 0
     for spec in sorted(specs):
-        label, method = methods().create(spec)
+        label, method = methods().create(spec, mini.scale)   # as the runner resolves it on the mini zoo
         if not method.learns:
             continue
         learners += 1

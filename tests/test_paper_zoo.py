@@ -164,23 +164,3 @@ def test_a_pickle_with_code_is_refused_not_unpickled(paper, tmp_path):
     torch.save({"fc.weight": torch.zeros(2, 2), "hook": os.path.join}, evil)   # a function: needs full unpickling
     with pytest.raises(EmobenchError, match="cannot read"):
         safe_state_dict(evil)
-
-
-def test_make_tiny_paper_writes_the_paper_layout_that_loads(tmp_path, capsys):
-    """One command: the paper layout with tiny random parts, paths relative to paper.toml (movable), probe
-    trained; it loads as a paper-scale zoo and every part is served."""
-    from emobench.cli import main as cli_main
-
-    out = tmp_path / "tiny-paper"
-    assert cli_main(["zoo", "make-tiny-paper", str(out)]) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1] == str(out / "paper.toml")
-    for part in ("stable-diffusion/model_index.json", "clip/config.json", "EmoSet/train.json",
-                 "judges/weights-inception-2015-12-05-6726825d.pth", "judges/resnet18_places365.pth.tar",
-                 "emo-a-probe/" + PROBE_WEIGHTS):
-        assert (out / part).is_file(), part
-    moved = tmp_path / "moved"
-    out.rename(moved)
-    z = load_zoo(str(moved / "paper.toml"))
-    assert z.scale == "paper" and z.dataset is not None and z.judges.emotion is not None
-    assert cli_main(["zoo", "make-tiny-paper", str(moved)]) == 2          # not empty: refused, nothing touched
-    assert "not an empty folder" in capsys.readouterr().err and (moved / "paper.toml").is_file()

@@ -26,12 +26,12 @@ def main(args: argparse.Namespace) -> int:
     from emobench.errors import EmobenchError
 
     emotions = merge({"emotions": args.emotions}).emotions if args.emotions is not None else EMOTIONS
-    label, method = registry.methods().create(args.method)
+    from emobench.zoo.load import load_zoo, zoo_scale
+
+    label, method = registry.methods().create(args.method, zoo_scale(args.zoo))   # paper budgets at paper scale
     if not type(method).learns:
         raise EmobenchError(f"method {label!r} does not learn, so there is nothing to fit",
                             "fit a learning method (`emobench list methods` marks them [learns])")
-    from emobench.zoo.load import load_zoo
-
     zoo = load_zoo(args.zoo)
     art = artifacts.ensure(registry.parse_spec(args.method)[0], method, zoo, emotions, refit=args.refit,
                            seed=args.fit_seed)

@@ -37,6 +37,9 @@ def add_parser(sub) -> None:
     p.add_argument("--baseline", help="method label the paired differences are taken against (default: sd)")
     p.add_argument("--batch-size", dest="batch_size", help="cells per generate() call (default 8)")
     p.add_argument("--out", help="run directory (default runs/<timestamp>-<confighash>)")
+    p.add_argument("--image-format", dest="image_format", choices=["png", "webp", "jpeg"],
+                   help="how images are stored: png (default, lossless), webp (lossless, smaller) or jpeg "
+                        "(quality 95, lossy); recorded in the protocol, so formats never share a column")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run; regenerates nothing stored")
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="run settings in TOML (keys as the flags)")
     p.add_argument("--refit", action="store_true", default=None, help="fit learning methods again, ignoring caches")
@@ -54,27 +57,33 @@ def add_parser(sub) -> None:
                    help="shard the plan's cells over several processes started by this launcher (needs --out)")
     p.add_argument("--num-processes", type=int_in(1, 1024, "--num-processes"), default=None,
                    help="processes for --launcher (default: the number of GPUs, or 2 on CPU)")
+    p.add_argument("--pilot", action="store_true",
+                   help="write no run: generate a few cells per method, time fits (a few steps per loop), "
+                        "generation and scoring, and print the full config's projected time (per method, fit "
+                        "seed and process count), device-hours, disk and peak memory")
+    p.add_argument("--pilot-cells", dest="pilot_cells", type=int_in(1, 100000, "--pilot-cells"), default=None,
+                   help="--pilot: cells per emotion and method (default 4; scoring is timed at half and all)")
+    p.add_argument("--pilot-steps", dest="pilot_steps", type=int_in(1, 1000000, "--pilot-steps"), default=None,
+                   help="--pilot: training steps per loop of a pilot fit (default 8)")
+    p.add_argument("--pilot-json", dest="pilot_json", type=Path, default=None,
+                   help="--pilot: also write the measurements and the projection to this JSON file")
     p.set_defaults(func=main)
 
 
 FLAG_KEYS = ("methods", "metrics", "emotions", "n_per_emotion", "seed", "templates", "zoo", "baseline",
-             "batch_size", "out", "refit", "fit_seeds", "track", "contents", "content_list")
+             "batch_size", "out", "refit", "fit_seeds", "track", "contents", "content_list", "image_format")
 
 
 def main(args: argparse.Namespace) -> int:
     from emobench.run import runner
     from emobench.run import shard as sharding
 
+    if args.pilot:
+        return pilot_main(args)
     if args.resume is not None and args.out is not None and Path(args.out).resolve() != args.resume.resolve():
         raise EmobenchError(f"--resume {str(args.resume)!r} and --out {args.out!r} name different folders",
                             "a resume writes into the run it continues: drop --out (or start a new run with --out)")
-    layers = []
-    if args.resume is not None:
-        layers.append(read_stored(args.resume))
-    if args.config is not None:
-        layers.append(read_toml(args.config))
-    layers.append({k: getattr(args, k) for k in FLAG_KEYS})
-    cfg = merge(*layers)
+    cfg = _config(args)
     if args.launcher and not sharding.from_env().active:  # start the shards; each runs this command again
         # the whole config is checked once here (names, options, zoo, run folder, bindings), so a mistake is
         # one line now rather than the same traceback from every process the launcher would start
@@ -96,6 +105,39 @@ def main(args: argparse.Namespace) -> int:
     if index is not None:
         print(index)   # the last line: the page to open
     return 1 if result.failed else 0
+
+
+def _config(args: argparse.Namespace):
+    layers = []
+    if args.resume is not None:
+        layers.append(read_stored(args.resume))
+    if args.config is not None:
+        layers.append(read_toml(args.config))
+    layers.append({k: getattr(args, k) for k in FLAG_KEYS})
+    return merge(*layers)
+
+
+def pilot_main(args: argparse.Namespace) -> int:
+    """``--pilot``: measure, project, print (emobench.run.pilot); no run folder is written."""
+    from emobench.run import pilot, pilot_model
+
+    if args.launcher or args.resume is not None:
+        raise EmobenchError("--pilot measures one process and writes no run",
+                            "drop --launcher / --resume (the projection lists 1, 2, 4 and 8 processes)")
+    for name in ("pilot_cells", "pilot_steps"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise EmobenchError(f"--{name.replace('_', '-')} must be at least 1", "pass a positive number")
+    from emobench.report import build_report
+
+    result = pilot.measure(_config(args), per_emotion=args.pilot_cells or pilot.PER_EMOTION,
+                           max_steps=args.pilot_steps or pilot.MAX_STEPS,
+                           log=lambda msg: print(msg, file=sys.stderr, flush=True),
+                           report=(lambda run_dir: build_report([run_dir])) if args.report else None)
+    projection, cpu = pilot_model.project(result), pilot_model.project(result, clock="cpu")
+    print(pilot_model.render(result, projection, cpu))
+    if args.pilot_json is not None:
+        pilot.write_json(result, {"wall": projection, "cpu": cpu}, args.pilot_json)
+    return 0
 
 
 def strip_launcher_args(argv: Sequence[str]) -> list[str]:

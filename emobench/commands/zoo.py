@@ -67,6 +67,13 @@ def add_parser(sub) -> None:
     v.add_argument("--json", action="store_true", help="print the figures as JSON")
     v.set_defaults(func=main_validity)
 
+    vf = zsub.add_parser("verify", help="check a paper zoo's weight files against the published sha256 "
+                                        "(emobench/zoo/weights.lock)")
+    vf.add_argument("zoo", help="the paper zoo .toml")
+    vf.add_argument("--rehash", action="store_true",
+                    help="read every byte again (default: reuse hashes cached by file size and mtime)")
+    vf.set_defaults(func=main_verify)
+
     w = zsub.add_parser("world", help="write EmoSet-mini (EmoSet layout) into a folder")
     w.add_argument("--out", required=True, type=Path)
     w.add_argument("--seed", type=int_in(0, 2 ** 32 - 1, "--seed"), default=0)
@@ -160,6 +167,52 @@ def main_check(args: argparse.Namespace) -> int:
                 mark = "" if ok is None else ("  [bar met]" if ok else "  [bar NOT met]")
                 print(f"{k:32s} {v:.4f}{mark}" if isinstance(v, float) else f"{k:32s} {v}{mark}")
     return 0
+
+
+def main_verify(args: argparse.Namespace) -> int:
+    """One line per file: official, DIFFERS (named, with both digests), MISSING or not pinned; exit 1 when a
+    file differs from (or lacks) its pin."""
+    from emobench.zoo.paper_judges import lpips_linear_file
+    from emobench.zoo.paper_spec import read_paper_toml
+    from emobench.zoo.weights_lock import DIFFERS, MISSING, OFFICIAL, verify_parts
+
+    if not str(args.zoo).endswith(".toml"):
+        raise EmobenchError(f"zoo verify checks a paper zoo's files; {args.zoo!r} is not a .toml",
+                            "pass --zoo paper.toml (the mini zoo is checked by its own fit.json/zoo.json hashes)")
+    spec = read_paper_toml(args.zoo)
+    parts = {k: p.path for k, p in spec.parts.items() if k != "dataset"}
+    linear = lpips_linear_file(spec.parts["judges.lpips"])
+    parts["judges.lpips.linear"] = linear
+    parts.update(_panel_files(spec.toml))
+    absent = sorted(k for k, p in parts.items() if not p.exists())
+    checks = verify_parts(parts, rehash=args.rehash)
+    for key in sorted(checks):
+        for c in checks[key]:
+            print(c.line())
+    for key in absent:
+        print(f"[{key}] {parts[key]}: not there (nothing to check)")
+    flat = [c for cs in checks.values() for c in cs]
+    bad = [c for c in flat if c.status in (DIFFERS, MISSING)]
+    n_official = sum(c.status == OFFICIAL for c in flat)
+    print(f"{n_official} official, {len(bad)} differ, {len(flat) - n_official - len(bad)} not pinned "
+          f"({len(absent)} part(s) absent)")
+    for c in bad:
+        print(f"emobench: {c.path} {c.status} from the published {c.pin.name}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _panel_files(toml: Path) -> dict[str, Path]:
+    """``[panel.<name>] path`` files of a paper TOML (EmoGen's released classifier and others)."""
+    import os
+    import tomllib
+
+    doc = tomllib.loads(toml.read_text())
+    out = {}
+    for name, sec in (doc.get("panel") or {}).items():
+        if isinstance(sec, dict) and sec.get("path"):
+            path = Path(os.path.expandvars(str(sec["path"]))).expanduser()
+            out[f"panel.{name}"] = path if path.is_absolute() else toml.parent / path
+    return out
 
 
 def main_world(args: argparse.Namespace) -> int:

@@ -125,6 +125,24 @@ class EmoSetDataset:
     def scenes(self) -> list[str]:
         return sorted({x.scene for s in SPLITS for x in self.split(s) if x.scene})
 
+    def check_images(self, splits: Iterable[str] = SPLITS) -> int:
+        """Check that every image the split files reference exists (a ``stat`` each, no decoding); returns how
+        many there are. One ``EmobenchError`` names the first missing file and how many are missing, so a
+        run stops before it generates anything instead of failing on a disk error at scoring time."""
+        missing, first, total = 0, None, 0
+        for name in splits:
+            for row in self._rows(name):
+                total += 1
+                if not (self.root / row[-2]).is_file():
+                    missing += 1
+                    first = first or f"{row[-2]} ({name}.json)"
+        if missing:
+            raise EmobenchError(f"EmoSet at {self.root}: {missing} of {total} referenced images are missing; "
+                                f"the first is {first}",
+                                "restore the missing images (or re-download EmoSet) so the split files and "
+                                "image/ agree")
+        return total
+
     @cached_property
     def content_hash(self) -> str:
         """sha256 over the split files and every annotation they name (not pixels), truncated to 16 hex.

@@ -17,6 +17,7 @@ scale: the judges whose cards carry no held-out figure, e.g. EmoGen's released c
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -145,8 +146,35 @@ def validate_panel(zoo_spec: str, split: str = "test", max_per_emotion: int | No
     # real images at the size the zoo generates (EmoSet's vary; a batch needs one): centre crop + resize,
     # so every judge sees real and generated images at the same resolution
     size = zoo.sampling.height
-    return {j.name: {"family": j.family, **held_out(j, zoo.dataset, split, max_per_emotion, size=size)}
-            for j in load_panel(zoo, names).judges}
+    out = {}
+    for j in load_panel(zoo, names).judges:
+        figures = held_out(j, zoo.dataset, split, max_per_emotion, size=size)
+        out[j.name] = {"family": j.family, **figures, "declared": j.card.get("held_out_accuracy"),
+                       "warning": below_declared(j.name, j.card, figures)}
+    return out
+
+
+FAR_BELOW = 0.05      # accuracy points under the declared figure that count as "far" (with the test below)
+SIGNIFICANCE = 1e-3   # one-sided exact binomial test: this low a count is implausible at the declared accuracy
+
+
+def below_declared(name: str, card: dict[str, Any], figures: dict[str, Any]) -> str | None:
+    """A warning when a judge measures far below the accuracy its card declares (wrong weights, label order or
+    preprocessing are the usual causes), else None: at least ``FAR_BELOW`` under it and a one-sided exact
+    binomial p-value below ``SIGNIFICANCE`` for so few correct answers out of ``n`` at the declared rate."""
+    from scipy.stats import binomtest
+
+    declared, measured, n = card.get("held_out_accuracy"), figures.get("accuracy"), int(figures.get("n") or 0)
+    if not isinstance(declared, (int, float)) or isinstance(declared, bool) or measured is None or n == 0:
+        return None
+    if not 0 < declared <= 1 or declared - measured < FAR_BELOW:
+        return None
+    p = binomtest(round(measured * n), n, float(declared), alternative="less").pvalue
+    if p >= SIGNIFICANCE:
+        return None
+    return (f"judge {name!r} measures {measured:.3f} on {figures.get('split', 'the split')} (n={n}) against its "
+            f"declared {declared:.3f} (one-sided binomial p = {p:.1e}): check its weights file, its label order "
+            "and the image preprocessing before trusting its verdicts")
 
 
 def add_parser(sub: Any) -> None:
@@ -185,10 +213,14 @@ def main_validate(args: Any) -> int:
 
     names = names_list(args.judges, "--judges")
     figures = validate_panel(args.zoo, args.split, args.max_per_emotion, names)
+    for f in figures.values():   # on stderr, whatever the output format
+        if f.get("warning"):
+            print(f"emobench: warning: {f['warning']}", file=sys.stderr)
     if args.json:
         print(json.dumps(figures, indent=1))
         return 0
     for name, f in figures.items():
-        print(f"{name:<16} {f['family']:<20} {args.split} accuracy {f['accuracy']:.3f}  polarity "
+        declared = f" (declared {f['declared']:.3f})" if isinstance(f.get("declared"), (int, float)) else ""
+        print(f"{name:<16} {f['family']:<20} {args.split} accuracy {f['accuracy']:.3f}{declared}  polarity "
               f"{f['polarity_accuracy']:.3f}  p_target {f['p_target']:.3f}  (n={f['n']})")
     return 0

@@ -34,7 +34,7 @@ def display_label(label: str, plugin_display: str | None) -> str:
     return f"{plugin_display} ({options.replace(':', ', ')})" if options else plugin_display
 
 
-def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
+def resolve_methods(specs: Sequence[str], scale: str | None = None) -> list[MethodSpec]:
     reg = registry.methods()
     # the default list leaves out controls (Method.control) and submissions (Method.external): only when named
     specs = list(specs) or [n for n in reg.available()
@@ -45,7 +45,7 @@ def resolve_methods(specs: Sequence[str]) -> list[MethodSpec]:
     for position, spec in enumerate(specs):
         name, options = registry.parse_spec(spec)
         try:
-            label, method = reg.create(spec)
+            label, method = reg.create(spec, scale)   # the zoo scale's defaults (paper budgets) fill unset options
         except PluginError as err:
             if name not in reg.broken():
                 raise

@@ -35,9 +35,11 @@ from emobench.run.setup import keep_positions, never_started, prepare_run_dir, w
 from emobench.rundir.identity import is_run
 from emobench.scoring import score_run
 from emobench.run.store import ImageStore, image_key
+from emobench.run.writer import BackgroundWriter
+from emobench.io.images import to_hwc_uint8
 from emobench.io.sweep import sweep
 from emobench.zoo.base import state_changes
-from emobench.zoo.load import load_zoo
+from emobench.zoo.load import load_zoo, zoo_scale
 
 
 # ------------------------------------------------------------------------------------ resolution
@@ -75,7 +77,7 @@ def resolve(cfg: RunConfig, zoo=None, resume: Path | None = None) -> tuple[RunCo
 
     With explicit metrics the resolved config (and so a resume's hash check) needs no zoo, so a mismatched
     ``--resume`` fails before the models load."""
-    methods = resolve_methods(cfg.methods)
+    methods = resolve_methods(cfg.methods, zoo_scale(cfg.zoo))
     labels = [m.label for m in methods]
     parsed = parse_metrics(cfg.metrics)
     baseline = cfg.baseline
@@ -231,22 +233,26 @@ def _generate_fit(ms: MethodSpec, zoo, plan: Plan, store: ImageStore, cfg: RunCo
     size = (zoo.sampling.height, zoo.sampling.width)
     label = ms.label if fit is None else f"{ms.label} (fit {fit})"
     bar = _bar(label, len(cells), len(cells) - len(todo), progress)
+    writer = BackgroundWriter(store)   # encoding, hashing and writing run beside the sampler, never inside it
     with collect_truncations() as cut:   # cut prompts: one warning for the method, not per call
         try:
             for batch in plan.batches(todo, cfg.batch_size):
                 requests = plan.requests(batch)
                 with torch.inference_mode():
                     result = ms.method.generate(requests)
-                images = check_output(result, len(requests), size)
+                pixels = to_hwc_uint8(check_output(result, len(requests), size))   # one copy to the host
                 extras = list(result.extras) + [{}] * (len(batch) - len(result.extras))
                 for i, cell in enumerate(batch):
-                    records[(cell, fit)] = store.put(keys[cell], images[i], method=ms.label, cell=cell,
-                                                     prompt=str(result.prompts[i]), extras=extras[i] or None,
-                                                     fit_seed=fit)
+                    writer.submit((cell, fit), keys[cell], pixels[i], method=ms.label, cell=cell,
+                                  prompt=str(result.prompts[i]), extras=extras[i] or None, fit_seed=fit)
                 outcome.n_generated += len(batch)
                 bar.update(len(batch))
         finally:
             bar.close()
+            written, error = writer.close()   # every image generated so far is stored, even after an error
+            records.update(written)
+    if error is not None:
+        raise error
     if cut.cut:
         note = cut.message(ms.label)
         print(f"emobench: warning: {note}", file=sys.stderr)
@@ -322,7 +328,7 @@ def _run(cfg: RunConfig, resume: Path | None, zoo, score: bool, progress: bool, 
 
 def _execute(cfg: RunConfig, methods: list[MethodSpec], zoo, run_dir: Path, plan: Plan, shard,
              score: bool, progress: bool) -> RunResult:
-    store = ImageStore(run_dir)
+    store = ImageStore(run_dir, cfg.image_format)
     outcomes: list[MethodOutcome] = []
     records: list[ImageRecord] = []
     keys: dict[str, dict[Cell, str]] = {}   # label → every plan cell's image key (the shard merge looks them up)
@@ -357,7 +363,7 @@ def _execute(cfg: RunConfig, methods: list[MethodSpec], zoo, run_dir: Path, plan
     store.write_manifest(records)
     result = RunResult(run_dir, cfg, outcomes, records)
     if score and records and cfg.metrics:
-        score_run(run_dir, zoo, list(cfg.metrics), baseline=cfg.baseline)
+        score_run(run_dir, zoo, list(cfg.metrics), baseline=cfg.baseline, progress=progress)
         result.scored = True
     return result
 

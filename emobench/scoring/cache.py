@@ -76,6 +76,7 @@ class FeatureStore:
         self.memo: dict[str, torch.Tensor] = {}
         self.forwards = 0   # images sent through the metric's network (cache misses)
         self._keys: dict[ScoreItem, str] = {}
+        self.progress = False   # a bar per batch of misses (scoring's slow part: minutes at paper scale)
 
     def key(self, item: ScoreItem) -> str:
         k = self._keys.get(item)
@@ -97,17 +98,22 @@ class FeatureStore:
         return torch.stack([self.memo[k] for k in keys])
 
     def _compute(self, missing: dict[str, Any]) -> None:
+        from tqdm.auto import tqdm
+
         todo = list(missing.items())
         bs = max(1, self.metric.batch_size)
-        for start in range(0, len(todo), bs):
-            chunk = todo[start:start + bs]
-            images = torch.stack([e.loader() for _, e in chunk])
-            feats = check_features(self.metric, self.metric.features(images, [e.item for _, e in chunk], self.zoo),
-                                   len(chunk))
-            self.forwards += len(chunk)
-            pack = {k: f.detach().float().contiguous().clone() for (k, _), f in zip(chunk, feats)}
-            self.memo.update(pack)
-            self.packs.put_many(pack)
+        with tqdm(total=len(todo), desc=f"scoring {self.metric.name}", unit="img", leave=False,
+                  disable=None if self.progress else True) as bar:
+            for start in range(0, len(todo), bs):
+                chunk = todo[start:start + bs]
+                images = torch.stack([e.loader() for _, e in chunk])
+                feats = check_features(self.metric, self.metric.features(images, [e.item for _, e in chunk],
+                                                                         self.zoo), len(chunk))
+                self.forwards += len(chunk)
+                pack = {k: f.detach().float().contiguous().clone() for (k, _), f in zip(chunk, feats)}
+                self.memo.update(pack)
+                self.packs.put_many(pack)
+                bar.update(len(chunk))
 
 
 class GroupCache:

@@ -83,8 +83,9 @@ class RunScorer:
     """Does the work of ``score_run``; kept as an object so tests can inspect forwards and series."""
 
     def __init__(self, zoo, bootstrap: BootstrapConfig = BootstrapConfig(), cache_dir: Path | None = None,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, progress: bool = False):
         self.zoo = zoo
+        self.progress = progress   # per-metric bars over the images whose features are computed
         self.cfg = bootstrap
         self.root = Path(cache_dir) if cache_dir is not None else cache_root()
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -108,6 +109,7 @@ class RunScorer:
                 raise EmobenchError(f"{metric.name} needs the dataset's held-out test images, and none were found",
                                     "use a zoo whose dataset has a test split")
         fresh = FeatureStore(metric, self.zoo, self.root)
+        fresh.progress = self.progress
         store = self.stores.setdefault(fresh.prefix, fresh)   # metrics with one feature_id share a store
         groups_cache = GroupCache(metric, self.zoo, self.root)
         out: dict[tuple[str, str, str], Series] = {}

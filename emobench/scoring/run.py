@@ -100,7 +100,7 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
     metric_objs = load_metrics(metrics, problems)   # a named metric that cannot load fails here, before any work
     prev = read_previous(run_dir, metric_objs, baseline=baseline, bootstrap=bootstrap,
                          judges_hash=zoo.judges_hash) if merge else None
-    scorer = RunScorer(zoo, bootstrap, Path(cache_dir) if cache_dir is not None else None)
+    scorer = RunScorer(zoo, bootstrap, Path(cache_dir) if cache_dir is not None else None, progress=progress)
     entries = verified_entries(run_dir, records, problems)
     emotions = [e for e in EMOTIONS if any(r.emotion == e for r in records)]
     template = _run_template(records)
@@ -130,7 +130,9 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
     score_rows: list[dict[str, Any]] = []
     kinds = {split_label(m)[0]: pop.kind for pop in pops for m, _ in pop.groups}
     columns: dict[str, list[str]] = {m.name: metric_columns(m) for m in metric_objs}
-    bar = tqdm(metric_objs, desc="scoring", unit="metric", disable=None if progress else True, leave=False)
+    # on a terminal (tqdm's own test) unless progress is off; per-metric image bars below (FeatureStore), as
+    # scoring a paper run takes minutes
+    bar = tqdm(metric_objs, desc="scoring", unit="metric", disable=None if progress else True, leave=True)
     for metric in bar:
         bar.set_postfix_str(metric.name)
         n_score_rows = len(score_rows)

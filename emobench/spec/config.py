@@ -43,6 +43,7 @@ class RunConfig:
     track: str = "emotion"               # emobench.spec.tracks: "emotion" (EmoGen's Table 1) | "content" (EmoCtrl-style)
     contents: tuple[str, ...] = ()       # content track: the contents to plan; () = the zoo's content list
     content_list: str = ""               # content track: a named list (emobench.data.content_lists); "" = the zoo's
+    image_format: str = "png"            # how images are stored (emobench.io.images.IMAGE_FORMATS): png | webp | jpeg
 
     def hashed(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -57,6 +58,8 @@ class RunConfig:
             d.pop("contents")
         if not d["content_list"]:
             d.pop("content_list")
+        if d["image_format"] == "png":   # the default format leaves every existing run's hash as it was
+            d.pop("image_format")
         return d
 
     @property
@@ -144,7 +147,7 @@ def _check_type(key: str, value: Any) -> None:
         if not ok:
             raise EmobenchError(f"{key} must be a string or a list of strings, got {value!r}",
                                 f'write it like {key} = ["a", "b"] or --{key.replace("_", "-")} a,b')
-    elif key in ("zoo", "out", "baseline", "content_list") and not isinstance(value, str):
+    elif key in ("zoo", "out", "baseline", "content_list", "image_format") and not isinstance(value, str):
         raise EmobenchError(f"{key} must be a string, got {value!r}", f'write it like {key} = "..."')
     elif key == "refit" and not isinstance(value, bool):
         raise EmobenchError(f"refit must be true or false, got {value!r}", "write refit = true")
@@ -170,7 +173,7 @@ def _normalised(key: str, value: Any) -> Any:
     if key == "contents":
         items = [value] if isinstance(value, str) else list(value)
         return tuple(c.strip() for v in items for c in str(v).split(",") if c.strip())
-    if key == "track":
+    if key in ("track", "image_format"):
         return str(value).strip().lower()
     if key == "emotions":
         items = [value] if isinstance(value, str) else list(value)
@@ -238,6 +241,11 @@ def validate(cfg: RunConfig) -> RunConfig:
         if not track.uses_content:
             raise EmobenchError(f"content list {cfg.content_list!r} is given but track {track.name!r} has no content",
                                 "drop content_list, or pass --track content")
+    from emobench.io.formats import IMAGE_FORMATS
+
+    if cfg.image_format not in IMAGE_FORMATS:
+        raise EmobenchError(f"unknown image format {cfg.image_format!r}",
+                            f"pass --image-format with one of: {', '.join(IMAGE_FORMATS)}")
     if not isinstance(cfg.zoo, str) or not cfg.zoo:
         raise EmobenchError(f"bad zoo {cfg.zoo!r}", "pass --zoo mini or --zoo PATH")
     return cfg

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from emobench.hashing import stable_hash
+from emobench.io.formats import image_format as storage_format
 
 PROTOCOL_FILE = "protocol.json"
 IMAGE_FORMAT = "png-uint8-round"   # emobench.io.images.to_uint8: round(x*255), lossless PNG; metrics read the PNGs back
+# (--image-format webp / jpeg record "webp-lossless-uint8-round" / "jpeg-q95-444-uint8-round": emobench.io.images)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ def from_run(cfg, zoo, contents: Sequence[str] = ()) -> Protocol:
                     scale=str(zoo.scale), judges=judge_hashes(zoo), sampler=sampler,
                     steps=int(sampling.num_inference_steps), guidance=float(sampling.guidance_scale),
                     resolution=(int(sampling.height), int(sampling.width)),
+                    image_format=storage_format(getattr(cfg, "image_format", "png")).protocol,
                     metric_options=tuple(sorted(m for m in cfg.metrics if ":" in m)))
 
 

@@ -57,14 +57,76 @@ class ClipLike(Protocol):
 
 
 @dataclass
+class PendingPart:
+    """A judge network loaded on first use (``Judges`` resolves it on attribute access): a warm re-score, whose
+    features are all cached, never reads its weights. With ``cls`` (the class ``load`` returns), reading the field
+    gives a ``LazyPart`` that loads on its first call or attribute, and answers class-level facts (``STATIC_FACTS``,
+    e.g. a metric's ``scale_note`` lookup) without loading."""
+
+    load: "Callable[[], object]"
+    cls: type | None = None
+
+
+STATIC_FACTS = ("scale_note",)   # declared on a judge's class, if at all: read without loading its weights
+
+
+class LazyPart:
+    """A pending judge as ``zoo.judges.<name>`` returns it: calls and attributes load it (once, into the zoo)."""
+
+    def __init__(self, judges: "Judges", name: str, cls: type):
+        object.__setattr__(self, "_where", (judges, name, cls))
+
+    def _get(self):
+        judges, name, _ = object.__getattribute__(self, "_where")
+        return judges.resolve(name)
+
+    def __call__(self, *args, **kwargs):
+        return self._get()(*args, **kwargs)
+
+    def __getattr__(self, attr: str):
+        if attr in STATIC_FACTS:
+            cls = object.__getattribute__(self, "_where")[2]
+            if hasattr(cls, attr):
+                return getattr(cls, attr)
+            raise AttributeError(attr)
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return getattr(self._get(), attr)
+
+
+@dataclass
 class Judges:
-    """Networks that score images. None of them is shared with a generator."""
+    """Networks that score images. None of them is shared with a generator. A field may hold a ``PendingPart``;
+    reading the field loads it, or gives a ``LazyPart`` that loads on first use (``present`` asks without
+    loading)."""
 
     emotion: ImageClassifier | None = None    # logits over EMOTIONS, canonical order (Emo-A)
     object: ImageClassifier | None = None     # Sem-C
     scene: ImageClassifier | None = None      # Sem-C
     fid_features: nn.Module | None = None     # FID/KID features; torchmetrics-compatible module
     lpips: nn.Module | None = None            # perceptual distance net: (x, y) in [0,1] → [N] distances
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if isinstance(value, PendingPart):
+            return LazyPart(self, name, value.cls) if value.cls is not None else self.resolve(name)
+        return value
+
+    def resolve(self, name: str):
+        """The judge ``name``, loaded now if it is pending."""
+        value = object.__getattribute__(self, name)
+        if isinstance(value, PendingPart):
+            with torch.inference_mode(False):   # as Zoo.pipeline: never load weights as inference tensors
+                value = value.load()
+            object.__setattr__(self, name, value)
+        return value
+
+    def present(self, name: str) -> bool:
+        """Whether the judge ``name`` is there (loaded or pending), without loading it."""
+        return object.__getattribute__(self, name) is not None
+
+    def loaded(self, name: str) -> bool:
+        return not isinstance(object.__getattribute__(self, name), PendingPart)
 
 
 @dataclass
@@ -137,6 +199,9 @@ class Zoo:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     # the content track's list (emobench.spec.tracks.zoo_contents); None = the dataset's objects (the mini zoo)
     contents: tuple[str, ...] | None = None
+    # per part, what the weight lock says of its files (emobench.zoo.weights_lock, paper zoos); None: derived
+    # from the component hashes by ``official.statuses``
+    official: dict[str, str] | None = None
 
     def __getattribute__(self, name: str):
         value = object.__getattribute__(self, name)
@@ -219,6 +284,9 @@ class Zoo:
         """Whether the dotted part (``"clip"``, ``"judges.emotion"``, ``"dataset"``) is present."""
         if part == "pipeline":   # without loading a pending pipeline
             return object.__getattribute__(self, "pipeline") is not None
+        judges = self.judges
+        if part.startswith("judges.") and isinstance(judges, Judges) and part[7:] in Judges.__dataclass_fields__:
+            return judges.present(part[7:])   # nor a pending judge
         obj = self
         for attr in part.split("."):
             obj = getattr(obj, attr, None)
@@ -241,7 +309,7 @@ class Zoo:
         return {"name": self.name, "scale": self.scale, "sampling": dataclasses.asdict(self.sampling),
                 "hashes": dict(sorted(self.hashes.items())), "weights_hash": self.weights_hash,
                 "judges_hash": self.judges_hash, "latent_shape": list(self.latent_shape()),
-                "official": official.statuses(self.hashes)}   # which files are the published ones
+                "official": dict(self.official) if self.official is not None else official.statuses(self.hashes)}
 
     def scheduler_name(self) -> str:
         """The sampler's class name, read from the folder's config when the pipeline is not loaded yet."""

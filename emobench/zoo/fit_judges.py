@@ -143,14 +143,15 @@ def fit_judges(toml: str | Path, out: str | Path | None = None, settings: ProbeS
                device: str | None = None, progress: Callable[[str, int, int], None] | None = None) -> tuple[Path, dict]:
     """Load the paper zoo without its probe, train the probe, and write it where the TOML expects it
     (or to ``out``)."""
-    from emobench.zoo.paper import load_paper_zoo, read_paper_toml
+    from emobench.zoo.paper import PARTS_FOR_FIT_JUDGES, load_paper_zoo, read_paper_toml
 
     spec = read_paper_toml(toml)
     target = Path(out) if out is not None else spec.parts["judges.emotion"].path
     if out is None and "<" in target.name:
         raise EmobenchError(f"{spec.toml} sets no [judges.emotion] path for the probe",
                             "add [judges.emotion] path = \"emo-a-probe\" to the TOML, or pass --out DIR")
-    zoo = load_paper_zoo(spec.toml, device=device, with_probe=False)
+    # only what the probe is trained from must exist (Places365, Inception, SD 1.5 may come later)
+    zoo = load_paper_zoo(spec.toml, device=device, with_probe=False, needs=PARTS_FOR_FIT_JUDGES)
     return target, fit_emotion_probe(zoo, target, settings, progress)
 
 

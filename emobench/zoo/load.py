@@ -23,6 +23,7 @@ from emobench.zoo.base import Judges, PendingPipeline, Zoo
 from emobench.zoo.pipeline import (PICKLED_SUFFIXES, check_safetensors, load_pipeline,  # noqa: F401
                                     sampling_from_meta, sampling_from_pipeline)
 from emobench.zoo.hashing import file_sha256, folder_hash  # noqa: F401  (file_sha256: re-exported)
+from emobench.zoo.clip_lazy import LazyClip, load_clip_checked as _load_clip_checked
 
 # diffusers and transformers are imported inside the functions that need them: ``emobench score`` loads a
 # zoo without its pipeline (and its CLIP only when a CLIP feature is not cached), and importing those two
@@ -62,7 +63,8 @@ def load_zoo(spec: str | Path = "mini", device: str | torch.device = "cpu", *, w
                                 "use --zoo mini or a zoo / diffusers folder") from err
         if not path.is_file():
             raise EmobenchError(f"zoo file {path} does not exist", "pass the path of an existing paper.toml")
-        return load_paper_zoo(path, device=device)
+        return load_paper_zoo(path, device=device, lazy=lazy or not with_pipeline,
+                              needs=None if with_dataset else [k for k in _paper_parts() if k != "dataset"])
     if not path.exists():
         raise EmobenchError(f"zoo {spec_str!r} does not exist",
                             "pass 'mini', a zoo folder, a diffusers StableDiffusionPipeline folder or a paper .toml")
@@ -80,6 +82,29 @@ def load_zoo(spec: str | Path = "mini", device: str | torch.device = "cpu", *, w
     raise EmobenchError(f"{path} is neither a zoo folder (no zoo.json) nor a diffusers pipeline folder "
                         "(no model_index.json)",
                         "pass 'mini', a folder written by `emobench zoo build`, or a StableDiffusionPipeline folder")
+
+
+def _paper_parts() -> list[str]:
+    from emobench.zoo.paper_spec import PART_KEYS
+
+    return list(PART_KEYS)
+
+
+def zoo_scale(spec: str | Path) -> str | None:
+    """The scale a zoo spec names, without loading anything: "paper" for a .toml, a folder's zoo.json scale,
+    "mini" for the shipped zoo, "custom" for a bare pipeline folder; None when the spec names nothing."""
+    spec_str = str(spec)
+    if spec_str == "mini":
+        return "mini"
+    path = Path(spec_str).expanduser()
+    if path.suffix == ".toml":
+        return "paper"
+    if (path / "zoo.json").is_file():
+        try:
+            return str(json.loads((path / "zoo.json").read_text()).get("scale", "mini"))
+        except (OSError, ValueError):
+            return None
+    return "custom" if (path / "model_index.json").is_file() else None
 
 
 # ---------------------------------------------------------------------------------------------- zoo folder
@@ -167,44 +192,6 @@ class _ConfigView:
         unet = json.loads((pipe_dir / "unet" / "config.json").read_text())
         self.unet = SimpleNamespace(config=SimpleNamespace(sample_size=unet["sample_size"]))
         self.vae_scale_factor = vae_scale_factor
-
-
-def _load_clip_checked(clip_dir: Path, device: torch.device):
-    from emobench.zoo.arch import quiet_loading
-    from emobench.zoo.clip import load_clip
-
-    try:
-        with quiet_loading():
-            return load_clip(clip_dir, device)
-    except EmobenchError:
-        raise
-    except Exception as err:
-        raise EmobenchError(f"cannot load the CLIP model in {clip_dir}: {type(err).__name__}: {err}",
-                            REBUILD) from err
-
-
-class LazyClip:
-    """A zoo's CLIP, loaded on the first call (a warm score cache never needs it)."""
-
-    def __init__(self, folder: Path, device: torch.device):
-        self.folder, self.device, self._clip = folder, device, None
-
-    def _get(self):
-        if self._clip is None:
-            with torch.inference_mode(False):   # not inference tensors, whatever mode the first call runs in
-                self._clip = _load_clip_checked(self.folder, self.device)
-        return self._clip
-
-    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
-        return self._get().encode_images(images)
-
-    def encode_texts(self, texts) -> torch.Tensor:
-        return self._get().encode_texts(texts)
-
-    def __getattr__(self, attr: str):
-        if attr.startswith("__") or attr in ("folder", "device", "_clip"):
-            raise AttributeError(attr)
-        return getattr(self._get(), attr)
 
 
 def _zoo_dataset(root: Path, spec: dict[str, Any] | None, with_dataset: bool):

@@ -1,30 +1,50 @@
-"""The official weight files the paper zoo's loader can recognise, by sha256 prefix (torch.hub's ``check_hash``
-convention: a publisher puts the first hex digits of the file's sha256 in its name).
+"""The official weight files, read from the weight lock (``emobench/zoo/weights.lock``, checked file by file by
+``emobench.zoo.weights_lock``), as statuses of a zoo's component hashes.
 
-Only prefixes that a publisher states are listed: torchvision's ImageNet ResNet-50 and AlexNet file names. Every
-other part (Stable Diffusion 1.5, CLIP ViT-L/14, the Places365 ResNet-50, torch-fidelity's Inception-v3, the
-LPIPS linear layers) is **not pinned**: its hash is recorded in zoo.json but no file can be confirmed as the
-official one. A hash that matches nothing listed is ``unknown``, never taken for the official file. Pure data:
-the report imports this without torch.
+``OFFICIAL`` holds the lock's file-name prefixes (torch.hub's ``check_hash`` convention: torchvision's ImageNet
+ResNet-50 and AlexNet); the report's paper-reference rule checks the judges against these. A component hash
+equal to a full-sha256 pin (e.g. pytorch-fid's Inception file) is official too. A part without a pin is **not
+pinned**; a hash that matches none of a pinned part's entries is ``unknown``, never taken for the official file.
+Pure data: the report imports this without torch.
 """
 from __future__ import annotations
 
 from typing import Mapping
 
-OFFICIAL: dict[str, dict[str, str]] = {
-    # torchvision's published file names: resnet50-0676ba61.pth, resnet50-11ad3fa6.pth, alexnet-owt-7be5be79.pth
-    "judges.object": {"0676ba61": "torchvision ResNet50_Weights.IMAGENET1K_V1",
-                      "11ad3fa6": "torchvision ResNet50_Weights.IMAGENET1K_V2"},
-    "judges.lpips": {"7be5be79": "torchvision AlexNet_Weights.IMAGENET1K_V1 (LPIPS backbone)"},
-}
+def _lock() -> list[dict]:
+    import tomllib
+    from pathlib import Path
+
+    return list(tomllib.loads(Path(__file__).with_name("weights.lock").read_text()).get("pin", []))
+
+
+# {part: {file-name prefix: name}}: the lock's prefix pins (torchvision's published file names:
+# resnet50-0676ba61.pth, resnet50-11ad3fa6.pth, alexnet-owt-7be5be79.pth)
+OFFICIAL: dict[str, dict[str, str]] = {}
+for _pin in _lock():
+    if _pin.get("prefix"):
+        OFFICIAL.setdefault(_pin["part"], {})[_pin["prefix"]] = _pin["name"]
 NOT_PINNED = "not pinned"
 UNKNOWN = "unknown (not a file emobench can confirm as official)"
+
+
+def _full_pins() -> dict[str, dict[str, str]]:
+    """{part: {full sha256: name}} of the weight lock's full-digest pins (emobench/zoo/weights.lock)."""
+    out: dict[str, dict[str, str]] = {}
+    for pin in _lock():
+        if pin.get("sha256"):
+            out.setdefault(pin["part"], {})[pin["sha256"]] = pin["name"]
+    return out
 
 
 def file_status(key: str, digest: str) -> str:
     """``official: <name>``, ``unknown (...)`` or ``not pinned`` for the component ``key`` with this sha256.
 
-    LPIPS records ``<alexnet sha256>:<linear layers sha256>``; the AlexNet part is the one that is pinned."""
+    LPIPS records ``<alexnet sha256>:<linear layers sha256>``; the AlexNet part is the one that is pinned. A
+    digest equal to a full-sha256 pin of the weight lock is official too."""
+    full = _full_pins().get(key, {}).get(str(digest).split(":", 1)[0])
+    if full:
+        return f"official: {full}"
     known = OFFICIAL.get(key)
     if known is None:
         return NOT_PINNED

@@ -22,20 +22,24 @@ On CPU everything is float32 (slow, but the same code).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
 
 from emobench.errors import EmobenchError
-from emobench.zoo.base import Judges, SamplingDefaults, Zoo
+from emobench.zoo.base import Judges, PendingPart, PendingPipeline, SamplingDefaults, Zoo
+from emobench.zoo.clip_lazy import LazyClip, load_clip_checked
 from emobench.zoo.hashing import file_sha256, files_hash, weights_files
-from emobench.zoo.paper_judges import (AlexLPIPS, InceptionFeatures, imagenet_labels, lpips_linear_file, load_probe,
-                                       load_torchvision_classifier, places365_labels, safe_state_dict)
+from emobench.zoo.paper_judges import (AlexLPIPS, InceptionFeatures, TorchvisionClassifier, imagenet_labels,
+                                       lpips_linear_file, load_probe, load_torchvision_classifier, places365_labels,
+                                       safe_state_dict)
 from emobench.zoo.paper_spec import PROBE_CONFIG, PROBE_WEIGHTS, PaperSpec, Part, missing_error, read_paper_toml
 from emobench.zoo.pipeline import load_pipeline
 
-__all__ = ["load_paper_zoo", "pick_device", "read_paper_toml", "safe_state_dict", "PROBE_CONFIG", "PROBE_WEIGHTS"]
+__all__ = ["load_paper_zoo", "pick_device", "read_paper_toml", "safe_state_dict", "PROBE_CONFIG", "PROBE_WEIGHTS",
+           "PARTS_FOR_FIT_JUDGES"]
 
 
 def pick_device(spec: PaperSpec, override: torch.device | str | None) -> tuple[torch.device, torch.dtype]:
@@ -59,66 +63,138 @@ def pick_device(spec: PaperSpec, override: torch.device | str | None) -> tuple[t
     return device, dtype
 
 
-def load_paper_zoo(path: str | Path, device: torch.device | str | None = None, *,
-                   with_probe: bool = True) -> Zoo:
-    """Load the paper-scale zoo described by ``path``. ``with_probe=False`` is for ``fit-judges``, which
-    trains the Emo-A probe this zoo will then carry."""
-    from emobench.zoo.clip import load_clip
+PARTS_FOR_FIT_JUDGES = ("clip", "dataset")   # what `emobench zoo fit-judges` reads: nothing else must exist
 
+
+def load_paper_zoo(path: str | Path, device: torch.device | str | None = None, *,
+                   with_probe: bool = True, lazy: bool = False, needs: Sequence[str] | None = None) -> Zoo:
+    """Load the paper-scale zoo described by ``path``.
+
+    ``needs`` lists the parts to load (default: all of them; ``with_probe=False`` leaves out the Emo-A probe,
+    which ``fit-judges`` trains); only those must exist, so ``fit-judges`` runs before Places365 or the FID
+    Inception are downloaded. ``lazy=True`` (what ``emobench run`` and ``score`` use) loads the generator, CLIP
+    and each judge on first use: a finished run's resume reads none of them. The hashes that key images and
+    scores are computed either way (cached by file size and mtime, ``emobench.zoo.hashing``), and the
+    dataset's referenced images are checked before anything runs."""
     spec = read_paper_toml(path)
-    missing = spec.missing(skip=() if with_probe else ("judges.emotion",))
+    parts = spec.parts
+    wanted = [k for k in (needs if needs is not None else parts) if with_probe or k != "judges.emotion"]
+    missing = [parts[k] for k in wanted if parts[k].problem() is not None]
     if missing:
         raise missing_error(spec, missing)
     dev, dtype = pick_device(spec, device)
-    parts = spec.parts
-
-    pipe = load_pipeline(parts["pipeline"].path, dev)
-    if dtype != torch.float32:
-        pipe = pipe.to(dtype=dtype)
-    if dev.type == "cuda":  # PyTorch's fused scaled-dot-product attention (diffusers' default on torch 2, made sure)
-        from diffusers.models.attention_processor import AttnProcessor2_0
-
-        pipe.unet.set_attn_processor(AttnProcessor2_0())
-    _set_scheduler(pipe, spec)
-    hashes = {f"pipeline.{k}": files_hash(weights_files(parts["pipeline"].path / k), parts["pipeline"].path / k)
-              for k in ("unet", "vae", "text_encoder", "tokenizer", "scheduler")}
-    if spec.sampling.get("scheduler"):
-        hashes["pipeline.scheduler"] += ":" + str(spec.sampling["scheduler"])
+    hashes: dict[str, str] = {}
     sampling = SamplingDefaults(**{k: v for k, v in spec.sampling.items()
                                    if k in SamplingDefaults.__dataclass_fields__})
+    pipe: Any = None
+    if "pipeline" in wanted:
+        folder = parts["pipeline"].path
+        hashes.update({f"pipeline.{k}": files_hash(weights_files(folder / k), folder / k)
+                       for k in ("unet", "vae", "text_encoder", "tokenizer", "scheduler")})
+        if spec.sampling.get("scheduler"):
+            hashes["pipeline.scheduler"] += ":" + str(spec.sampling["scheduler"])
+        pipe = _pending_generator(spec, dev, dtype)
+        if not lazy:
+            pipe = pipe.load()
+    clip: Any = None
+    if "clip" in wanted:
+        hashes["clip"] = files_hash(weights_files(parts["clip"].path), parts["clip"].path)
+        clip = LazyClip(parts["clip"].path, dev) if lazy else load_clip_checked(parts["clip"].path, dev)
+    dataset = None
+    if "dataset" in wanted:
+        from emobench.data.emoset import EmoSetDataset
 
-    clip = load_clip(parts["clip"].path, dev)
-    hashes["clip"] = files_hash(weights_files(parts["clip"].path), parts["clip"].path)
-
-    from emobench.data.emoset import EmoSetDataset
-
-    dataset = EmoSetDataset(parts["dataset"].path)
-
+        dataset = EmoSetDataset(parts["dataset"].path)
+        dataset.check_images()   # every referenced image, before anything is generated (one line if not)
     judges = Judges()
-    if with_probe:
-        judges.emotion = load_probe(parts["judges.emotion"].path, clip).to(dev)
-        hashes["judges.emotion"] = files_hash(weights_files(parts["judges.emotion"].path), parts["judges.emotion"].path)
-    obj = parts["judges.object"]
-    judges.object = load_torchvision_classifier(obj, None)
-    judges.object.labels = imagenet_labels(len(judges.object.labels)) or judges.object.labels
-    judges.object.to(dev)
-    scene = parts["judges.scene"]
-    judges.scene = load_torchvision_classifier(scene, places365_labels(scene)).to(dev)
-    judges.fid_features = InceptionFeatures(safe_state_dict(parts["judges.fid"].path)).to(dev)
-    lpips_part = parts["judges.lpips"]
-    linear_file = lpips_linear_file(lpips_part)
-    if not linear_file.is_file():
-        raise missing_error(spec, [Part("judges.lpips", linear_file, "LPIPS v0.1 alex linear layers (alex.pth)", {})])
-    judges.lpips = AlexLPIPS(safe_state_dict(lpips_part.path), safe_state_dict(linear_file)).to(dev)
-    for key in ("judges.object", "judges.scene", "judges.fid", "judges.lpips"):
-        hashes[key] = file_sha256(parts[key].path)
-    hashes["judges.lpips"] += ":" + file_sha256(linear_file)
+    for key, load in _judge_loaders(spec, dev, clip).items():
+        if key not in wanted:
+            continue
+        hashes[key] = _judge_hash(spec, key)
+        field = "fid_features" if key == "judges.fid" else key.removeprefix("judges.")
+        # the probe loads on first access (tiny; the panel reads its type); the networks on first call
+        cls = {"judges.object": TorchvisionClassifier, "judges.scene": TorchvisionClassifier,
+               "judges.fid": InceptionFeatures, "judges.lpips": AlexLPIPS}.get(key)
+        setattr(judges, field, PendingPart(load, cls) if lazy else load())
 
     from emobench.data.content_lists import named_list
+    from emobench.zoo.weights_lock import part_status, verify_parts
 
+    # what the weight lock says of each part's files (hashes cached: the files were hashed just above)
+    checked = verify_parts({k: parts[k].path for k in wanted if k != "dataset"})
     return Zoo(name=spec.name, scale="paper", pipeline=pipe, sampling=sampling, clip=clip, judges=judges,
                dataset=dataset, root=spec.toml.parent, source=spec.toml, hashes=hashes, device=dev,
-               contents=named_list(spec.contents, dataset))
+               contents=named_list(spec.contents, dataset) if dataset is not None else None,
+               official={k: part_status(v) for k, v in checked.items()})
+
+
+def _pending_generator(spec: PaperSpec, dev: torch.device, dtype: torch.dtype) -> PendingPipeline:
+    """SD 1.5 as a ``PendingPipeline``: latent shape and sampler name from its configs, weights on first use."""
+    folder = spec.parts["pipeline"].path
+
+    def load():
+        pipe = load_pipeline(folder, dev)
+        if dtype != torch.float32:
+            pipe = pipe.to(dtype=dtype)
+        if dev.type == "cuda":  # PyTorch's fused scaled-dot-product attention (diffusers' default on torch 2)
+            from diffusers.models.attention_processor import AttnProcessor2_0
+
+            pipe.unet.set_attn_processor(AttnProcessor2_0())
+        _set_scheduler(pipe, spec)
+        return pipe
+
+    try:
+        unet = json.loads((folder / "unet" / "config.json").read_text())
+        vae = json.loads((folder / "vae" / "config.json").read_text())
+        sched = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+    except (OSError, ValueError) as err:
+        raise EmobenchError(f"cannot read the configs of {folder}: {err}",
+                            "pass a complete diffusers StableDiffusionPipeline folder") from err
+    name = str(spec.sampling.get("scheduler") or sched.get("_class_name", ""))
+    # diffusers' own rule: vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
+    return PendingPipeline(load, int(unet["in_channels"]), 2 ** (len(vae.get("block_out_channels", [0] * 4)) - 1),
+                           name)
+
+
+def _judge_loaders(spec: PaperSpec, dev: torch.device, clip: Any) -> dict[str, Callable[[], Any]]:
+    parts = spec.parts
+
+    def emotion():
+        return load_probe(parts["judges.emotion"].path, clip).to(dev)
+
+    def obj():
+        net = load_torchvision_classifier(parts["judges.object"], None)
+        net.labels = imagenet_labels(len(net.labels)) or net.labels
+        return net.to(dev)
+
+    def scene():
+        return load_torchvision_classifier(parts["judges.scene"], places365_labels(parts["judges.scene"])).to(dev)
+
+    def fid():
+        return InceptionFeatures(safe_state_dict(parts["judges.fid"].path)).to(dev)
+
+    def lpips():
+        return AlexLPIPS(safe_state_dict(parts["judges.lpips"].path),
+                         safe_state_dict(_lpips_linear(spec))).to(dev)
+
+    return {"judges.emotion": emotion, "judges.object": obj, "judges.scene": scene, "judges.fid": fid,
+            "judges.lpips": lpips}
+
+
+def _lpips_linear(spec: PaperSpec) -> Path:
+    linear_file = lpips_linear_file(spec.parts["judges.lpips"])
+    if not linear_file.is_file():
+        raise missing_error(spec, [Part("judges.lpips", linear_file, "LPIPS v0.1 alex linear layers (alex.pth)", {})])
+    return linear_file
+
+
+def _judge_hash(spec: PaperSpec, key: str) -> str:
+    part = spec.parts[key]
+    if key == "judges.emotion":
+        return files_hash(weights_files(part.path), part.path)
+    if key == "judges.lpips":
+        return file_sha256(part.path) + ":" + file_sha256(_lpips_linear(spec))
+    return file_sha256(part.path)
 
 
 def _set_scheduler(pipe: Any, spec: PaperSpec) -> None:

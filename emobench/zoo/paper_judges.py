@@ -188,6 +188,11 @@ def lpips_linear_file(part: Part) -> Path:
     raw = part.options.get("linear")
     if raw is not None:
         return Path(os.path.expandvars(str(raw))).expanduser()
-    import torchmetrics.functional.image.lpips as tl
+    # where torchmetrics keeps it, found without importing torchmetrics (seconds: a finished run's resume and
+    # `zoo verify` only need the path)
+    from importlib.util import find_spec
 
-    return Path(tl.__file__).parent / "lpips_models" / "alex.pth"
+    spec = find_spec("torchmetrics")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmobenchError("torchmetrics is not installed", "pip install torchmetrics (LPIPS' linear layers ship with it)")
+    return Path(list(spec.submodule_search_locations)[0]) / "functional" / "image" / "lpips_models" / "alex.pth"

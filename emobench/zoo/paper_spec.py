@@ -90,6 +90,9 @@ _EXPECTED = {
 }
 
 
+PART_KEYS = tuple(_EXPECTED)   # every part of a paper zoo, in the TOML's order
+
+
 def _section(doc: dict[str, Any], dotted: str) -> dict[str, Any]:
     node: Any = doc
     for k in dotted.split("."):

@@ -3,9 +3,12 @@
 Every part is in the format the paper zoo's loader reads (``emobench/zoo/paper.py``), so ``emobench run --zoo
 DIR/paper.toml`` exercises the whole paper path on CPU in minutes before anyone downloads gigabytes:
 
-* ``stable-diffusion/``: a diffusers ``StableDiffusionPipeline.save_pretrained`` folder (the tiny test zoo's);
-* ``clip/``: a transformers ``CLIPModel`` + ``CLIPTokenizer`` folder;
-* ``EmoSet/``: an EmoSet-format dataset (``image/``, ``annotation/``, ``train|val|test.json``);
+* ``stable-diffusion/``: a diffusers ``StableDiffusionPipeline.save_pretrained`` folder in SD 1.5's own layout
+  (``AutoencoderKL`` with 4 latent channels, ``CLIPTextModel`` with 77 positions, SD 1.5's ``PNDMScheduler``
+  config: ``emobench.zoo.tiny_sd``), sampled at 64 px;
+* ``clip/``: a transformers ``CLIPModel`` + ``CLIPTokenizer`` folder (77 text positions, as ViT-L/14);
+* ``EmoSet/``: an EmoSet-format dataset (``image/``, ``annotation/``, ``train|val|test.json``) with every emotion
+  in every split (12 / 4 / 4 images per emotion), so FID/KID and the real-image controls are never empty;
 * ``judges/``: the judges' own file formats, random weights of the exact architectures and state-dict keys:
   torchvision ResNet ``.pth`` (object), the Places365 ``.pth.tar`` with ``module.`` prefixes (scene) and its
   category file, torch-fidelity's Inception-v3 (``weights-inception-2015-12-05-6726825d.pth``, float16 as
@@ -19,6 +22,7 @@ official file), so a report never shows the paper's reference numbers for it. Th
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Mapping
@@ -26,6 +30,9 @@ from typing import Mapping
 from emobench.errors import EmobenchError
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"   # torch-fidelity's file name
+PER_EMOTION = {"train": 12, "val": 4, "test": 4}   # images per emotion and split of the tiny EmoSet
+DRY_RUN = ('--emotions amusement,fear --n-per-emotion 2 --methods "sd,textual-inversion:steps=2:max_images=4,'
+           'dreambooth:steps=2:max_images=4,emogen:steps=2:stage1_steps=2:encoder_init=none"')   # docs/paper-scale.md, section 0
 
 
 def write_judge_files(root: Path, seed: int = 0) -> dict[str, Path]:
@@ -36,10 +43,10 @@ def write_judge_files(root: Path, seed: int = 0) -> dict[str, Path]:
     root.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     files = {}
-    imagenet = torchvision.models.resnet18(weights=None, num_classes=1000)
+    imagenet = _calibrated(torchvision.models.resnet18(weights=None, num_classes=1000))
     files["object"] = root / "resnet18-imagenet.pth"
     torch.save(imagenet.state_dict(), files["object"])
-    places = torchvision.models.resnet18(weights=None, num_classes=365)
+    places = _calibrated(torchvision.models.resnet18(weights=None, num_classes=365))
     files["scene"] = root / "resnet18_places365.pth.tar"
     torch.save({"epoch": 1, "arch": "resnet18",
                 "state_dict": {f"module.{k}": v for k, v in places.state_dict().items()}}, files["scene"])
@@ -53,8 +60,29 @@ def write_judge_files(root: Path, seed: int = 0) -> dict[str, Path]:
     return files
 
 
+def _calibrated(net, uint8: bool = False, size: int = 64):
+    """``net`` with its batch-norm statistics set from one batch of random images (momentum None, train mode).
+
+    At their initial statistics (mean 0, variance 1) a random deep network's activations shrink layer by layer:
+    the random Inception's 2048-d features came out ~1e-8 for every image, so FID and KID were 0 for every
+    method and the dry run tested nothing of them. Calibrated, the features keep unit scale and differ per image."""
+    import torch
+
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None          # a cumulative average: one batch sets the statistics exactly
+    images = torch.rand(16, 3, size, size)
+    net.train()
+    with torch.no_grad():
+        net((images * 255).round().to(torch.uint8) if uint8 else images)
+    for m in bns:
+        m.momentum = 0.1           # torch's default: the saved module is an ordinary one
+    return net.eval()
+
+
 def _random_inception() -> dict:
-    """torch-fidelity's Inception-v3 state dict with its random initial weights.
+    """torch-fidelity's Inception-v3 state dict with random weights (batch norm calibrated: ``_calibrated``).
 
     Its constructor always fetches the official file; here the fetch returns nothing and the load is skipped
     (nothing is downloaded), which leaves the exact architecture and keys the loader checks."""
@@ -65,7 +93,7 @@ def _random_inception() -> dict:
     with mock.patch.object(fe, "load_state_dict_from_url", lambda *a, **k: {}), \
             mock.patch.object(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, *a, **k: None):
         inception = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    return inception.state_dict()
+    return _calibrated(inception, uint8=True).state_dict()
 
 
 def paper_toml(path: Path, pipeline: Path | str, clip: Path | str, dataset: Path | str,
@@ -113,22 +141,50 @@ path = "{judges['lpips']}"
     return path
 
 
+def write_balanced_emoset(out: Path, seed: int = 0, per_emotion: Mapping[str, int] = PER_EMOTION) -> Path:
+    """An EmoSet-format folder with exactly ``per_emotion[split]`` images of every emotion in every split, drawn
+    from the EmoSet-mini world (whose emotion marginal is uneven: a plain small draw can miss an emotion)."""
+    from emobench.emotions import EMOTIONS
+    from emobench.world import write_emoset_mini
+
+    scale = 4
+    while True:   # draw more until each split holds enough of every emotion (deterministic for a seed)
+        draw = out.parent / f".{out.name}.draw"
+        shutil.rmtree(draw, ignore_errors=True)
+        write_emoset_mini(draw, seed=seed, **{f"n_{s}": n * len(EMOTIONS) * scale for s, n in per_emotion.items()})
+        picked = {}
+        for split, k in per_emotion.items():
+            rows = json.loads((draw / f"{split}.json").read_text())
+            picked[split] = [r for e in EMOTIONS for r in [r for r in rows if r[0] == e][:k]]
+        if all(len(rows) == k * len(EMOTIONS) for rows, k in zip(picked.values(), per_emotion.values())):
+            break
+        scale *= 2
+    for split, rows in picked.items():
+        for row in rows:
+            for rel in row[-2:]:
+                (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                (draw / rel).rename(out / rel)
+        (out / f"{split}.json").write_text(json.dumps(rows))
+    if (draw / "info.json").is_file():
+        (draw / "info.json").rename(out / "info.json")
+    shutil.rmtree(draw)
+    return out
+
+
 def make_tiny_paper(out: str | Path, seed: int = 0, fit_probe: bool = True) -> Path:
     """Write the tiny paper-layout zoo into ``out`` (absent or empty) and return its ``paper.toml``."""
-    from emobench.zoo.tiny import build_tiny_zoo
+    from emobench.zoo.tiny_sd import IMAGE_SIZE, write_tiny_sd
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise EmobenchError(f"{out} exists and is not an empty folder", "pass a new folder for make-tiny-paper")
     out.mkdir(parents=True, exist_ok=True)
     try:
-        build = build_tiny_zoo(out / ".build", seed)
-        for src, dst in (("pipeline", "stable-diffusion"), ("clip", "clip"), ("dataset", "EmoSet")):
-            (build / src).rename(out / dst)
-        shutil.rmtree(build)
+        write_tiny_sd(out, seed)
+        write_balanced_emoset(out / "EmoSet", seed)
         files = write_judge_files(out / "judges", seed)
         rel = {k: v.relative_to(out).as_posix() for k, v in files.items()}
-        toml = paper_toml(out / "paper.toml", "stable-diffusion", "clip", "EmoSet", rel)
+        toml = paper_toml(out / "paper.toml", "stable-diffusion", "clip", "EmoSet", rel, size=IMAGE_SIZE)
         if fit_probe:
             from emobench.zoo.fit_judges import fit_judges
 
@@ -154,7 +210,6 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     toml = make_tiny_paper(args.out, args.seed)
-    print(f"tiny paper zoo written; try: emobench run --zoo {toml} --emotions amusement,fear --n-per-emotion 1 "
-          '--methods "sd,textual-inversion:steps=2:max_images=4,dreambooth:steps=2:max_images=4,emogen:steps=2"')
+    print(f"tiny paper zoo written; try: emobench run --zoo {toml} {DRY_RUN}")
     print(toml)
     return 0
