@@ -3,7 +3,9 @@ and the provenance; ``--methods bundle:FILE.zip`` re-scores it in another folder
 another protocol refuses it in one line without writing anything (tiny zoo, 4 cells)."""
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import shutil
 import zipfile
@@ -41,8 +43,12 @@ def source(zoo_dir, tmp_path_factory):
     mp.setenv("EMOBENCH_CACHE", str(root / "cache"))
     try:
         folder = write_folder(root / "mine", plan_ids())
-        assert cli(argv(zoo_dir, root / "run", f"sd,folder:mine={folder}")) == 0
-        assert cli(["bundle", str(root / "run"), "--method", "mine", "--out", str(root / "mine.zip")]) == 0
+        for args in (argv(zoo_dir, root / "run", f"sd,folder:mine={folder}"),
+                     ["bundle", str(root / "run"), "--method", "mine", "--out", str(root / "mine.zip")]):
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                code = cli(args)
+            assert code == 0, err.getvalue()   # the one-line reason, should a run or bundle refuse
     finally:
         mp.undo()
     return root
