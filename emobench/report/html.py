@@ -88,13 +88,18 @@ def _value_td(spec: MetricSpec, e: BoardEntry | None, show_diff: bool) -> str:
     inner = f"<span{cls}>{_e(e.display or spec.fmt(e.value))}</span>"
     if not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
         inner += f' <span class="ci">[{_e(spec.fmt(e.ci_low))}, {_e(spec.fmt(e.ci_high))}]</span>'
+    elif e.ci_note:
+        inner += f' <span class="ci">({_e(e.ci_note)})</span>'
     if show_diff and not math.isnan(e.diff):
         mark = entry_mark(spec, e)
         tip = "paired difference vs baseline"
         if not (math.isnan(e.diff_ci_low) or math.isnan(e.diff_ci_high)):
-            tip += f", 95% CI [{spec.fmt(e.diff_ci_low, True)}, {spec.fmt(e.diff_ci_high, True)}]"
+            tip += f", 95% interval [{spec.fmt(e.diff_ci_low, True)}, {spec.fmt(e.diff_ci_high, True)}]"
         if not math.isnan(e.p_holm):
-            tip += f", Holm p = {e.p_holm:.3g}"
+            tip += f", Holm p = {e.p_holm:.3g} (raw p = {e.p_value:.3g})"
+            if not (math.isnan(e.diff_holm_low) or math.isnan(e.diff_holm_high)):
+                tip += (f", interval at the level Holm tested it at [{spec.fmt(e.diff_holm_low, True)}, "
+                        f"{spec.fmt(e.diff_holm_high, True)}] (excludes 0 exactly when marked)")
         if e.p_note:
             tip += f" ({e.p_note})"
         # The difference's CI lives in the tooltip, which keeps the table narrow enough for a laptop.
