@@ -59,9 +59,11 @@ def test_all_metrics_one_forward_per_image_and_warm_cache(tmp_path, capsys):
     # sd is off-colour on odd seeds, so it is farther from the real images than "good"
     assert _row(rows, "good", "kid")["value"] < _row(rows, "sd", "kid")["value"]
     # 4 cells per emotion, the bottom of the measured range: every difference is tested, by its own interval's
-    # procedure (a pairwise mean of 4 cells per emotion: the jackknife's variance, not its own U-statistic one)
+    # procedure (a pooled pairwise mean: the mean of its U-statistic and jackknife variances, the jackknife's
+    # alone where that mean is not positive, as here: near-constant colours make the unbiased estimate < 0)
     lp = _row(rows, "good", "lpips")
     assert math.isfinite(lp["p_holm"]) and lp["p_note"] == "t (jackknife variance)", lp
+    assert _row(rows, "good", "lpips", "awe")["p_note"] == "t (jackknife variance)"   # one emotion: jackknife
     pt = _row(rows, "good", "emo-a.p_target")
     assert math.isfinite(pt["p_holm"]) and pt["p_note"] == "t (jackknife variance)", pt
     ea = _row(rows, "good", "emo-a")

@@ -11,10 +11,10 @@ import torch
 from scipy.stats import binomtest
 from scipy.stats import t as student_t
 
-from emobench.api import MeanStat, PairwiseMeanStat
+from emobench.api import MeanOfStats, MeanStat, PairwiseMeanStat
 from emobench.group_stats import ustat_covariance
 from emobench.metrics.pairs import pair_mask
-from emobench.scoring.inference import Member, difference_interval, value_interval
+from emobench.scoring.inference import Covariances, Member, difference_interval, value_interval
 from emobench.scoring.intervals import MoverInterval, TInterval, WilsonInterval, from_spec, holm_levels
 from emobench.scoring.jackknife import replicate_values, replicates, stratum_covariance
 from emobench.scoring.stats import holm
@@ -129,3 +129,26 @@ def test_no_zero_width_interval_for_a_proportion():
                difference_interval([ones, ones], [ones], True, False)):             # fits vs baseline
         lo, hi = iv.bounds(0.05)
         assert hi - lo > 0.01, iv
+
+
+def test_pooled_pairwise_rows_average_the_unbiased_and_the_jackknife_variance():
+    rng = np.random.default_rng(3)
+    strata = [6, 6, 6]
+
+    def pooled(shift):
+        parts = []
+        for n in strata:
+            x = rng.normal(size=(n, 2)) + shift
+            parts.append(PairwiseMeanStat(torch.tensor(((x[:, None] - x[None]) ** 2).sum(-1))))
+        return MeanOfStats(parts)
+
+    stats = [pooled(0.0), pooled(0.5)]
+    cells = [str(i) for i in range(sum(strata))]
+    members = [Member(s, cells, strata, float(s.evaluate(torch.ones(1, 18, dtype=torch.float64))[0])) for s in stats]
+    cov = Covariances(members)
+    rep = replicates(strata)
+    jack = stratum_covariance(members[0].reps(rep), members[1].reps(rep), rep)
+    own = stats[0].covariance(stats[1]).numpy()
+    assert cov.own and cov.cov(0, 1) == pytest.approx((jack + own) / 2)
+    one = Covariances([Member(stats[0].stats[0], cells[:6], [6], 0.0)])
+    assert not one.own                                                 # within one emotion: the jackknife

@@ -218,13 +218,15 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
            "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">",
            '<title>emobench leaderboard</title>', f"<style>{CSS}</style></head><body>",
            "<h1>emobench leaderboard</h1>", f'<p class="facts">{facts}</p>',
-           '<p class="note">Pooled over emotions; brackets are 95% bootstrap CIs. <b>Bold</b>: best computed '
-           "method per column. Δ: paired difference vs the baseline on the same cells, Holm-corrected: "
-           "▲ better than the baseline, ▼ worse (in the metric's direction); * p&lt;0.05, ** p&lt;0.01, "
-           "*** p&lt;0.001, n.s. not significant, no test: too few cells to carry a p-value (hover for why). "
-           "Click a column title to sort. "
-           "FID/KID intervals: the bootstrap's spread centred on the value (a resample repeats images, "
-           "which inflates these set statistics).</p>",
+           '<p class="note">Pooled over emotions; brackets are 95% intervals over cells (Wilson score for '
+           "accuracies, t on a jackknife or U-statistic variance otherwise; FID's covers FID at this n). A learning "
+           "method fitted several times: the mean over fits with a random-effects interval; fitted once: "
+           "\"1 fit: fit-to-fit spread not measured\" instead of an interval. <b>Bold</b>: best computed "
+           "method per column. Δ: paired difference vs the baseline on the same cells, Holm-corrected once per "
+           "table (each distinct test once): ▲ better than the baseline, ▼ worse (in the metric's direction); "
+           "* p&lt;0.05, ** p&lt;0.01, *** p&lt;0.001, n.s. not significant, no test: fewer than 4 cells per "
+           "emotion or one fit of a learning method (hover for why, and for the interval at the level Holm "
+           "tested it at, which excludes 0 exactly when marked). Click a column title to sort.</p>",
            _table(lb.rows, lb.main_specs, colours, "Method", True, True, "leaderboard", lb.display_names)]
     if lb.control_methods:
         out += ["<h2>Control methods (not ranked)</h2>", '<p class="note">Methods built as controls (e.g. one '

@@ -6,9 +6,10 @@ The core names no metric. A row's statistic is one of three kinds, read from the
 * **mean**: any other mean of per-image values;
 * **set**: any other ``GroupStat`` (FID, KID, a pairwise diversity, a plugin's statistic).
 
-Its cell-sampling (co)variances come from the statistic's own unbiased estimate when it has one
-(``GroupStat.covariance``: the pairwise means), else from the stratified delete-one-cell jackknife
-(``scoring.jackknife``; exact for means). A learning method fitted K ≥ 2 times adds the spread of its fits:
+Its cell-sampling (co)variances come from the stratified delete-one-cell jackknife (``scoring.jackknife``;
+exact for means); in pooled rows of a statistic that also knows its own unbiased estimate
+(``GroupStat.covariance``: the pairwise means, U-statistics) from the mean of the two. A learning method
+fitted K ≥ 2 times adds the spread of its fits:
 
     Var(mean over fits) = s²_fits / K  +  C,
 
@@ -39,7 +40,6 @@ from emobench.scoring.jackknife import Replicates, replicates, stratum_covarianc
 
 ONE_FIT = "1 fit: fit-to-fit spread not measured"
 TINY = 1e-12        # a variance of a proportion this small is every cell and fit agreeing, not information
-OWN_MIN_CELLS = 8   # cells per emotion from which a pooled row uses a statistic's own covariance estimate
 
 
 @dataclass
@@ -107,8 +107,8 @@ def kind_of(stat: GroupStat) -> str:
 
 @dataclass
 class Covariances:
-    """Per-stratum cell covariances between members on one layout, by the statistic's own estimate when it
-    has one, else the jackknife; ``df`` per stratum for Satterthwaite."""
+    """Per-stratum cell covariances between members on one layout: the jackknife's, averaged with the
+    statistic's own unbiased estimate in pooled rows when it has one; ``df`` per stratum for Satterthwaite."""
 
     members: list[Member]
     max_replicates: int = 1000
@@ -117,28 +117,28 @@ class Covariances:
     def __post_init__(self) -> None:
         self.rep = replicates(self.members[0].strata, self.max_replicates)
         self.memo: dict[tuple[int, int], np.ndarray] = {}
-        # a statistic's own unbiased covariance serves pooled rows of ≥ OWN_MIN_CELLS cells per emotion; below,
-        # and within one emotion, the jackknife's: the unbiased estimate of a pairwise mean of a few cells is so
-        # noisy that its t interval under-covers (measured: 87–89 % at 4 cells per emotion, 90 % within one
-        # emotion at 8–16), while the jackknife's upward bias is small from 8 cells on (benchmarks/RESULTS.md)
-        self.own = self.use_own and len(self.rep.strata) > 1 and min(self.rep.strata) >= OWN_MIN_CELLS and \
+        # pooled rows of a statistic with its own unbiased covariance (a pairwise mean) take the mean of that and
+        # the jackknife's: the unbiased estimate is so noisy at a few cells per emotion that its t interval
+        # under-covers (measured 82–87 % at 4 cells, 93–95 % at 8–16), while the jackknife counts a pairwise
+        # mean's degenerate part twice (98–99 % at 4–8 cells); their mean covers 94–97 % from 4 cells on
+        # (benchmarks/RESULTS.md). Within one emotion the jackknife alone covers (95–97 %).
+        self.own = self.use_own and len(self.rep.strata) > 1 and \
             all(m.cells == self.members[0].cells for m in self.members) and \
             self.members[0].stat.covariance(self.members[0].stat) is not None
 
     @property
     def df(self) -> np.ndarray:
-        if self.own:
-            return np.asarray([max(n - 1, 0) for n in self.rep.strata], dtype=np.float64)
         return np.asarray([g - 1 for g in self.rep.per_stratum], dtype=np.float64)
 
     def cov(self, i: int, j: int) -> np.ndarray:
         key = (min(i, j), max(i, j))
         if key not in self.memo:
             a, b = self.members[i], self.members[j]
-            c = a.stat.covariance(b.stat) if self.own else None
-            if c is None:
-                c = stratum_covariance(a.reps(self.rep), b.reps(self.rep), self.rep)
-            self.memo[key] = np.asarray(c, dtype=np.float64).reshape(-1)
+            c = np.asarray(stratum_covariance(a.reps(self.rep), b.reps(self.rep), self.rep), dtype=np.float64)
+            own = a.stat.covariance(b.stat) if self.own else None
+            if own is not None and len(own) == len(c):
+                c = (c + np.asarray(own, dtype=np.float64)) / 2
+            self.memo[key] = c.reshape(-1)
         return self.memo[key]
 
     def jackknife(self) -> "Covariances":
@@ -191,7 +191,7 @@ def _cells_ok(total: float, cells: np.ndarray) -> bool:
 
 def _solve(comb: Combination, cov: Covariances) -> tuple[float, float, np.ndarray, Covariances]:
     total, df, cells = _variance(comb, cov)
-    if cov.own and not _cells_ok(total, cells):    # the unbiased estimate came out ≤ 0: the jackknife's instead
+    if cov.own and not _cells_ok(total, cells):    # the mean with the unbiased estimate came out ≤ 0: jackknife
         jk = cov.jackknife()
         total, df, cells = _variance(comb, jk)
         return total, df, cells, jk
@@ -277,5 +277,5 @@ def difference_interval(a: Sequence[Member], b: Sequence[Member], learner_a: boo
 
 def _name(cov: Covariances, fits: int) -> str:
     """The procedure as ``p_note`` and ``interval`` name it."""
-    base = "t (U-statistic variance)" if cov.own else "t (jackknife variance)"
+    base = "t (mean of U-statistic and jackknife variances)" if cov.own else "t (jackknife variance)"
     return f"{base}, random effects over fits" if fits > 1 else base
