@@ -8,11 +8,7 @@ marked, so the two never contradict each other.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from emobench.report.leaderboard import BoardEntry
-    from emobench.report.metrics_display import MetricSpec
+from typing import Any
 
 # Holm-corrected p-value thresholds → marks (the usual convention, spelled out under the table).
 SIG_LEVELS = ((0.001, "***"), (0.01, "**"), (0.05, "*"))
@@ -49,15 +45,16 @@ def sig_mark(p: float, diff: float = math.nan, higher_is_better: bool | None = N
     return "n.s."
 
 
-def entry_mark(spec: "MetricSpec", e: "BoardEntry") -> str:
-    """The mark of a difference cell: direction-aware significance, or ``no test`` when none could be run."""
+def entry_mark(spec: Any, e: Any) -> str:
+    """The mark of a difference cell (``e`` a leaderboard ``BoardEntry``, ``spec`` its ``MetricSpec``):
+    direction-aware significance, or ``no test`` when none could be run."""
     mark = sig_mark(e.p_holm, e.diff, spec.higher_is_better)
     if not mark and e.p_note.startswith("no test") and not math.isnan(e.diff):
         return "no test"
     return mark
 
 
-def diff_bounds(e: "BoardEntry") -> tuple[float, float]:
+def diff_bounds(e: Any) -> tuple[float, float]:
     """The bracket a Δ is shown with: its Holm-level interval when it was tested (the one its mark reads
     from), else its 95% interval."""
     if math.isfinite(e.p_holm) and math.isfinite(e.diff_holm_low) and math.isfinite(e.diff_holm_high):
