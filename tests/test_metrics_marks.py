@@ -115,3 +115,21 @@ def test_marked_differences_show_the_interval_their_mark_reads_from(tmp_path):
             if math.isfinite(en.p_holm):   # every tested Δ: mark ⇔ its Holm-level interval excludes 0
                 assert (en.p_holm < 0.05) == (not en.diff_holm_low <= 0 <= en.diff_holm_high), (row.method, key)
     assert np.isfinite(e.p_value) and e.p_value <= e.p_holm
+
+
+def test_a_merged_subset_gets_holm_and_its_intervals_again(tmp_path):
+    """Scoring one metric again keeps the others' rows; Holm's family (and every Holm-level interval, rebuilt
+    from each row's stored interval) is the merged one."""
+    run = tmp_path / "run"
+    make_run(run, emotions=("awe", "fear"), n_per_emotion=12)
+    zoo = fake_zoo(tmp_path)
+    score_run(run, zoo, ["emo-a", "fid"], baseline="sd", bootstrap=FAST, cache_dir=tmp_path / "c", controls=False)
+    before = {(r["metric"], r["emotion"]): r for r in json.loads((run / "summary.json").read_text())["rows"]
+              if r["method"] == "good"}
+    score_run(run, zoo, ["emo-a"], baseline="sd", bootstrap=FAST, cache_dir=tmp_path / "c", controls=False)
+    after = {(r["metric"], r["emotion"]): r for r in json.loads((run / "summary.json").read_text())["rows"]
+             if r["method"] == "good"}
+    for key, r in after.items():
+        assert r["p_holm"] == pytest.approx(before[key]["p_holm"]), key
+        assert r["diff_ci_holm_low"] == pytest.approx(before[key]["diff_ci_holm_low"]), key
+        assert (r["p_holm"] < 0.05) == (not r["diff_ci_holm_low"] <= 0 <= r["diff_ci_holm_high"]), key
