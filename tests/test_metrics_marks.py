@@ -57,6 +57,35 @@ def test_a_repeated_column_is_one_test_in_the_holm_family():
         assert r.diff_ci_holm_low <= r.diff_ci_low and r.diff_ci_high <= r.diff_ci_holm_high
 
 
+def test_a_column_declared_same_per_emotion_is_one_test_below_all_only():
+    """intra-FID's per-emotion rows are FID's (display fact ``same_per_emotion_as``): one test in each emotion's
+    family; its ``all`` row (the mean of the per-emotion FIDs) is a test of its own; a declaration the numbers
+    do not bear out counts for nothing."""
+    rows = []
+    for m, (d, se) in {"a": (1.5, 0.5), "b": (0.4, 0.3), "c": (-2.0, 0.6)}.items():
+        for e, shift in (("awe", 0.0), ("fear", 0.3)):
+            rows += [_row(m, "fid", e, 20.0 + d, d + shift, se), _row(m, "fid-intra", e, 20.0 + d, d + shift, se)]
+        rows += [_row(m, "fid", "all", 18.0 + d, d, se), _row(m, "fid-intra", "all", 21.0 + d, 1.1 * d, se)]
+        rows += [_row(m, "emo-a", e, 0.7, 0.01 * d, 0.02) for e in ("awe", "fear", "all")]
+    declared = {"fid-intra": "fid", "emo-a": "fid"}    # the second is false: its rows are not fid's
+    assert column_aliases(rows) == {}                  # the all rows differ: not a repeated column
+    apply_holm(rows, 0.05, declared)
+    by = {(r.method, r.metric, r.emotion): r for r in rows}
+    for e in ("awe", "fear"):
+        fam = [r for r in rows if r.emotion == e and r.metric != "fid-intra"]
+        assert len(fam) == 6                           # fid and emo-a for 3 methods; fid-intra counted once
+        for r, p in zip(fam, holm([r.p_value for r in fam])):
+            assert r.p_holm == pytest.approx(p)
+        for m in "abc":
+            alias, canon = by[(m, "fid-intra", e)], by[(m, "fid", e)]
+            assert alias.p_holm == canon.p_holm and alias.diff_ci_holm_low == canon.diff_ci_holm_low
+            assert "same test as fid" in alias.p_note and "same test" not in by[(m, "emo-a", e)].p_note
+    fam = [r for r in rows if r.emotion == "all"]
+    assert len(fam) == 9                               # fid, fid-intra and emo-a: three tests per method
+    for r, p in zip(fam, holm([r.p_value for r in fam])):
+        assert r.p_holm == pytest.approx(p) and "same test" not in r.p_note
+
+
 def test_the_real_control_is_drawn_outside_the_reference(tmp_path):
     ds = FakeDataset(tmp_path / "ds", per_emotion=8)
     real = real_entries(ds, ["awe", "fear"], 4, 16, "an image of {emotion}")

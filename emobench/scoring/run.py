@@ -174,7 +174,7 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
         rows, score_rows, names = merge_previous(prev, columns, [*prev.metric_names, *columns], rows, score_rows,
                                                  failed)
         problems = [p for p in prev.summary.get("problems", []) if p not in problems] + problems
-    apply_holm(rows, bootstrap.alpha)
+    apply_holm(rows, bootstrap.alpha, _same_per_emotion(metric_objs, prev))
     stored = protocol.read(run_dir)
     if stored is not None:   # the scores' protocol: the run's, with the judges that scored it
         scored = stored.with_judges(zoo)
@@ -200,6 +200,16 @@ def _failure_log(run_dir: Path, name: str, err: BaseException) -> Path | None:
     except OSError:
         return None
     return path
+
+
+def _same_per_emotion(metrics: Sequence[Metric], prev: Previous | None) -> dict[str, str]:
+    """column → the column whose per-emotion rows it repeats (display fact ``same_per_emotion_as``), for the
+    scored metrics and the kept ones of a merged subset: one test in each emotion's Holm family, not two."""
+    facts = dict(prev.summary.get("display", {})) if prev is not None else {}
+    for m in metrics:
+        facts.update(m.display())
+    return {col: str(f["same_per_emotion_as"]) for col, f in facts.items()
+            if isinstance(f, dict) and f.get("same_per_emotion_as")}
 
 
 def _learns(info: dict[str, Any]) -> bool:
