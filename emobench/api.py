@@ -235,11 +235,12 @@ def check_output(result: Any, n: int, size: tuple[int, int], *, strict: bool = F
 #   the scorer writes each value to ``scores.csv``.
 # * ``SetMetric``: a statistic of a set of images (FID, KID, Sem-D, LPIPS). ``group_stat`` builds a
 #   ``GroupStat`` for one (method, emotion) group; its ``evaluate(weights)`` recomputes the statistic for
-#   bootstrap resamples given as multiplicity weights, from precomputed features or distance matrices, so
-#   1000 resamples cost matrix products, never network forwards.
+#   weightings of the items (the interval's jackknife leaves cells out), from precomputed features or distance
+#   matrices, so its replicates cost matrix products, never network forwards. ``GroupStat.covariance`` may
+#   offer the statistic's own unbiased covariance estimate (docs/write-a-metric.md).
 #
-# Weights: a float tensor ``[B, n]`` of resample counts over the group's items (0 = not drawn, or missing for
-# this method). Row ``torch.ones(1, n)`` is the plain point estimate.
+# Weights: a float tensor ``[B, n]`` of non-negative weights over the group's items (0 = left out, or missing
+# for this method). Row ``torch.ones(1, n)`` is the plain point estimate.
 
 @dataclass(frozen=True)
 class ScoreItem:

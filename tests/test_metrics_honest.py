@@ -10,9 +10,11 @@ import torch
 
 from emobench.api import ImageRecord
 from emobench.scoring import score_run
-from emobench.scoring.fits import combine
-from emobench.scoring.significance import MIN_CELLS_PER_EMOTION, P_FLOOR_NORMAL, decide, sign_flip_p
-from emobench.scoring.stats import BootstrapConfig, estimate
+from emobench.api import MeanStat
+from emobench.scoring.inference import ONE_FIT, Member, difference_interval, value_interval
+from emobench.scoring.intervals import TInterval
+from emobench.scoring.significance import MIN_CELLS_PER_EMOTION, verdict
+from emobench.scoring.stats import BootstrapConfig
 from support.metrics_fakes import colour_image, fake_zoo, make_run, method_colour, write_png
 
 FAST = BootstrapConfig(n_resamples=200, seed=0)
@@ -59,9 +61,9 @@ def test_two_images_per_emotion_carry_no_marks(tmp_path):
               cache_dir=tmp_path / "c", controls=False)
     rows = [r for e in ("all", "awe") for r in _rows(run, "good", e)]
     assert rows and all(r["diff"] is not None for r in rows)
-    for r in rows:   # a Δ and its interval, but no p-value and no mark; the note says why
+    for r in rows:   # a Δ, but no p-value and no mark below the measured range; the note says why
         assert r["p_value"] is None and r["p_holm"] is None, r
-        assert r["p_note"].startswith("no test: 2 cell(s) in an emotion < 5"), r
+        assert r["p_note"].startswith("no test: 2 cell(s) in an emotion < 4"), r
 
 
 def test_fifty_images_with_a_real_difference_keep_their_mark(tmp_path):
@@ -69,37 +71,43 @@ def test_fifty_images_with_a_real_difference_keep_their_mark(tmp_path):
     make_run(run, emotions=("awe", "fear"), n_per_emotion=25)   # 50 images per method
     score_run(run, fake_zoo(tmp_path), ["fid", "emo-a"], baseline="sd", bootstrap=FAST,
               cache_dir=tmp_path / "c", controls=False)
+    notes = {"emo-a": "Newcombe hybrid score (paired)", "fid": "t (jackknife variance)"}
     for metric in ("emo-a", "fid"):   # "good" beats sd (off-colour on odd seeds) on both
         r = next(r for r in _rows(run, "good") if r["metric"] == metric)
-        assert r["p_note"] == "paired bootstrap" and r["p_holm"] < 0.01, r
-    for r in _rows(run, "good"):
-        assert r["p_value"] is None or r["p_value"] >= P_FLOOR_NORMAL   # clipped to what B resamples support
+        assert r["p_note"] == notes[metric] and r["p_holm"] < 0.01, r
+        # the mark's interval (at the level Holm tested it at) excludes 0, and contains the 95 % one
+        assert r["diff_ci_holm_low"] <= r["diff_ci_low"] and r["diff_ci_high"] <= r["diff_ci_holm_high"], r
+        assert not (r["diff_ci_holm_low"] <= 0 <= r["diff_ci_holm_high"]), r
 
 
-def test_decide_rules():
+def test_verdict_rules():
+    iv = TInterval(1.0, 0.2, 30)
+    v = verdict(iv, [MIN_CELLS_PER_EMOTION] * 8)
+    assert v.note == "t" and v.p_value == pytest.approx(iv.p_value())
+    v = verdict(iv, [3] * 8)
+    assert math.isnan(v.p_value) and v.note.startswith("no test: 3 cell(s) in an emotion < 4")
+    v = verdict(ONE_FIT, [50] * 8)
+    assert math.isnan(v.p_value) and v.note == f"no test: {ONE_FIT}"
+
+
+def _members(values_per_fit, cells=40):
+    return [Member(MeanStat(torch.tensor(v, dtype=torch.float64)), [str(i) for i in range(cells)], [cells],
+                   float(np.mean(v))) for v in values_per_fit]
+
+
+def test_one_fit_of_a_learner_has_no_interval_and_fits_widen_it():
     rng = np.random.default_rng(0)
-    spread = rng.normal(1.0, 0.1, 1000)
-    v = decide(spread, 1e-300, [MIN_CELLS_PER_EMOTION] * 8, None)
-    assert v.p_value == P_FLOOR_NORMAL and v.note == "paired bootstrap"
-    v = decide(np.full(1000, 0.3), math.nan, [9] * 8, None)           # every resample identical
-    assert math.isnan(v.p_value) and v.note.startswith("no test: degenerate bootstrap (1 distinct")
-    a, b = np.arange(24.0), np.arange(24.0) - 1.0                      # 3 cells × 8 emotions, all +1
-    v = decide(spread, 0.0, [3] * 8, (a, b))
-    assert v.note.startswith("sign-flip permutation (3 cell(s) in an emotion < 5)") and v.p_value < 1e-4
-    assert sign_flip_p(np.ones(10)) == pytest.approx(2 / 2 ** 10)    # exact: both all-equal sign patterns
-
-
-def test_one_fit_combines_to_itself_and_fits_widen_the_interval():
-    cfg = BootstrapConfig(n_resamples=2000, seed=1)
-    rng = np.random.default_rng(0)
-    cells = rng.normal(0, 0.01, 2000)
-    one = estimate(1.0, 1.0 + cells, cfg)
-    same = combine([one], "fits|m", cfg)
-    assert same.value == one.value and np.array_equal(same.samples, one.samples)
-    fits = [estimate(v, v + cells, cfg) for v in (0.9, 1.0, 1.1)]   # fit-to-fit spread ≫ cell spread
-    merged = combine(fits, "fits|m", cfg)
-    assert merged.value == pytest.approx(1.0)
-    assert merged.ci_high - merged.ci_low > 5 * (one.ci_high - one.ci_low)
+    cells = rng.normal(0, 0.01, 40)
+    one = _members([1.0 + cells])
+    assert value_interval(one, [0], learner=True) == ONE_FIT            # its fit-to-fit spread is unknown
+    base = value_interval(one, [0], learner=False)                      # a method that does not learn: cells only
+    fits = _members([v + cells + rng.normal(0, 0.01, 40) for v in (0.9, 1.0, 1.1)])
+    merged = value_interval(fits, [0, 1, 2], learner=True)
+    assert merged.value == pytest.approx(1.0 + cells.mean(), abs=0.01)
+    lo, hi = merged.bounds(0.05)
+    blo, bhi = base.bounds(0.05)
+    assert hi - lo > 20 * (bhi - blo)                                  # the fit spread, not the cells, dominates
+    assert difference_interval(one, _members([cells]), True, False) == ONE_FIT
 
 
 def test_fits_are_scored_as_one_method_with_per_fit_values(tmp_path):
@@ -124,4 +132,4 @@ def test_fits_are_scored_as_one_method_with_per_fit_values(tmp_path):
         assert r["value"] == pytest.approx(np.mean([p["value"] for p in r["per_fit"]]))
         assert r["diff"] is not None and r["ci_low"] <= r["value"] <= r["ci_high"]
     assert {r["method"] for r in _rows(run)} == {"good", "sd"}
-    assert all("n_fits" not in r for r in _rows(run, "sd"))
+    assert all(r["n_fits"] == 1 for r in _rows(run, "sd"))   # the fit count is in every row

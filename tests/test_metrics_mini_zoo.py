@@ -37,7 +37,7 @@ def test_controls_on_mini_zoo(tmp_path, mini):
     real = next(r for r in rows if r["method"] == CONTROL_REAL and r["metric"] == "emo-a" and r["emotion"] == "all")
     shuf = next(r for r in rows if r["method"] == CONTROL_SHUFFLED and r["metric"] == "emo-a"
                 and r["emotion"] == "all")
-    test = mini.dataset.split("test")
+    test = mini.dataset.split("val")   # the control's split (the test split is the FID/KID reference)
     labels = list(mini.judges.emotion.labels)
     correct = 0
     with torch.no_grad():

@@ -48,8 +48,9 @@ def test_all_metrics_one_forward_per_image_and_warm_cache(tmp_path, capsys):
     # CLIP score caches by (image, prompt): 64 run + 32 real images, plus the shuffled images whose label
     # (hence prompt) changed — at most 32.
     assert 64 + 32 + 64 + 32 < zoo.clip.image_forwards <= 64 + 32 + 64 + 32 + 32
-    # FID/KID share features; the reference (8 per emotion) reuses the 4 control images' features.
-    assert zoo.judges.fid_features.calls == 64 + 32 + 32
+    # FID/KID share features; the reference (8 test images per emotion) shares no image with the controls
+    # (4 val images per emotion), so each is computed once: 64 run + 32 control + 64 reference.
+    assert zoo.judges.fid_features.calls == 64 + 32 + 64
     # LPIPS: all 6 pairs of each group of 4, per (method|control) × emotion.
     assert zoo.judges.lpips.calls == 6 * 8 * 4
     fid = _row(rows, "good", "fid", "awe")
@@ -57,12 +58,16 @@ def test_all_metrics_one_forward_per_image_and_warm_cache(tmp_path, capsys):
     assert _row(rows, "good", "fid")["n_fake"] == 32 and _row(rows, "good", "fid")["n_real"] == 64
     # sd is off-colour on odd seeds, so it is farther from the real images than "good"
     assert _row(rows, "good", "kid")["value"] < _row(rows, "sd", "kid")["value"]
-    # 4 cells per emotion: too few for the bootstrap test; set metrics carry no p-value and say why, per-image
-    # metrics get the exact sign-flip test over their 32 pooled pairs.
+    # 4 cells per emotion, the bottom of the measured range: every difference is tested, by its own interval's
+    # procedure (a pooled pairwise mean: the mean of its U-statistic and jackknife variances, the jackknife's
+    # alone where that mean is not positive, as here: near-constant colours make the unbiased estimate < 0)
     lp = _row(rows, "good", "lpips")
-    assert lp["p_holm"] is None and lp["p_note"].startswith("no test: 4 cell(s) in an emotion < 5"), lp
+    assert math.isfinite(lp["p_holm"]) and lp["p_note"] == "t (jackknife variance)", lp
+    assert _row(rows, "good", "lpips", "awe")["p_note"] == "t (jackknife variance)"   # one emotion: jackknife
     pt = _row(rows, "good", "emo-a.p_target")
-    assert math.isfinite(pt["p_holm"]) and pt["p_note"].startswith("sign-flip permutation"), pt
+    assert math.isfinite(pt["p_holm"]) and pt["p_note"] == "t (jackknife variance)", pt
+    ea = _row(rows, "good", "emo-a")
+    assert ea["p_note"] == "Newcombe hybrid score (paired)" and ea["interval"] == "Wilson score (stratified)", ea
 
     # Warm: a fresh zoo object with the same judges hash runs no network at all and writes the same summary.
     before = (run / "summary.csv").read_text()

@@ -1,22 +1,23 @@
-"""Bootstrap draws, CIs, paired differences, p-values and Holm correction."""
+"""Interval procedures, their dual p-values, Holm, the jackknife and the U-statistic covariance, each checked
+against a reference (scipy, a published example, exact enumeration, a closed form)."""
 from __future__ import annotations
 
+import itertools
 import math
+
 import numpy as np
 import pytest
 import torch
+from scipy.stats import binomtest
+from scipy.stats import t as student_t
 
-from emobench.api import MeanStat
-from emobench.scoring.stats import (BootstrapConfig, bootstrap_p_value, draw_weights, estimate, holm, paired_difference,
-                            percentile_ci)
-
-
-def test_draws_are_seeded_per_stream_and_sum_to_n():
-    cfg = BootstrapConfig(n_resamples=50, seed=3)
-    a, b = draw_weights(10, "cells|awe", cfg), draw_weights(10, "cells|awe", cfg)
-    assert torch.equal(a, b) and a.shape == (50, 10) and torch.all(a.sum(1) == 10)
-    assert not torch.equal(a, draw_weights(10, "cells|fear", cfg))
-    assert not torch.equal(a, draw_weights(10, "cells|awe", BootstrapConfig(n_resamples=50, seed=4)))
+from emobench.api import MeanOfStats, MeanStat, PairwiseMeanStat
+from emobench.group_stats import ustat_covariance
+from emobench.metrics.pairs import pair_mask
+from emobench.scoring.inference import Covariances, Member, difference_interval, value_interval
+from emobench.scoring.intervals import MoverInterval, TInterval, WilsonInterval, from_spec, holm_levels
+from emobench.scoring.jackknife import replicate_values, replicates, stratum_covariance
+from emobench.scoring.stats import holm
 
 
 def test_holm_by_hand():
@@ -26,29 +27,128 @@ def test_holm_by_hand():
     assert holm([0.2, 0.01]) == pytest.approx([0.2, 0.02])
 
 
-def test_p_value_and_ci():
-    assert math.isnan(bootstrap_p_value(np.ones(999)))     # no spread: a degenerate distribution carries no p
-    assert bootstrap_p_value(np.r_[np.ones(500), -np.ones(500)]) == pytest.approx(1.0)
-    # a large effect goes below the percentile form's 2/(B+1) floor, so Holm can still call it significant
-    big = np.random.default_rng(0).normal(5.0, 1.0, 1000)
-    assert bootstrap_p_value(big) < 1e-5
-    mid = np.random.default_rng(0).normal(2.0, 1.0, 100_000)
-    assert bootstrap_p_value(mid) == pytest.approx(0.0455, abs=0.003)   # 2·Φ(−2)
-    assert percentile_ci(np.arange(101.0), 0.1) == pytest.approx((5.0, 95.0))
-    assert percentile_ci(np.array([np.nan, 1.0, 1.0]), 0.05) == (1.0, 1.0)
+def test_holm_level_intervals_exclude_zero_exactly_when_marked():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        ivs = [TInterval(float(rng.normal(0, 2)), 1.0, float(rng.integers(3, 60))) for _ in range(12)]
+        ps = [iv.p_value() for iv in ivs]
+        for iv, p, level in zip(ivs, holm(ps), holm_levels(ps, 0.05)):
+            lo, hi = iv.bounds(level)
+            assert (p < 0.05) == (not lo <= 0 <= hi)
 
 
-def test_paired_difference_is_tighter_than_the_marginal_cis():
-    # Two methods whose per-cell values share a large cell effect: the paired CI sees only the small shift.
-    g = torch.Generator().manual_seed(0)
-    cell = torch.randn(40, generator=g)
-    a, b = cell + 0.3 + 0.05 * torch.randn(40, generator=g), cell
-    cfg = BootstrapConfig(n_resamples=1000, seed=0)
-    w = draw_weights(40, "cells|x", cfg)
-    ea = estimate(a.double().mean().item(), MeanStat(a).evaluate(w), cfg)
-    eb = estimate(b.double().mean().item(), MeanStat(b).evaluate(w), cfg)
-    d = paired_difference(ea, eb, cfg)
-    assert d.diff == pytest.approx(float((a - b).double().mean()))
-    assert ea.ci_low < eb.ci_high            # the marginal CIs overlap ...
-    assert d.ci_low > 0.25 and d.p_value < 0.01   # ... but the paired difference is clear
-    assert (d.ci_high - d.ci_low) < 0.2 * (ea.ci_high - ea.ci_low)
+def test_wilson_matches_scipy():
+    for x, n in ((0, 8), (8, 8), (3, 8), (37, 50), (1, 4)):
+        ref = binomtest(x, n).proportion_ci(0.95, method="wilson")
+        assert WilsonInterval(x / n, n).bounds(0.05) == pytest.approx((ref.low, ref.high), abs=1e-12)
+    lo, hi = WilsonInterval(1.0, 8).bounds(0.05)
+    assert hi == 1.0 and lo < 0.8                                       # all right: never zero width
+
+
+def test_newcombe_independent_matches_the_published_example():
+    # Newcombe (1998), Stat Med 17:873, Table II (a): 56/70 − 48/80, method 10 (score, no CC): 0.0524, 0.3339
+    iv = MoverInterval(WilsonInterval(56 / 70, 70), WilsonInterval(48 / 80, 80), 0.0)
+    assert iv.bounds(0.05) == pytest.approx((0.0524, 0.3339), abs=5e-5)
+    paired = MoverInterval(WilsonInterval(56 / 70, 70), WilsonInterval(48 / 80, 80), 0.6)
+    lo, hi = paired.bounds(0.05)
+    assert 0.0524 < lo and hi < 0.3339                                  # positive pairing narrows it
+
+
+def test_p_values_are_the_duals_of_their_intervals():
+    t = TInterval(0.8, 0.3, 7)
+    assert t.p_value() == pytest.approx(2 * student_t.sf(0.8 / 0.3, 7))
+    assert Interval_p_by_bisection(t) == pytest.approx(t.p_value(), rel=1e-6)
+    m = MoverInterval(WilsonInterval(0.8, 40), WilsonInterval(0.55, 40), 0.3)
+    p = m.p_value()
+    lo, hi = m.bounds(p)
+    assert lo == pytest.approx(0.0, abs=1e-9) and 0.0 < p < 0.05
+
+
+def Interval_p_by_bisection(iv) -> float:
+    from emobench.scoring.intervals import Interval
+
+    return Interval.p_value(iv)
+
+
+def test_specs_rebuild_the_same_interval():
+    for iv in (TInterval(0.1, 0.02, 12.5, -1, 1, "t"), WilsonInterval(0.7, 33.3),
+               MoverInterval(WilsonInterval(0.8, 40), WilsonInterval(0.55, 40), 0.3)):
+        again = from_spec(iv.spec())
+        assert again.bounds(0.01) == pytest.approx(iv.bounds(0.01)) and again.p_value() == pytest.approx(iv.p_value())
+
+
+def test_jackknife_of_a_stratified_mean_is_its_unbiased_variance():
+    rng = np.random.default_rng(1)
+    strata = [5, 9, 7]
+    x = rng.normal(size=sum(strata))
+    y = x + rng.normal(size=sum(strata))
+    rep = replicates(strata)
+    lx, ly = (replicate_values(MeanStat(torch.from_numpy(v)), rep) for v in (x, y))
+    n = sum(strata)
+    parts = np.split(np.arange(n), np.cumsum(strata)[:-1])
+    want_var = [(len(p) / n) ** 2 * x[p].var(ddof=1) / len(p) for p in parts]
+    want_cov = [(len(p) / n) ** 2 * np.cov(x[p], y[p])[0, 1] / len(p) for p in parts]
+    assert stratum_covariance(lx, lx, rep) == pytest.approx(want_var)
+    assert stratum_covariance(lx, ly, rep) == pytest.approx(want_cov)
+    grouped = replicates([40, 40], max_replicates=20)                  # delete-a-group past the cap
+    assert grouped.per_stratum == [10, 10] and sorted(np.concatenate(grouped.groups[0])) == list(range(40))
+
+
+@pytest.mark.parametrize("n,max_pairs", [(4, 100), (5, 6)])
+def test_ustat_covariance_is_unbiased_by_enumeration(n, max_pairs):
+    """Every sample of n draws from a 4-point population: the estimate's mean is the exact variance, for all
+    pairs and for a sampled design of pairs; the covariance of two statistics likewise."""
+    rng = np.random.default_rng(2)
+    pts = rng.normal(size=(4, 2))
+    da = torch.tensor(((pts[:, None] - pts[None]) ** 2).sum(-1))
+    db = torch.tensor(np.abs(pts[:, None, 0] - pts[None, :, 0]))
+    mask = pair_mask(n, max_pairs, 3, "x")
+    ua, ub, var, cov = [], [], [], []
+    for s in itertools.product(range(4), repeat=n):
+        a, b = PairwiseMeanStat(da[np.ix_(s, s)], mask), PairwiseMeanStat(db[np.ix_(s, s)], mask)
+        one = torch.ones(1, n, dtype=torch.float64)
+        ua.append(float(a.evaluate(one)[0]))
+        ub.append(float(b.evaluate(one)[0]))
+        var.append(float(a.covariance(a)[0]))
+        cov.append(float(a.covariance(b)[0]))
+    assert np.mean(var) == pytest.approx(np.var(ua), rel=1e-9)
+    assert np.mean(cov) == pytest.approx(np.cov(ua, ub, bias=True)[0, 1], rel=1e-9)
+    assert math.isnan(ustat_covariance(da[:3, :3], da[:3, :3], ~torch.eye(3, dtype=torch.bool)))   # n < 4
+
+
+def _member(values, strata):
+    v = torch.tensor(values, dtype=torch.float64)
+    return Member(MeanStat(v), [str(i) for i in range(len(values))], strata, float(v.mean()))
+
+
+def test_no_zero_width_interval_for_a_proportion():
+    ones = _member([1.0] * 32, [4] * 8)
+    for iv in (value_interval([ones], [0], False),                                   # Wilson, stratified
+               value_interval([ones, ones, ones], [0, 1, 2], True),                  # three identical fits
+               difference_interval([ones], [ones], False, False),                    # Newcombe
+               difference_interval([ones, ones], [ones], True, False)):             # fits vs baseline
+        lo, hi = iv.bounds(0.05)
+        assert hi - lo > 0.01, iv
+
+
+def test_pooled_pairwise_rows_average_the_unbiased_and_the_jackknife_variance():
+    rng = np.random.default_rng(3)
+    strata = [6, 6, 6]
+
+    def pooled(shift):
+        parts = []
+        for n in strata:
+            x = rng.normal(size=(n, 2)) + shift
+            parts.append(PairwiseMeanStat(torch.tensor(((x[:, None] - x[None]) ** 2).sum(-1))))
+        return MeanOfStats(parts)
+
+    stats = [pooled(0.0), pooled(0.5)]
+    cells = [str(i) for i in range(sum(strata))]
+    members = [Member(s, cells, strata, float(s.evaluate(torch.ones(1, 18, dtype=torch.float64))[0])) for s in stats]
+    cov = Covariances(members)
+    rep = replicates(strata)
+    jack = stratum_covariance(members[0].reps(rep), members[1].reps(rep), rep)
+    own = stats[0].covariance(stats[1]).numpy()
+    assert cov.own and cov.cov(0, 1) == pytest.approx((jack + own) / 2)
+    one = Covariances([Member(stats[0].stats[0], cells[:6], [6], 0.0)])
+    assert not one.own                                                 # within one emotion: the jackknife

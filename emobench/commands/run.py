@@ -173,7 +173,7 @@ def write_report(run_dir: Path) -> Path:
 
     text = to_text(build(load_runs([run_dir])))
     if text:
-        print("\nLeaderboard (pooled over emotions; brackets: 95% bootstrap CI):")
+        print("\nLeaderboard (pooled over emotions; brackets: 95% intervals, docs/metrics.md):")
         print(text)
     digest, index = _report_inputs_digest(run_dir), run_dir / "index.html"
     stamp = run_dir / REPORT_STAMP

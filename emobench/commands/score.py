@@ -11,7 +11,7 @@ from emobench.rundir.layout import run_baseline, run_metrics, run_zoo_spec
 def add_parser(sub) -> None:
     from emobench.cliargs import POSITIVE, SEED   # range-checked while parsing
 
-    p = sub.add_parser("score", help="score a finished run: per-image scores, summaries with paired bootstrap CIs")
+    p = sub.add_parser("score", help="score a finished run: per-image scores, summaries with paired 95% intervals")
     p.add_argument("run_dir", type=Path, help="run directory (holds manifest.jsonl and images/)")
     p.add_argument("--metrics", default=None,
                    help="comma-separated metric names; merged into the run's existing scores (default: the run's own "
@@ -19,9 +19,11 @@ def add_parser(sub) -> None:
     p.add_argument("--baseline", default=None,
                    help="method to compare every other method with (default: the run's own, from config.json)")
     p.add_argument("--zoo", default=None, help="zoo to score with (default: the run's zoo, from config.json)")
-    p.add_argument("--resamples", type=POSITIVE, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--resamples", type=POSITIVE, default=1000,
+                   help="at most this many jackknife replicates per statistic (default 1000: delete-one-cell up to "
+                        "1000 cells, else delete-a-group)")
     p.add_argument("--bootstrap-seed", dest="bootstrap_seed", type=SEED, default=0,
-                   help="seed of the bootstrap resamples (default 0)")
+                   help="seed of the shuffled control's label deal (default 0)")
     p.add_argument("--no-controls", action="store_true", help="skip the real / shuffled control rows")
     p.add_argument("--rescore-with-current-judges", dest="rescore_judges", action="store_true",
                    help="score with judges other than those that scored the run (old and new fingerprints are "

@@ -50,8 +50,6 @@ def normalise(f: torch.Tensor) -> torch.Tensor:
 
 
 class CmmdStat(GroupStat):
-    interval = "shifted"   # a resample pairs repeated images with themselves (k = 1): it biases MMD², as KID's
-
     def __init__(self, fake: torch.Tensor, real: torch.Tensor, cfg: CmmdConfig):
         f, r = normalise(fake), normalise(real)
         self.n, self.m, self.cfg = f.shape[0], r.shape[0], cfg

@@ -58,8 +58,6 @@ def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 class HeadsStat(GroupStat):
     """Mean over the content heads of a statistic of (resampled generated histogram, fixed target)."""
 
-    interval = "shifted"   # a resample holds fewer distinct images: fewer contents reached, histogram noisier
-
     def __init__(self, fake: torch.Tensor, targets: Sequence[torch.Tensor], sizes: Sequence[int], kind: str,
                  extra: dict):
         self.onehots = [one_hot(fake[:, i], s) for i, s in enumerate(sizes)]

@@ -82,7 +82,6 @@ def reference_stats(real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
 
 
 class FidStat(GroupStat):
-    interval = "shifted"   # resampling repeats images and inflates FID: centre the interval on the estimate
     def __init__(self, fake: torch.Tensor, real: torch.Tensor, min_trusted_n: int | None):
         self.f = fake.double()
         self.n, d = self.f.shape
@@ -132,7 +131,6 @@ def fid_reference_value(fake: torch.Tensor, real: torch.Tensor) -> float:
 class KidStat(GroupStat):
     """Unbiased MMD² with torchmetrics' polynomial kernel ``(γ xᵀy + coef)^degree``, γ = 1/D by default."""
 
-    interval = "shifted"   # as FID: a repeated image counts as a pair with itself in the resample
 
     def __init__(self, fake: torch.Tensor, real: torch.Tensor, degree: int, gamma: float | None, coef: float):
         f, r = fake.double(), real.double()

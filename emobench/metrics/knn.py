@@ -1,5 +1,5 @@
 """k-NN manifold statistics of a generated set against a real one: precision, recall (Kynkäänniemi et al.,
-NeurIPS 2019), density and coverage (Naeem et al., ICML 2020), re-evaluable under bootstrap weights.
+NeurIPS 2019), density and coverage (Naeem et al., ICML 2020), re-evaluable under cell weights.
 
 The real manifold is the union of balls around each real feature with radius its distance to its k-th nearest
 real neighbour; the generated manifold likewise. With ``D[j, i]`` the distance of real j to generated i:
@@ -14,7 +14,7 @@ Comparisons are strict (``<``), radii include the point itself as its 0-th neigh
 package (its ``compute_prdc``, which the tests compare against). Distances are Euclidean, in float64, without
 the matrix-product shortcut (a near tie should not flip with the batch layout).
 
-Bootstrap: a resample is a multiset of the generated images. Precision and density are means over generated
+Weights: any multiset of the generated images (the scorer's jackknife gives a left-out cell weight 0). Precision and density are means over generated
 images (a weighted mean). Recall and coverage depend on *which* images were drawn: the generated manifold of a
 resample is built from its distinct drawn images (a repeated draw is not its own neighbour at distance 0, which
 would shrink every ball to a point), and a real image is covered when any drawn image falls in its ball. The
@@ -115,9 +115,6 @@ class KnnStat(GroupStat):
         self.manifolds, self.column = manifolds, column
         self.n = manifolds.n
         self.extra = dict(extra)
-        # recall and coverage depend on how many distinct images a resample holds (about 63 %), so a resample
-        # sits below the estimate: centre the interval, as for FID; precision and density are plain means
-        self.interval = "shifted" if column in ("recall", "coverage") else "percentile"
 
     def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
         return getattr(self.manifolds, self.column)(weights.double())

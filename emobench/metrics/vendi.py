@@ -42,8 +42,6 @@ def vendi_from_eigenvalues(ev: torch.Tensor, truncation: int) -> torch.Tensor:
 
 
 class VendiStat(GroupStat):
-    interval = "shifted"   # a resample repeats images, which lowers the effective number of distinct ones
-
     def __init__(self, feats: torch.Tensor, truncation: int):
         x = feats.double()
         x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)

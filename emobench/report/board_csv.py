@@ -1,5 +1,6 @@
 """The leaderboard as CSV: one row per method, control and reference row, every column's value, interval,
-paired difference, Holm p-value and mark, and the ceiling mark (``<column>_above``). Deterministic bytes."""
+paired difference, Holm p-value and mark, the ceiling mark (``<column>_above``), the Δ's interval at the level
+Holm tested it at, the interval's procedure or why there is none, and the p-value's note. Deterministic bytes."""
 from __future__ import annotations
 
 import csv
@@ -19,7 +20,8 @@ def to_csv(lb: Leaderboard) -> str:
     for s in lb.specs + lb.judge_specs:
         k = s.key
         fields += [k, f"{k}_ci_low", f"{k}_ci_high", f"{k}_best", f"{k}_diff", f"{k}_diff_ci_low",
-                   f"{k}_diff_ci_high", f"{k}_p_value", f"{k}_p_holm", f"{k}_mark", f"{k}_above"]
+                   f"{k}_diff_ci_high", f"{k}_p_value", f"{k}_p_holm", f"{k}_mark", f"{k}_above",
+                   f"{k}_diff_holm_low", f"{k}_diff_holm_high", f"{k}_interval", f"{k}_ci_note", f"{k}_p_note"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(fields)
@@ -34,6 +36,7 @@ def to_csv(lb: Leaderboard) -> str:
             e = r.entries.get(s.key, BoardEntry())
             line += [_num(e.value), _num(e.ci_low), _num(e.ci_high), "1" if e.best else "",
                      _num(e.diff), _num(e.diff_ci_low), _num(e.diff_ci_high), _num(e.p_value), _num(e.p_holm),
-                     entry_mark(s, e), e.above]
+                     entry_mark(s, e), e.above, _num(e.diff_holm_low), _num(e.diff_holm_high), e.interval,
+                     e.ci_note, e.p_note]
         w.writerow(line)
     return buf.getvalue()

@@ -88,15 +88,20 @@ def _value_td(spec: MetricSpec, e: BoardEntry | None, show_diff: bool) -> str:
     inner = f"<span{cls}>{_e(e.display or spec.fmt(e.value))}</span>"
     if not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
         inner += f' <span class="ci">[{_e(spec.fmt(e.ci_low))}, {_e(spec.fmt(e.ci_high))}]</span>'
+    elif e.ci_note:
+        inner += f' <span class="ci">({_e(e.ci_note)})</span>'
     if e.above:
         inner += f' <span class="above">{_e(e.above)}</span>'
     if show_diff and not math.isnan(e.diff):
         mark = entry_mark(spec, e)
         tip = "paired difference vs baseline"
         if not (math.isnan(e.diff_ci_low) or math.isnan(e.diff_ci_high)):
-            tip += f", 95% CI [{spec.fmt(e.diff_ci_low, True)}, {spec.fmt(e.diff_ci_high, True)}]"
+            tip += f", 95% interval [{spec.fmt(e.diff_ci_low, True)}, {spec.fmt(e.diff_ci_high, True)}]"
         if not math.isnan(e.p_holm):
-            tip += f", Holm p = {e.p_holm:.3g}"
+            tip += f", Holm p = {e.p_holm:.3g} (raw p = {e.p_value:.3g})"
+            if not (math.isnan(e.diff_holm_low) or math.isnan(e.diff_holm_high)):
+                tip += (f", interval at the level Holm tested it at [{spec.fmt(e.diff_holm_low, True)}, "
+                        f"{spec.fmt(e.diff_holm_high, True)}] (excludes 0 exactly when marked)")
         if e.p_note:
             tip += f" ({e.p_note})"
         # The difference's CI lives in the tooltip, which keeps the table narrow enough for a laptop.
@@ -215,13 +220,15 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
            "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">",
            '<title>emobench leaderboard</title>', f"<style>{CSS}</style></head><body>",
            "<h1>emobench leaderboard</h1>", f'<p class="facts">{facts}</p>',
-           '<p class="note">Pooled over emotions; brackets are 95% bootstrap CIs. <b>Bold</b>: best computed '
-           "method per column. Δ: paired difference vs the baseline on the same cells, Holm-corrected: "
-           "▲ better than the baseline, ▼ worse (in the metric's direction); * p&lt;0.05, ** p&lt;0.01, "
-           "*** p&lt;0.001, n.s. not significant, no test: too few cells to carry a p-value (hover for why). "
-           "Click a column title to sort. "
-           "FID/KID intervals: the bootstrap's spread centred on the value (a resample repeats images, "
-           "which inflates these set statistics).</p>",
+           '<p class="note">Pooled over emotions; brackets are 95% intervals over cells (Wilson score for '
+           "accuracies, t on a jackknife or U-statistic variance otherwise; FID's covers FID at this n). A learning "
+           "method fitted several times: the mean over fits with a random-effects interval; fitted once: "
+           "\"1 fit: fit-to-fit spread not measured\" instead of an interval. <b>Bold</b>: best computed "
+           "method per column. Δ: paired difference vs the baseline on the same cells, Holm-corrected once per "
+           "table (each distinct test once): ▲ better than the baseline, ▼ worse (in the metric's direction); "
+           "* p&lt;0.05, ** p&lt;0.01, *** p&lt;0.001, n.s. not significant, no test: fewer than 4 cells per "
+           "emotion or one fit of a learning method (hover for why, and for the interval at the level Holm "
+           "tested it at, which excludes 0 exactly when marked). Click a column title to sort.</p>",
            _table(lb.rows, lb.main_specs, colours, "Method", True, True, "leaderboard", lb.display_names)]
     out += [f'<p class="note">{_e(n)}</p>' for n in lb.row_notes.values()]   # rows marked † / § (report.row_marks)
     out += [f'<p class="note ceiling">{_e(note)}</p>' for note in lb.ceiling_notes()]

@@ -92,6 +92,8 @@ def _fmt(spec: MetricSpec, e: BoardEntry | None, diff: bool) -> str:
     text = spec.fmt(e.value)
     if not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
         text += f" [{spec.fmt(e.ci_low)}, {spec.fmt(e.ci_high)}]"
+    elif e.ci_note:
+        text += f" ({e.ci_note})"
     if diff and not math.isnan(e.diff):
         mark = sig_mark(e.p_holm)
         text += f" (Δ {spec.fmt(e.diff, signed=True)}{' ' + mark if mark else ''})"
@@ -282,6 +284,8 @@ def to_html(run: RunData, lb: Leaderboard) -> str:
                 inner = _e(c.spec.fmt(e.value)) + (f" {DAGGER}" if g else "")
                 if not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
                     inner += f' <span class="ci">[{_e(c.spec.fmt(e.ci_low))}, {_e(c.spec.fmt(e.ci_high))}]</span>'
+                elif e.ci_note:
+                    inner += f' <span class="ci">({_e(e.ci_note)})</span>'
                 if r.kind in ("method", "control-method") and not math.isnan(e.diff):
                     inner += f'<span class="diff">Δ {_e(c.spec.fmt(e.diff, True))} {_e(sig_mark(e.p_holm))}</span>'
                 cls = ' class="greyed" title="trained against this judge: not independent evidence"' if g else ""

@@ -62,6 +62,8 @@ def _cell(spec: MetricSpec, e: BoardEntry | None, marks: bool) -> str:
         # the interval under the value, smaller: keeps eight metric columns within a page's width
         v = r"\shortstack{" + v + r"\\ {\scriptsize [" + tex(spec.fmt(e.ci_low)) + ", " + tex(spec.fmt(e.ci_high)) \
             + "]}}"
+    elif e.ci_note:
+        v = r"\shortstack{" + v + r"\\ {\scriptsize (" + tex(e.ci_note) + ")}}"
     return v
 
 
@@ -83,8 +85,9 @@ def to_latex(lb: Leaderboard) -> str:
         lines.append(r"\midrule")
         lines += [_row(r.method, specs, r, False) for r in lb.controls]
     lines += [r"\bottomrule", r"\end{tabular}"]
-    notes = ["Pooled over emotions; brackets: 95\\% bootstrap intervals over cells; \\textbf{bold}: best "
-             "computed method per column."]
+    notes = ["Pooled over emotions; brackets: 95\\% intervals over cells (Wilson score for accuracies, t on a "
+             "jackknife or U-statistic variance otherwise; random effects over fits for a method fitted more than "
+             "once); \\textbf{bold}: best computed method per column."]
     if lb.baseline and len(ok) > 1:
         base = tex(lb.display_names.get(lb.baseline, lb.baseline))
         notes.append(f"Superscripts: paired difference vs {base}, Holm-corrected p (* $<$0.05, ** $<$0.01, "

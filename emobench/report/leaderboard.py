@@ -18,17 +18,10 @@ from emobench.report.row_marks import mark_rows
 from emobench.report.metrics_display import MetricSpec, is_main, ordered_specs
 from emobench.report.ceilings import Ceiling, ceilings
 from emobench.report.reference import REFERENCE_TABLES, reference_protocol, why_no_reference
+from emobench.report.marks import (BETTER, INTERVAL_LEGEND, MARK_LEGEND, SIG_LEVELS, WORSE, diff_bounds,  # noqa: F401
+                                   entry_mark, sig_mark)
 from emobench.report.reported import reported_cells
 from emobench.rundir.results import RunData, is_control
-
-# Holm-corrected p-value thresholds → marks (the usual convention, spelled out under the table).
-SIG_LEVELS = ((0.001, "***"), (0.01, "**"), (0.05, "*"))
-# A significant difference is also told better or worse than the baseline by symbol (greyscale-safe), in the
-# metric's own direction: a lower FID is "better".
-BETTER, WORSE = "▲", "▼"
-MARK_LEGEND = (f"`{BETTER}` better than the baseline, `{WORSE}` worse (in the metric's direction); "
-               "Holm-corrected p-values: `*` p<0.05, `**` p<0.01, `***` p<0.001, `n.s.` not significant; "
-               "`no test`: too few cells or a degenerate resampling distribution to carry a p-value.")
 
 
 @dataclass
@@ -47,6 +40,10 @@ class BoardEntry:
     display: str = ""     # verbatim text (paper-reported values keep the paper's own precision)
     p_note: str = ""      # which test gave the p-value, or why there is none
     above: str = ""       # "above real images": beyond a control's interval the metric names (report.ceilings)
+    ci_note: str = ""     # why there is no interval (one fit of a learning method)
+    interval: str = ""    # the value interval's procedure
+    diff_holm_low: float = math.nan    # the Δ's interval at the level Holm tested it at
+    diff_holm_high: float = math.nan
 
     @property
     def has_value(self) -> bool:
@@ -109,27 +106,6 @@ class Leaderboard:
         return list(seen)
 
 
-def sig_mark(p: float, diff: float = math.nan, higher_is_better: bool | None = None) -> str:
-    """``***``/``**``/``*``/``n.s.`` from a Holm p-value; a significant mark is prefixed with ``▲`` (better
-    than the baseline) or ``▼`` (worse) when the difference and the metric's direction are known."""
-    if p is None or math.isnan(p):
-        return ""
-    for level, mark in SIG_LEVELS:
-        if p < level:
-            if higher_is_better is None or diff is None or math.isnan(diff) or diff == 0:
-                return mark
-            return (BETTER if (diff > 0) == higher_is_better else WORSE) + mark
-    return "n.s."
-
-
-def entry_mark(spec: MetricSpec, e: BoardEntry) -> str:
-    """The mark of a difference cell: direction-aware significance, or ``no test`` when none could be run."""
-    mark = sig_mark(e.p_holm, e.diff, spec.higher_is_better)
-    if not mark and e.p_note.startswith("no test") and not math.isnan(e.diff):
-        return "no test"
-    return mark
-
-
 def _fits(run: RunData, method: str) -> int:
     fits = (run.methods.get(method) or {}).get("fits")
     return len(fits) if isinstance(fits, list) and fits else 1
@@ -142,12 +118,21 @@ def _entries(run: RunData, method: str) -> dict[str, BoardEntry]:
     for rec in sel.to_dict("records"):
         out[rec["metric"]] = BoardEntry(**{k: float(rec[k]) for k in (
             "value", "ci_low", "ci_high", "n", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm")},
-            warning=str(rec.get("warning") or ""), p_note=_text(rec.get("p_note")))
+            warning=str(rec.get("warning") or ""), p_note=_text(rec.get("p_note")),
+            ci_note=_text(rec.get("ci_note")), interval=_text(rec.get("interval")),
+            diff_holm_low=_float(rec.get("diff_ci_holm_low")), diff_holm_high=_float(rec.get("diff_ci_holm_high")))
     return out
 
 
 def _text(v) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def _float(v) -> float:
+    try:
+        return float(v) if v is not None and v != "" else math.nan
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def paper_reference_rows(table: str = "paper_table1.csv") -> list[BoardRow]:
@@ -253,6 +238,8 @@ def _cell(spec: MetricSpec, e: BoardEntry | None, with_ci: bool = True) -> str:
     v = f"**{v}**" if e.best else v
     if with_ci and not (math.isnan(e.ci_low) or math.isnan(e.ci_high)):
         v += f" [{spec.fmt(e.ci_low)}, {spec.fmt(e.ci_high)}]"
+    elif with_ci and e.ci_note:
+        v += f" ({e.ci_note})"
     return f"{v} ({e.above})" if e.above else v
 
 
@@ -260,8 +247,9 @@ def _diff_cell(spec: MetricSpec, e: BoardEntry | None) -> str:
     if e is None or math.isnan(e.diff):
         return "–"
     text = spec.fmt(e.diff, signed=True)
-    if not (math.isnan(e.diff_ci_low) or math.isnan(e.diff_ci_high)):
-        text += f" [{spec.fmt(e.diff_ci_low, signed=True)}, {spec.fmt(e.diff_ci_high, signed=True)}]"
+    lo, hi = diff_bounds(e)
+    if not (math.isnan(lo) or math.isnan(hi)):
+        text += f" [{spec.fmt(lo, signed=True)}, {spec.fmt(hi, signed=True)}]"
     mark = entry_mark(spec, e)
     return f"{text} {mark}" if mark else text
 
@@ -294,11 +282,7 @@ def to_markdown(lb: Leaderboard) -> str:
     out = ["# emobench leaderboard", ""]
     out.append(" · ".join(f"{k}: `{v}`" for k, v in lb.facts.items()))
     out.append("")
-    out.append("Values pooled over all emotions; brackets are 95% bootstrap confidence intervals over cells "
-               "(emotion, prompt, seed). **Bold** marks the best computed method per column (↑ higher is better, "
-               "↓ lower is better). FID and KID are set statistics: a resample repeats images, which inflates "
-               "them, so their intervals are the bootstrap's spread centred on the value (bias-shifted; coverage "
-               "measured in docs/metrics.md).")
+    out.append(INTERVAL_LEGEND)
     out.append("")
     ok = [r for r in lb.rows if r.kind != "failed"]
     failed = [r for r in lb.rows if r.kind == "failed"]
@@ -312,7 +296,7 @@ def to_markdown(lb: Leaderboard) -> str:
     if lb.baseline and len(ok) > 1:
         out.append(f"## Paired difference vs the baseline `{lb.baseline}`")
         out.append("")
-        out.append("Method minus baseline on the same cells, 95% CI. " + MARK_LEGEND)
+        out.append("Method minus baseline on the same cells. " + MARK_LEGEND)
         out.append("")
         body = [[method_cell(lb, r.method)] + [_diff_cell(s, r.entries.get(s.key)) for s in main]
                 for r in ok if r.kind != "baseline"]

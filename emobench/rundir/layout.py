@@ -23,7 +23,7 @@ LOGS = "logs"                       # logs/<method>.log: the full traceback of a
 ORDER_FILE = "methods.order.json"   # the --methods order, fixed before any method starts (report rows, colours)
 SUMMARY_COLUMNS = ["method", "kind", "status", "metric", "emotion", "value", "ci_low", "ci_high", "n",
                    "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "warning", "reason", "p_note",
-                   "protocol"]
+                   "protocol", "n_fits", "interval", "ci_note", "diff_ci_holm_low", "diff_ci_holm_high"]
 SCORE_COLUMNS = ["method", "emotion", "template", "seed", "key", "metric", "value"]
 ALL = "all"   # the pooled emotion level of summary rows
 # the control rows of every summary (held-out real images; the same images with shuffled labels)
@@ -160,6 +160,11 @@ class SummaryRow:
     reason: str = ""
     p_note: str = ""          # which test gave p_value, or why there is none (``scoring.significance``)
     protocol: str = ""        # the run's protocol fingerprint (emobench.spec.protocol): rows compare only within one
+    n_fits: int = 1           # fits of a learning method the value averages (``--fit-seeds``)
+    interval: str = ""        # the procedure of ci_low/ci_high (``scoring.inference``)
+    ci_note: str = ""         # why there is no interval (e.g. "1 fit: fit-to-fit spread not measured")
+    diff_ci_holm_low: float = math.nan    # the Δ's interval at the level Holm tested it at (excludes 0 ⇔ marked)
+    diff_ci_holm_high: float = math.nan
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:

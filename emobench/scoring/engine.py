@@ -1,8 +1,9 @@
-"""The scoring engine: per-metric series (point statistic + bootstrap weights) for every population.
+"""The scoring engine: per-metric series (a statistic on its cells) for every population.
 
 ``RunScorer`` turns a metric and the populations (the run's methods, the real and shuffled controls) into
-``Series`` keyed by (method, column, emotion), caches features and bootstrap statistics under
-``$EMOBENCH_CACHE``, and pairs series for the paired differences. ``emobench.scoring.run`` drives it.
+``Series`` keyed by (method, column, emotion), caches features and each series' point value and jackknife
+replicates under ``$EMOBENCH_CACHE``, and hands them to ``scoring.inference`` as ``Member``s (which pairs
+them by cell for the differences). ``emobench.scoring.run`` drives it.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 
 from emobench.api import Group, GroupStat, MeanStat, Metric, ScoringContext, config_to_dict, stable_hash
@@ -18,31 +20,36 @@ from emobench.errors import EmobenchError
 from emobench.rundir.layout import ALL
 from emobench.io.files import cache_root
 from emobench.scoring.cache import FeatureStore, GroupCache, PackCache
+from emobench.scoring.inference import Member
 from emobench.scoring.inputs import Entry, Reference
-from emobench.scoring.stats import BootstrapConfig, Estimate, draw_weights, estimate, paired_difference
+from emobench.scoring.jackknife import Replicates, replicate_values
+from emobench.scoring.stats import BootstrapConfig
 from emobench.scoring.validate import per_image_values
 
 __all__ = ["RunScorer", "Series", "Layout", "Population", "group_entries"]
+JACKKNIFE = "jackknife-v1"   # in the cache key of replicate values (bootstrap statistics never collide with them)
 
 
 # ------------------------------------------------------------------------------------------------ series
 
 @dataclass
 class Series:
-    """One (method, column, emotion) statistic with the weights layout needed to pair it with another."""
+    """One (population, column, emotion) statistic with the cells it was computed on (a fit of a learning
+    method is its own population: ``scoring.fits`` groups them)."""
 
     stat: GroupStat
     cells: list[str]          # alignment keys of the stat's items, in order
-    weights: torch.Tensor     # [B, n] resample counts for those items
-    est: Estimate | None = None
-    key: str | None = None    # cache key of the point estimate + bootstrap statistics (None: not cached)
+    key: str | None = None    # cache key of the point value and jackknife replicates (None: not cached)
     parts: list = field(default_factory=list)   # [(emotion, entries)] the statistic was built from
-    n_fits: int = 1           # >1: the merged series of several fits of one method (``scoring.fits``)
-    aligned: bool = True      # merged series: every fit covers the same cells
+
+    @property
+    def strata(self) -> list[int]:
+        """Cells per emotion, in the statistic's column order."""
+        return [len(entries) for _, entries in self.parts] if self.parts else [len(self.cells)]
 
 
 class Layout:
-    """Canonical cells per emotion and their shared bootstrap draws (same for every method → paired)."""
+    """Canonical cells per emotion of one population (part of every series' cache key)."""
 
     def __init__(self, entries_by_group: dict[tuple[str, str], list[Entry]], cfg: BootstrapConfig, stream: str):
         self.cfg, self.stream = cfg, stream
@@ -51,12 +58,6 @@ class Layout:
             self.cells.setdefault(emotion, [])
             self.cells[emotion].extend(e.cell for e in es)
         self.cells = {e: sorted(set(c)) for e, c in self.cells.items()}
-        self.index = {e: {c: i for i, c in enumerate(cs)} for e, cs in self.cells.items()}
-        self.draws = {e: draw_weights(len(cs), f"{stream}|{e}", cfg) for e, cs in self.cells.items()}
-
-    def weights(self, emotion: str, cells: Sequence[str]) -> torch.Tensor:
-        idx = torch.tensor([self.index[emotion][c] for c in cells], dtype=torch.long)
-        return self.draws[emotion][:, idx]
 
 
 # ------------------------------------------------------------------------------------------------ scoring
@@ -138,8 +139,8 @@ class RunScorer:
 
     def _series_key(self, metric: Metric, store: FeatureStore, pop: "Population", col: str, emotion: str,
                     parts: list, reference: "Reference | None") -> str:
-        """Everything a series' bootstrap statistics depend on: the metric and judges, each item's content,
-        label and cell, the population's draws (stream, canonical cells, resamples, seed) and the reference."""
+        """Everything a series' value and replicates depend on: the metric and judges, each item's content,
+        label and cell, the population (stream, canonical cells, settings) and the reference."""
         ref = reference.identity() if (metric.needs_reference and reference is not None) else None
         return stable_hash([metric.name, config_to_dict(metric.config), store.prefix, col, emotion,
                             pop.layout.stream, self.cfg.n_resamples, self.cfg.seed, ref,
@@ -166,16 +167,14 @@ class RunScorer:
                                            "seed": r.seed, "key": r.key, "metric": col, "value": v})
         for col, parts in all_cols.items():
             for emotion, vals, entries in parts:
-                cells = [e.cell for e in entries]
-                out[(method, col, emotion)] = Series(MeanStat(vals), cells, pop.layout.weights(emotion, cells),
+                out[(method, col, emotion)] = Series(MeanStat(vals), [e.cell for e in entries],
                                                       parts=[(emotion, entries)])
             vals = torch.cat([v for _, v, _ in parts])
             cells = [c for _, _, es in parts for c in (e.cell for e in es)]
-            w = torch.cat([pop.layout.weights(em, [e.cell for e in es]) for em, _, es in parts], 1)
-            out[(method, col, ALL)] = Series(MeanStat(vals), cells, w, parts=[(em, es) for em, _, es in parts])
+            out[(method, col, ALL)] = Series(MeanStat(vals), cells, parts=[(em, es) for em, _, es in parts])
 
     def _set(self, metric, pop, method, keys, make_group, ctx, out) -> None:
-        groups, ws, cells_all = [], [], []
+        groups, cells_all = [], []
         stats: dict[str, list[GroupStat]] = {}   # column → its per-emotion statistics (``SetMetric.group_stats``)
         for key in keys:
             entries = pop.groups[key]
@@ -191,64 +190,59 @@ class RunScorer:
             except EmobenchError as err:   # e.g. no reference images of this emotion: the other groups go on
                 self.problems.append(f"{metric.name}: {method} / {emotion}: {err}")
                 continue
-            w = pop.layout.weights(emotion, cells)
             for col, stat in by_col.items():
-                out[(method, col, emotion)] = Series(stat, cells, w, parts=[(emotion, entries)])
+                out[(method, col, emotion)] = Series(stat, cells, parts=[(emotion, entries)])
                 stats.setdefault(col, []).append(stat)
             groups.append(g)
-            ws.append(w)
             cells_all.extend(f"{emotion}|{c}" for c in cells)
         if groups and len(groups) == len(keys):
             parts = [(g.emotion, pop.groups[(method, g.emotion)]) for g in groups]
             for col, pooled in metric.pooled_stats(groups, stats, ctx, self.zoo).items():
-                out[(method, col, ALL)] = Series(pooled, cells_all, torch.cat(ws, 1), parts=parts)
+                out[(method, col, ALL)] = Series(pooled, cells_all, parts=parts)
 
-    # ---- estimates
+    # ---- values and replicates
     def prefetch(self, series: Sequence[Series]) -> None:
-        """Load cached bootstrap results of unchanged series (a warm re-score skips every resample)."""
-        keys = [x.key for x in series if x.key is not None and x.key not in self.boot_memo]
+        """Load cached point values and replicates of unchanged series (a warm re-score evaluates nothing)."""
+        keys = [k for x in series if x.key is not None for k in (self._point_key(x.key),)
+                if k not in self.boot_memo]
         if keys:
             self.boot_memo.update(self.boot.get_many(keys))
 
-    def estimate(self, s: Series) -> Estimate:
-        if s.est is None:
-            cached = self.boot_memo.get(s.key) if s.key is not None else None
-            if cached is not None and cached.numel() == self.cfg.n_resamples + 1:
-                values = cached.double()
-            else:
-                point = s.stat.evaluate(torch.ones(1, s.stat.n, dtype=torch.float64))
-                values = torch.cat([point, _chunked_eval(s.stat, s.weights)])
-                if s.key is not None:
-                    self.boot_new[s.key] = values
-            s.est = estimate(float(values[0]), values[1:], self.cfg, getattr(s.stat, "interval", "percentile"))
-        return s.est
+    @staticmethod
+    def _point_key(key: str) -> str:
+        return stable_hash([key, "point"], n=32)
+
+    def value(self, s: Series) -> float:
+        ck = self._point_key(s.key) if s.key is not None else None
+        cached = self.boot_memo.get(ck) if ck is not None else None
+        if cached is not None and cached.numel() == 1:
+            return float(cached[0])
+        with torch.no_grad():
+            v = s.stat.evaluate(torch.ones(1, s.stat.n, dtype=torch.float64)).double()
+        if ck is not None:
+            self.boot_memo[ck] = self.boot_new[ck] = v
+        return float(v[0])
+
+    def replicates(self, s: Series, rep: Replicates) -> np.ndarray:
+        """The statistic's jackknife replicates on ``rep`` (cached by the series and the replicate layout)."""
+        ck = stable_hash([s.key, JACKKNIFE, rep.per_stratum, list(rep.strata)], n=32) if s.key is not None else None
+        if ck is not None and ck not in self.boot_memo:
+            self.boot_memo.update(self.boot.get_many([ck]))
+        cached = self.boot_memo.get(ck) if ck is not None else None
+        if cached is not None and cached.numel() == rep.count:
+            return cached.double().numpy()
+        values = replicate_values(s.stat, rep)
+        if ck is not None:
+            self.boot_memo[ck] = self.boot_new[ck] = torch.from_numpy(values)
+        return values
+
+    def member(self, s: Series) -> Member:
+        return Member(s.stat, s.cells, s.strata, self.value(s), lambda rep, s=s: self.replicates(s, rep))
 
     def flush(self) -> None:
         self.boot.put_many(self.boot_new)
         self.boot_new = {}
 
-    def paired(self, a: Series, b: Series):
-        if not (a.aligned and b.aligned):
-            return None
-        if a.cells == b.cells:
-            return paired_difference(self.estimate(a), self.estimate(b), self.cfg)
-        # Different cells survived (a corrupt or missing image): compare on the cells both have.
-        common = set(a.cells) & set(b.cells)
-        ma = torch.tensor([c in common for c in a.cells], dtype=torch.float64)
-        mb = torch.tensor([c in common for c in b.cells], dtype=torch.float64)
-        if not common or a.n_fits > 1 or b.n_fits > 1:   # a merged series is not re-evaluated on a subset
-            return None
-        pa = float(a.stat.evaluate(ma[None])[0])
-        pb = float(b.stat.evaluate(mb[None])[0])
-        ea = estimate(pa, _chunked_eval(a.stat, a.weights * ma), self.cfg, getattr(a.stat, "interval", "percentile"))
-        eb = estimate(pb, _chunked_eval(b.stat, b.weights * mb), self.cfg, getattr(b.stat, "interval", "percentile"))
-        return paired_difference(ea, eb, self.cfg)
-
 
 def _no_features() -> torch.Tensor:
     raise RuntimeError("this metric works on images, not cached features")
-
-
-def _chunked_eval(stat: GroupStat, weights: torch.Tensor, chunk: int = 250) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([stat.evaluate(weights[i:i + chunk]) for i in range(0, weights.shape[0], chunk)])

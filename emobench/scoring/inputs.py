@@ -1,5 +1,11 @@
 """What the scorer scores: the run's images (checked against the manifest's sha256) and the dataset's
-held-out real images (controls and the FID/KID reference), as ``Entry`` objects with lazy image loaders."""
+held-out real images, as ``Entry`` objects with lazy image loaders.
+
+Which real images serve what (docs/metrics.md, "Controls"): the FID/KID reference (and any metric's
+``reference_features``) is the **test** split; the judges and every learning method train on **train**; the
+real and shuffled controls are drawn from the **val** split, disjoint from both, so no control is scored
+against itself (a control drawn from the reference flattered its FID, KID and any recall or coverage).
+``val`` is used elsewhere only to choose the ``clip-probe`` judge's L2 strength (one number)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,6 +26,9 @@ from emobench.scoring.cache import FeatureStore
 from emobench.scoring.fits import fit_label
 
 from emobench.rundir.layout import CONTROL_REAL, CONTROL_SHUFFLED  # noqa: F401  (the scorer's names for them)
+
+REAL_SPLIT = "val"          # the controls' split: disjoint from the reference (test) and from training (train)
+REFERENCE_SPLIT = "test"
 
 
 @dataclass
@@ -61,18 +70,24 @@ def _real_content(sample, contents: Sequence[str]) -> str | None:
 
 
 def real_entries(dataset, emotions: Sequence[str], per_emotion: int | None, size: int, template: str,
-                 method: str = CONTROL_REAL, contents: Sequence[str] = ()) -> list[Entry]:
-    """Held-out **test** images of each emotion (the first ``per_emotion`` in split order, or all).
+                 method: str = CONTROL_REAL, contents: Sequence[str] = (), split: str = REAL_SPLIT,
+                 problems: list[str] | None = None) -> list[Entry]:
+    """Held-out images of each emotion from ``split`` (the first ``per_emotion`` in split order, or all): the
+    **val** split for the controls, the **test** split for the reference.
 
     On a content track (``contents`` given) only images whose annotated object is a planned content are
     taken, each carrying that object as its content: the real control's content accuracy is then the
     content judge's accuracy on real images."""
     entries = []
     for emotion in emotions:
-        samples = dataset.by_emotion("test", emotion)
+        samples = dataset.by_emotion(split, emotion)
         if contents:   # only images that show a planned content: the control is scored for content too
             samples = [s for s in samples if _real_content(s, contents) is not None]
         if per_emotion is not None:
+            if problems is not None and len(samples) < per_emotion:
+                problems.append(f"the real control has {len(samples)} {split} image(s) of {emotion!r}, fewer than "
+                                f"the run's {per_emotion} per emotion (the {REFERENCE_SPLIT} split is the reference "
+                                "and is never a control)")
             samples = samples[:per_emotion]
         for s in samples:
             sha = sha256_file(s.image_path)
@@ -126,10 +141,10 @@ class Reference:
         self.memo: dict[tuple[str, str], torch.Tensor] = {}
 
     def identity(self) -> list:
-        return [getattr(self.dataset, "content_hash", None), self.size, self.per_emotion, "test"]
+        return [getattr(self.dataset, "content_hash", None), self.size, self.per_emotion, REFERENCE_SPLIT]
 
     def _key(self, store: FeatureStore, emotion: str) -> str:
-        return stable_hash([getattr(self.dataset, "content_hash", None), self.size, self.per_emotion, "test",
+        return stable_hash([getattr(self.dataset, "content_hash", None), self.size, self.per_emotion, REFERENCE_SPLIT,
                             emotion, store.prefix], n=32)
 
     def features(self, store: FeatureStore, emotion: str) -> torch.Tensor:
@@ -154,7 +169,8 @@ class Reference:
             except Exception:
                 feats = None
         if feats is None:
-            entries = real_entries(self.dataset, [emotion], self.per_emotion, self.size, self.template)
+            entries = real_entries(self.dataset, [emotion], self.per_emotion, self.size, self.template,
+                                   split=REFERENCE_SPLIT)
             if not entries:
                 raise EmobenchError(f"the dataset has no held-out test images of {emotion!r}",
                                     "use a dataset whose test split covers every emotion of the run")

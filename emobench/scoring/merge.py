@@ -20,6 +20,7 @@ from emobench.errors import EmobenchError
 from emobench.rundir.layout import ALL, SUMMARY_COLUMNS, SummaryRow
 
 _FLOATS = {f.name for f in fields(SummaryRow) if f.type in ("float", float)}
+PROCEDURES = "intervals-2"   # summary.json's interval procedures (rows made by others are never merged)
 
 
 def metric_columns(metric: Metric) -> list[str]:
@@ -57,11 +58,13 @@ def read_previous(run_dir: Path, metrics: Sequence[Metric], *, baseline: str | N
     old_boot = summary.get("bootstrap", {})
     same = (old_boot.get("n_resamples") == bootstrap.n_resamples and old_boot.get("seed") == bootstrap.seed
             and old_boot.get("alpha") == bootstrap.alpha and summary.get("baseline") == baseline
+            and old_boot.get("procedures") == PROCEDURES
             and summary.get("judges_hash") == judges_hash)
     if not same:
         raise EmobenchError(
             f"this run's other metrics ({', '.join(keep)}) were scored with different settings (baseline "
             f"{summary.get('baseline')!r}, resamples {old_boot.get('n_resamples')}, seed {old_boot.get('seed')}, "
+            f"intervals {old_boot.get('procedures', 'bootstrap (before ' + PROCEDURES + ')')}, "
             f"judges {summary.get('judges_hash')}): a subset cannot be merged into them",
             "score every metric again (omit --metrics), or use the settings they were scored with")
     owners: dict[str, str] = {}
@@ -89,6 +92,9 @@ def _row(d: dict[str, Any]) -> SummaryRow:
         else:
             extra[k] = v
     kw["n"] = int(kw.get("n") or 0)
+    kw["n_fits"] = int(kw.get("n_fits") or extra.pop("n_fits", None) or 1)
+    for k in ("interval", "ci_note"):
+        kw[k] = str(kw.get(k) or "")
     return SummaryRow(**kw, extra=extra)
 
 
@@ -120,7 +126,7 @@ def merge(prev: Previous, columns: dict[str, list[str]], order: Sequence[str], r
         by_metric.setdefault(owner(col), []).append(_row(d))
     merged = [r for n in names for r in by_metric.get(n, [])]
     for r in merged:
-        r.p_holm = math.nan   # applied again over the merged family
+        r.p_holm = r.diff_ci_holm_low = r.diff_ci_holm_high = math.nan   # applied again over the merged family
     merged.extend(SummaryRow(m, "method", "failed", n, ALL, reason=_failed_reason(rows, prev, m))
                   for m in failed for n in names)
     scores_by: dict[str, list[dict[str, Any]]] = {n: [] for n in names}

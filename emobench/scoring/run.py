@@ -1,4 +1,4 @@
-"""Score a run directory: per-image scores, per-method × metric × emotion summaries with paired bootstrap CIs.
+"""Score a run directory: per-image scores, per-method × metric × emotion summaries with paired intervals.
 
 ``score_run(run_dir, zoo, metrics, baseline)`` reads only the run directory (manifest + PNGs), so it can be
 re-run at any time without regenerating images. Each image is checked against its sha256; each metric
@@ -26,12 +26,15 @@ from emobench.rundir.layout import ALL, LOGS, SCORE_COLUMNS, SUMMARY_COLUMNS, Su
 from emobench.io.files import atomic_write_csv, atomic_write_text
 from emobench.io.lock import run_lock
 from emobench.scoring.engine import Layout, Population, RunScorer, Series, group_entries
-from emobench.scoring.inputs import CONTROL_REAL, CONTROL_SHUFFLED, Reference, real_entries, shuffled_entries, verified_entries
-from emobench.scoring.fits import merge_fits, split_label
-from emobench.scoring.merge import Previous, metric_columns, read_previous
+from emobench.scoring.family import apply_holm
+from emobench.scoring.fits import group_fits, split_label
+from emobench.scoring.inference import difference_interval, value_interval
+from emobench.scoring.inputs import (CONTROL_REAL, CONTROL_SHUFFLED, REAL_SPLIT, Reference, real_entries,
+                                     shuffled_entries, verified_entries)
+from emobench.scoring.merge import PROCEDURES, Previous, metric_columns, read_previous
 from emobench.scoring.merge import merge as merge_previous
-from emobench.scoring.significance import decide
-from emobench.scoring.stats import BootstrapConfig, holm
+from emobench.scoring.significance import verdict
+from emobench.scoring.stats import BootstrapConfig
 from emobench.scoring.validate import MetricOutputError
 from emobench.io.sweep import sweep
 
@@ -117,7 +120,8 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
         size = int(zoo.sampling.height)
         reference = Reference(zoo.dataset, emotions, size, template, scorer.root)
         per_emotion = control_per_emotion or max((len(v) for v in run_groups.values()), default=0) or None
-        real = real_entries(zoo.dataset, emotions, per_emotion, size, template, contents=contents) if controls else []
+        real = real_entries(zoo.dataset, emotions, per_emotion, size, template, contents=contents,
+                            problems=problems) if controls else []
         if real:
             real_groups = group_entries(real, emotions)
             shuf_groups = group_entries(shuffled_entries(real, template, bootstrap.seed), emotions)
@@ -129,6 +133,7 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
     rows: list[SummaryRow] = []
     score_rows: list[dict[str, Any]] = []
     kinds = {split_label(m)[0]: pop.kind for pop in pops for m, _ in pop.groups}
+    learners = {m for m, info in methods_info.items() if _learns(info)}
     columns: dict[str, list[str]] = {m.name: metric_columns(m) for m in metric_objs}
     # on a terminal (tqdm's own test) unless progress is off; per-metric image bars below (FeatureStore), as
     # scoring a paper run takes minutes
@@ -139,7 +144,7 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
         try:
             series = scorer.score_metric(metric, pops, reference, score_rows)
             scorer.prefetch(list(series.values()))
-            series = merge_fits(series, scorer.estimate, bootstrap, scorer.problems)
+            new_rows = _rows_for(scorer, metric, group_fits(series), kinds, learners, baseline, emotions, progress)
         except Exception as err:  # noqa: BLE001 — one failing metric (plugin) never costs the others
             reason = str(err) if isinstance(err, EmobenchError) else f"crashed: {type(err).__name__}: {err}"
             reason = reason.splitlines()[0] if reason else type(err).__name__
@@ -151,7 +156,6 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
             del score_rows[n_score_rows:]
             rows.extend(SummaryRow(m, "method", "failed", metric.name, ALL, reason=reason) for m in run_methods)
             continue
-        new_rows = _rows_for(scorer, metric, series, kinds, baseline, emotions, progress)
         have = {(r.method, r.emotion) for r in new_rows}
         for m in run_methods:   # a group with no valid image still gets a row, saying why it has no value
             new_rows.extend(SummaryRow(m, "method", "skipped", metric.name, e,
@@ -172,7 +176,7 @@ def _score_run(run_dir: Path, zoo, metrics: list[str] | None, baseline: str | No
         rows, score_rows, names = merge_previous(prev, columns, [*prev.metric_names, *columns], rows, score_rows,
                                                  failed)
         problems = [p for p in prev.summary.get("problems", []) if p not in problems] + problems
-    _apply_holm(rows)
+    apply_holm(rows, bootstrap.alpha, _same_per_emotion(metric_objs, prev))
     stored = protocol.read(run_dir)
     if stored is not None:   # the scores' protocol: the run's, with the judges that scored it
         scored = stored.with_judges(zoo)
@@ -200,51 +204,63 @@ def _failure_log(run_dir: Path, name: str, err: BaseException) -> Path | None:
     return path
 
 
-def _rows_for(scorer: RunScorer, metric: Metric, series: dict[tuple[str, str, str], Series],
-              kinds: dict[str, str], baseline: str | None, emotions: Sequence[str],
+def _same_per_emotion(metrics: Sequence[Metric], prev: Previous | None) -> dict[str, str]:
+    """column → the column whose per-emotion rows it repeats (display fact ``same_per_emotion_as``), for the
+    scored metrics and the kept ones of a merged subset: one test in each emotion's Holm family, not two."""
+    facts = dict(prev.summary.get("display", {})) if prev is not None else {}
+    for m in metrics:
+        facts.update(m.display())
+    return {col: str(f["same_per_emotion_as"]) for col, f in facts.items()
+            if isinstance(f, dict) and f.get("same_per_emotion_as")}
+
+
+def _learns(info: dict[str, Any]) -> bool:
+    """A learning method (methods.json): it has fits, or an artifact (runs before ``learns`` was recorded)."""
+    return bool(info.get("learns", bool(info.get("fits")) or bool(info.get("artifact_key"))))
+
+
+def _rows_for(scorer: RunScorer, metric: Metric, groups: dict[tuple[str, str, str], list[tuple[int | None, Series]]],
+              kinds: dict[str, str], learners: set[str], baseline: str | None, emotions: Sequence[str],
               progress: bool = False) -> list[SummaryRow]:
+    """One summary row per (method, column, emotion): the value (mean over fits), its interval, and the paired
+    difference against the baseline with its interval and p-value (``scoring.inference``)."""
+    alpha = scorer.cfg.alpha
+    cap = scorer.cfg.n_resamples
+    members = {key: [scorer.member(s) for _, s in parts] for key, parts in groups.items()}
     rows = []
-    for (method, col, emotion), s in tqdm(series.items(), desc=f"bootstrap {metric.name}", unit="series",
-                                          disable=None if progress else True, leave=False):
-        est = scorer.estimate(s)
-        row = SummaryRow(method, kinds.get(method, "method"), "ok", col, emotion, est.value, est.ci_low, est.ci_high,
-                  n=s.stat.n, warning=getattr(s.stat, "warning", ""), extra=dict(getattr(s.stat, "extra", {})))
-        if baseline and method != baseline and kinds.get(method) == "method":
-            b = series.get((baseline, col, emotion))
-            if b is not None:
-                d = scorer.paired(s, b)
-                if d is not None:
-                    row.diff, row.diff_ci_low, row.diff_ci_high = d.diff, d.ci_low, d.ci_high
-                    verdict = decide(d.samples if d.samples is not None else [], d.p_value,
-                                     _cells_per_emotion(s) + _cells_per_emotion(b), _paired_values(s, b),
-                                     scorer.cfg.seed)
-                    row.p_value, row.p_note = verdict.p_value, verdict.note
+    for key, parts in tqdm(groups.items(), desc=f"intervals {metric.name}", unit="series",
+                           disable=None if progress else True, leave=False):
+        method, col, emotion = key
+        ms, first = members[key], parts[0][1]
+        learner = method in learners and kinds.get(method) == "method"
+        value = sum(m.value for m in ms) / len(ms)
+        row = SummaryRow(method, kinds.get(method, "method"), "ok", col, emotion, value,
+                         n=first.stat.n, warning=getattr(first.stat, "warning", ""),
+                         extra=dict(getattr(first.stat, "extra", {})), n_fits=len(ms))
+        if len(ms) > 1:
+            row.extra["per_fit"] = [{"fit_seed": f, "value": m.value} for (f, _), m in zip(parts, ms)]
+            if any(m.cells != ms[0].cells for m in ms):
+                scorer.problems.append(f"{col}: {method} / {emotion}: its fits cover different cells (a missing "
+                                       "or corrupt image); its interval and Δ use the cells every fit has")
+        iv = value_interval(ms, list(range(len(ms))), learner, cap)
+        if isinstance(iv, str):
+            row.ci_note = iv
+        else:
+            row.ci_low, row.ci_high = iv.bounds(alpha)
+            row.interval = iv.procedure
+        b = members.get((baseline, col, emotion)) if baseline else None
+        if b is not None and method != baseline and kinds.get(method) == "method":
+            d = difference_interval(ms, b, learner, baseline in learners, cap)
+            row.diff = value - sum(m.value for m in b) / len(b)
+            if not isinstance(d, str):
+                row.diff = d.value
+                row.diff_ci_low, row.diff_ci_high = d.bounds(alpha)
+                row.extra["diff_spec"] = d.spec()
+            v = verdict(d, first.strata + groups[(baseline, col, emotion)][0][1].strata)
+            row.p_value, row.p_note = v.p_value, v.note
         rows.append(row)
     order = {e: i for i, e in enumerate(list(emotions) + [ALL])}
     return sorted(rows, key=lambda r: (r.kind != "method", r.method, r.metric, order.get(r.emotion, 99)))
-
-
-def _cells_per_emotion(s: Series) -> list[int]:
-    return [len(entries) for _, entries in s.parts]
-
-
-def _paired_values(a: Series, b: Series):
-    """Per-cell values of two per-image series on the same cells (the sign-flip test's input), else None."""
-    va, vb = getattr(a.stat, "values", None), getattr(b.stat, "values", None)
-    if va is None or vb is None or a.cells != b.cells or a.n_fits > 1 or b.n_fits > 1:
-        return None
-    return va.double().numpy(), vb.double().numpy()
-
-
-def _apply_holm(rows: list[SummaryRow]) -> None:
-    """Holm across all comparisons of one emotion level (the "all" rows form the headline family)."""
-    families: dict[str, list[SummaryRow]] = {}
-    for r in rows:
-        if math.isfinite(r.p_value):
-            families.setdefault(r.emotion, []).append(r)
-    for fam in families.values():
-        for r, p in zip(fam, holm([r.p_value for r in fam])):
-            r.p_holm = p
 
 
 def _clean(v: Any) -> Any:
@@ -287,9 +303,14 @@ def _write_outputs(run_dir: Path, rows: list[SummaryRow], score_rows: list[dict[
     atomic_write_csv(run_dir / "summary.csv", SUMMARY_COLUMNS, [r.as_dict() for r in rows])
     summary = {
         "baseline": baseline,
-        "bootstrap": {"n_resamples": cfg.n_resamples, "seed": cfg.seed, "alpha": cfg.alpha,
+        "bootstrap": {"n_resamples": cfg.n_resamples, "seed": cfg.seed, "alpha": cfg.alpha, "procedures": PROCEDURES,
                       "unit": "cell, stratified by emotion; paired across methods",
-                      "p_value": "two-sided paired bootstrap", "correction": "Holm within each emotion level"},
+                      "interval": "by statistic kind and fits (docs/metrics.md): Wilson / Newcombe score for "
+                                  "proportions, t on a jackknife or U-statistic variance otherwise, random effects "
+                                  "over fits; at most n_resamples jackknife replicates per series",
+                      "p_value": "dual of the difference's own interval",
+                      "correction": "Holm within each emotion level, each distinct test once",
+                      "real_control": f"the dataset's {REAL_SPLIT} split (disjoint from the test reference)"},
         "judges_hash": zoo.judges_hash,
         "metrics": facts,
         "display": display_all,

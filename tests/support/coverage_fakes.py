@@ -1,9 +1,10 @@
-"""A fake zoo with train and test splits, and run directories of a mode-collapsing method, for the coverage,
+"""A fake zoo with train, val and test splits, and run directories of a mode-collapsing method, for the coverage,
 memorisation and ceiling tests (no tests in this module).
 
 Images are the colour fakes of ``support.metrics_fakes`` (the fake emotion judge reads the mean colour): image
-i of emotion k is CENTERS[k] plus seeded noise, except every fourth **test** image, which shows the next
-emotion's colour, so held-out real images score Emo-A 75 %. The ``collapse`` method copies one training image
+i of emotion k is CENTERS[k] plus seeded noise, except every fourth held-out (**val** or **test**) image, which
+shows the next emotion's colour, so held-out real images score Emo-A 75 %. ``test`` is the reference, ``val``
+the real and shuffled controls' split (disjoint from it, as the scorer requires). The ``collapse`` method copies one training image
 per emotion into every cell (high Emo-A, one point per emotion); ``varied`` draws a fresh noisy image per cell.
 """
 from __future__ import annotations
@@ -34,15 +35,16 @@ class Sample:
 
 
 class SplitDataset:
-    """``train`` and ``test`` splits of coloured PNGs (the loader API the scorer and the metrics use)."""
+    """``train``, ``val`` and ``test`` splits of coloured PNGs (the loader API the scorer and the metrics use)."""
 
-    def __init__(self, root: Path, train_per_emotion: int = 12, test_per_emotion: int = 64, noise: float = 0.05):
+    def __init__(self, root: Path, train_per_emotion: int = 12, test_per_emotion: int = 64, noise: float = 0.05,
+                 val_per_emotion: int = 32):
         self.root = root
-        self.splits: dict[str, dict[str, list[Sample]]] = {"train": {}, "test": {}}
-        for split, n in (("train", train_per_emotion), ("test", test_per_emotion)):
+        self.splits: dict[str, dict[str, list[Sample]]] = {"train": {}, "val": {}, "test": {}}
+        for split, n in (("train", train_per_emotion), ("val", val_per_emotion), ("test", test_per_emotion)):
             for k, emotion in enumerate(EMOTIONS):
                 for i in range(n):
-                    colour = CENTERS[(k + 1) % 8] if split == "test" and i % 4 == 3 else CENTERS[k]
+                    colour = CENTERS[(k + 1) % 8] if split != "train" and i % 4 == 3 else CENTERS[k]
                     sid = f"{split}-{emotion}-{i:03d}"
                     seed = int(stable_hash([split, emotion, i])[:8], 16)
                     path = root / split / f"{sid}.png"

@@ -123,24 +123,27 @@ class FakeSample:
 
 
 class FakeDataset:
-    """A test split of coloured PNGs: image i of emotion k is CENTERS[k] unless i % 4 == 3 (then the next)."""
+    """Held-out splits of coloured PNGs: image i of emotion k is CENTERS[k] unless i % 4 == 3 (then the next).
+    ``test`` (the FID/KID reference) and ``val`` (the controls) have the same colours, different noise."""
 
     def __init__(self, root: Path, per_emotion: int = 8, size: int = 16):
         self.root = root
-        self.samples: dict[str, list[FakeSample]] = {}
+        self.samples: dict[str, dict[str, list[FakeSample]]] = {"test": {}, "val": {}}
         root.mkdir(parents=True, exist_ok=True)
-        for k, emotion in enumerate(EMOTIONS):
-            for i in range(per_emotion):
-                colour = CENTERS[(k + 1) % 8] if i % 4 == 3 else CENTERS[k]
-                img = colour_image(colour, seed=1000 * k + i, size=size)
-                path = root / f"{emotion}_{i:03d}.png"
-                write_png(img, path)
-                self.samples.setdefault(emotion, []).append(FakeSample(f"{emotion}_{i:03d}", emotion, path))
-        self.content_hash = stable_hash(sorted(s.id for v in self.samples.values() for s in v))
+        for split, offset in (("test", 0), ("val", 500)):
+            for k, emotion in enumerate(EMOTIONS):
+                for i in range(per_emotion):
+                    colour = CENTERS[(k + 1) % 8] if i % 4 == 3 else CENTERS[k]
+                    img = colour_image(colour, seed=1000 * k + i + offset, size=size)
+                    name = f"{emotion}_{i:03d}" if split == "test" else f"val_{emotion}_{i:03d}"
+                    path = root / f"{name}.png"
+                    write_png(img, path)
+                    self.samples[split].setdefault(emotion, []).append(FakeSample(name, emotion, path))
+        self.content_hash = stable_hash(sorted(s.id for v in self.samples.values() for x in v.values() for s in x))
 
     def by_emotion(self, split: str, emotion: str) -> list[FakeSample]:
-        assert split == "test"
-        return list(self.samples.get(emotion, []))
+        assert split in ("test", "val"), split
+        return list(self.samples[split].get(emotion, []))
 
     def split(self, name: str) -> list[FakeSample]:
         return [s for e in EMOTIONS for s in self.by_emotion(name, e)]

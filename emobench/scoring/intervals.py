@@ -1,0 +1,202 @@
+"""Interval procedures at any level, and the p-value that is their dual.
+
+Every interval the scorer prints is one of these, and a paired difference's p-value is the smallest α at
+which its own (1 − α) interval leaves 0 out. So a Holm-corrected mark and the interval at the level Holm
+tested that difference at can never disagree (``holm_levels``), and no p-value comes from another
+approximation than the interval it sits beside.
+
+* ``TInterval``: value ± t_ν · se (a Wald interval on a t reference; se and ν from the variance model in
+  ``scoring.inference``), optionally clipped to the statistic's range (a proportion to [0, 1]).
+* ``WilsonInterval``: the score interval of a proportion with (effective) sample size n; never zero-width.
+* ``MoverInterval``: a difference of two correlated estimates from their own intervals (Zou & Donner's MOVER;
+  with Wilson components and the paired correlation it is Newcombe's hybrid score interval).
+
+Each has ``spec()``, a small JSON-able dict from which ``from_spec`` rebuilds it (``summary.json`` keeps it,
+so Holm's correction can be applied again when scores of other metrics are merged in).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from scipy.special import ndtr, ndtri, stdtr, stdtrit
+
+P_FLOOR = 1e-300   # the smallest p-value reported
+SEARCH_FLOOR = 1e-100   # the dual p-value's bisection stops here (far below any Holm threshold)
+
+
+# The normal and t tails from scipy.special, bit for bit what scipy.stats' norm/t isf and sf compute (they call
+# these): a warm re-score then never imports scipy.stats, which costs about 2 s of a finished run's resume.
+def _t_isf(q: float, df: float) -> float:
+    return float(-stdtrit(df, q))
+
+
+def _t_sf(x: float, df: float) -> float:
+    return float(stdtr(df, -x))
+
+
+def _norm_isf(q: float) -> float:
+    return float(-ndtri(q))
+
+
+def _norm_sf(x: float) -> float:
+    return float(ndtr(-x))
+
+
+class Interval:
+    value: float
+    procedure: str
+
+    def bounds(self, alpha: float) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def spec(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def p_value(self) -> float:
+        """Two-sided p for H0: the quantity is 0 — the smallest α whose interval excludes 0 (bisection on log α;
+        every procedure here narrows monotonically as α grows)."""
+        lo, hi = self.bounds(1.0 - 1e-12)
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0.0 <= hi:
+            return 1.0 if math.isfinite(lo) else math.nan
+        a, b = math.log(SEARCH_FLOOR), 0.0          # excluded at α = 1, find where 0 enters
+        lo, hi = self.bounds(SEARCH_FLOOR)
+        if not (lo <= 0.0 <= hi):
+            return SEARCH_FLOOR
+        for _ in range(80):
+            mid = (a + b) / 2
+            lo, hi = self.bounds(math.exp(mid))
+            if lo <= 0.0 <= hi:
+                a = mid
+            else:
+                b = mid
+        return math.exp(b)
+
+
+@dataclass
+class TInterval(Interval):
+    value: float
+    se: float
+    df: float
+    low: float = -math.inf     # the statistic's range (clip)
+    high: float = math.inf
+    procedure: str = "t"
+
+    def bounds(self, alpha: float) -> tuple[float, float]:
+        if not (math.isfinite(self.se) and self.se >= 0 and self.df > 0):
+            return (math.nan, math.nan)
+        q = _t_isf(alpha / 2, self.df) if math.isfinite(self.df) else _norm_isf(alpha / 2)
+        q = q if math.isfinite(q) and q >= 0 else math.inf    # underflow far in the tail
+        return (max(self.low, self.value - q * self.se), min(self.high, self.value + q * self.se))
+
+    def p_value(self) -> float:
+        if not (math.isfinite(self.se) and self.df > 0):
+            return math.nan
+        if self.se == 0:
+            return 1.0 if self.value == 0 else P_FLOOR
+        z = abs(self.value) / self.se
+        p = 2 * (_t_sf(z, self.df) if math.isfinite(self.df) else _norm_sf(z))
+        return max(P_FLOOR, min(1.0, p))
+
+    def spec(self) -> dict[str, Any]:
+        return {"procedure": self.procedure, "value": self.value, "se": self.se, "df": _num(self.df),
+                "low": _num(self.low), "high": _num(self.high)}
+
+
+def wilson(p: float, n: float, alpha: float) -> tuple[float, float]:
+    """Wilson's score interval of a proportion p̂ = ``p`` from ``n`` (possibly effective) trials."""
+    if not (n > 0 and 0.0 <= p <= 1.0):
+        return (math.nan, math.nan)
+    z = _norm_isf(alpha / 2)
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass
+class WilsonInterval(Interval):
+    value: float
+    n: float                   # trials, or the effective number of a stratified proportion
+    procedure: str = "Wilson score"
+
+    def bounds(self, alpha: float) -> tuple[float, float]:
+        return wilson(self.value, self.n, alpha)
+
+    def spec(self) -> dict[str, Any]:
+        return {"procedure": self.procedure, "value": self.value, "n": self.n}
+
+
+@dataclass
+class MoverInterval(Interval):
+    """a − b from intervals of a and b and the correlation r of the two estimates (Zou & Donner 2008)."""
+
+    a: Interval
+    b: Interval
+    r: float
+    procedure: str = "Newcombe hybrid score (paired)"
+
+    @property
+    def value(self) -> float:   # type: ignore[override]
+        return self.a.value - self.b.value
+
+    def bounds(self, alpha: float) -> tuple[float, float]:
+        la, ua = self.a.bounds(alpha)
+        lb, ub = self.b.bounds(alpha)
+        if not all(math.isfinite(x) for x in (la, ua, lb, ub)):
+            return (math.nan, math.nan)
+        ea, eb = self.a.value, self.b.value
+        r = self.r if math.isfinite(self.r) else 0.0
+        dl = (ea - la) ** 2 + (ub - eb) ** 2 - 2 * r * (ea - la) * (ub - eb)
+        du = (ua - ea) ** 2 + (eb - lb) ** 2 - 2 * r * (ua - ea) * (eb - lb)
+        d = ea - eb
+        return (d - math.sqrt(max(dl, 0.0)), d + math.sqrt(max(du, 0.0)))
+
+    def spec(self) -> dict[str, Any]:
+        return {"procedure": self.procedure, "a": self.a.spec(), "b": self.b.spec(), "r": self.r}
+
+
+def from_spec(spec: dict[str, Any] | None) -> Interval | None:
+    """The interval a ``spec()`` dict describes (None for None or an unknown procedure)."""
+    if not isinstance(spec, dict):
+        return None
+    if "se" in spec:
+        return TInterval(float(spec["value"]), float(spec["se"]), _float(spec.get("df")), _float(spec.get("low"), -1),
+                         _float(spec.get("high"), 1), str(spec.get("procedure", "t")))
+    if "n" in spec:
+        return WilsonInterval(float(spec["value"]), float(spec["n"]), str(spec.get("procedure", "Wilson score")))
+    if "a" in spec and "b" in spec:
+        a, b = from_spec(spec["a"]), from_spec(spec["b"])
+        if a is None or b is None:
+            return None
+        return MoverInterval(a, b, float(spec.get("r", 0.0)), str(spec.get("procedure", "Newcombe hybrid score (paired)")))
+    return None
+
+
+def holm_levels(p_values: list[float], alpha: float) -> list[float]:
+    """The level at which Holm's step-down tests each hypothesis: α/(m − rank) up to the first one it keeps,
+    and that level for every later one. The (1 − level) interval of a difference then excludes 0 exactly when
+    its Holm-adjusted p is below α (nan p: nan level)."""
+    finite = [i for i, p in enumerate(p_values) if math.isfinite(p)]
+    order = sorted(finite, key=lambda i: p_values[i])
+    m = len(order)
+    out = [math.nan] * len(p_values)
+    level = alpha
+    stopped = False
+    for rank, i in enumerate(order):
+        if not stopped:
+            level = alpha / (m - rank)
+            stopped = p_values[i] >= level
+        out[i] = level
+    return out
+
+
+def _num(x: float) -> float | str:
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
+
+
+def _float(x: Any, sign: int = 1) -> float:
+    if x is None:
+        return math.inf * sign
+    return float(x)
