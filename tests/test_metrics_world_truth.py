@@ -19,7 +19,7 @@ from emobench.world.tables import WorldConfig, object_given_emotion, scene_given
 from emobench.world.write import world_json
 from emobench.zoo.base import Judges, Zoo
 
-WORLD = WorldConfig(object_primary=0.7, object_secondary=0.2, scene_primary=0.5, w_object=0.6)
+WORLD = WorldConfig(object_spread=0.55, scene_spread=0.25, tone_shift=0.05)   # not the default world
 
 
 def _world_zoo(tmp_path, cfg: WorldConfig = WORLD, scale: str = "mini") -> Zoo:

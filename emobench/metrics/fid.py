@@ -85,18 +85,26 @@ class FidStat(GroupStat):
     def __init__(self, fake: torch.Tensor, real: torch.Tensor, min_trusted_n: int | None):
         self.f = fake.double()
         self.n, d = self.f.shape
+        m = real.shape[0]
+        # a covariance needs two images: with one reference image (a small split's emotion) FID is undefined,
+        # so the group reads NaN with the reason instead of failing the metric for every group
+        self.undefined = m < 2
+        if self.undefined:
+            real = torch.zeros(2, d, dtype=torch.float64)
         self.mu_r, self.tr_r, factor = reference_stats(real)
         self.y = self.f @ factor                                     # F L with Σ_ref = L Lᵀ
         self.sq = (self.f ** 2).sum(1)
         self.use_rows = self.n <= d                                  # eigen-problem on the smaller side
         self.gram = self.y @ self.y.T if self.use_rows else None
-        m = real.shape[0]
         limit = d if min_trusted_n is None else min_trusted_n
         self.extra = {"n_fake": self.n, "n_real": m, "feature_dim": d}
-        self.warning = (f"FID unreliable at n_fake={self.n}, n_real={m} < {limit} (covariance rank-deficient, "
+        self.warning = (f"FID undefined: the reference has {m} image(s) here (a covariance needs 2)" if self.undefined
+                        else f"FID unreliable at n_fake={self.n}, n_real={m} < {limit} (covariance rank-deficient, "
                         "strongly biased at small n): compare KID" if min(self.n, m) < limit else "")
 
     def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
+        if self.undefined:
+            return torch.full((weights.shape[0],), float("nan"), dtype=torch.float64)
         k = min(self.n, self.y.shape[1])
         chunk = max(1, int(2e7 // (k * k + self.n)))                 # bounds memory at paper scale
         return torch.cat([self._evaluate(weights[i:i + chunk].double()) for i in range(0, weights.shape[0], chunk)])
@@ -142,9 +150,11 @@ class KidStat(GroupStat):
         self.k_fr_rows = kern(f, r).sum(1)            # Σ_j k(f_i, r_j)
         m = r.shape[0]
         k_rr = kern(r, r)
-        self.rr_term = (k_rr.sum() - torch.trace(k_rr)) / (m * (m - 1))
+        # unbiased MMD² needs two reference images; with one the group reads NaN with the reason
+        self.rr_term = (k_rr.sum() - torch.trace(k_rr)) / (m * (m - 1)) if m > 1 else torch.tensor(float("nan"))
         self.m = m
         self.extra = {"n_fake": self.n, "n_real": m, "feature_dim": d}
+        self.warning = f"KID undefined: the reference has {m} image(s) here (unbiased MMD² needs 2)" if m < 2 else ""
 
     def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
         w = weights.double()

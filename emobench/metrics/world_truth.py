@@ -53,11 +53,16 @@ def world_config(zoo: "Zoo") -> "WorldConfig":
     meta = json.loads(path.read_text())
     raw = meta.get("config") if isinstance(meta, dict) and meta.get("format") == "emoset-mini" else None
     known = {f.name for f in dataclasses.fields(WorldConfig)}
-    if not isinstance(raw, dict) or set(raw) - known:
+    recorded = {"object_leans", "scene_leans"}   # module constants, written beside the config for the world key
+    if not isinstance(raw, dict) or set(raw) - known - recorded:
         raise EmobenchError(f"{path} describes a world this emobench cannot read "
-                            f"(fields {sorted(set(raw or {}) - known) or 'missing'})",
+                            f"(fields {sorted(set(raw or {}) - known - recorded) or 'missing'})",
                             "score with the emobench version that wrote the dataset")
-    cfg = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    cfg = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known})
+    mine = cfg.to_json()
+    if any(k in raw and raw[k] != mine[k] for k in recorded):
+        raise EmobenchError(f"{path} was drawn with other content leans than this emobench's world tables",
+                            "score with the emobench version that wrote the dataset, or rebuild the zoo")
     _check_zoo_key(zoo, meta, cfg)
     return cfg
 
