@@ -7,6 +7,8 @@ it instead of the delete-one-cell jackknife, which overstates the variance of su
 (docs/metrics.md, "Which interval each number has")."""
 from __future__ import annotations
 
+import math
+
 from abc import abstractmethod
 from typing import Sequence
 
@@ -19,6 +21,8 @@ class GroupStat:
     n: int = 0
     warning: str = ""                 # e.g. "n=25 < D=128: FID is biased at this n; compare KID"
     extra: dict = {}                  # facts written to summary.json (n_real, feature dim, ...)
+    # the values the statistic can take (recall and coverage: 0 to 1): a t interval is clipped to it
+    value_range: tuple[float, float] = (-math.inf, math.inf)
 
     @abstractmethod
     def evaluate(self, weights: torch.Tensor) -> torch.Tensor:

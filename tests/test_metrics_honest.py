@@ -133,3 +133,19 @@ def test_fits_are_scored_as_one_method_with_per_fit_values(tmp_path):
         assert r["diff"] is not None and r["ci_low"] <= r["value"] <= r["ci_high"]
     assert {r["method"] for r in _rows(run)} == {"good", "sd"}
     assert all(r["n_fits"] == 1 for r in _rows(run, "sd"))   # the fit count is in every row
+
+
+class _BoundedMean(MeanStat):
+    value_range = (0.0, 1.0)   # a share (recall, coverage): its interval never leaves [0, 1]
+
+
+def test_a_bounded_statistic_keeps_its_interval_inside_its_range():
+    values = np.array([1.0] * 10 + [0.7, 0.8])                     # a share near 1 over few cells
+    bounded = [Member(_BoundedMean(torch.tensor(values)), [str(i) for i in range(12)], [12], float(values.mean()))]
+    free = [Member(MeanStat(torch.tensor(values)), [str(i) for i in range(12)], [12], float(values.mean()))]
+    lo, hi = value_interval(bounded, [0], learner=False).bounds(0.05)
+    flo, fhi = value_interval(free, [0], learner=False).bounds(0.05)
+    assert fhi > 1.0 and hi == 1.0 and lo == pytest.approx(flo)
+    other = [Member(_BoundedMean(torch.tensor(1 - values)), [str(i) for i in range(12)], [12], float(1 - values.mean()))]
+    dlo, dhi = difference_interval(bounded, other, False, False).bounds(0.05)
+    assert -1.0 <= dlo <= dhi <= 1.0

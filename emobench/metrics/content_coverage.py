@@ -63,6 +63,7 @@ class HeadsStat(GroupStat):
         self.onehots = [one_hot(fake[:, i], s) for i, s in enumerate(sizes)]
         self.targets = [t.double() for t in targets]
         self.kind, self.n = kind, fake.shape[0]
+        self.value_range = (0.0, 1.0)   # coverage, JSD in bits and total variation all lie in [0, 1]
         point = [float(v) for v in self._per_head(torch.ones(1, self.n, dtype=torch.float64))]
         self.extra = {**extra, **{f"{h}_{kind}": v for h, v in zip(HEADS, point)}}
 

@@ -22,6 +22,8 @@ real reference is fixed, as for FID.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import torch
@@ -115,6 +117,7 @@ class KnnStat(GroupStat):
         self.manifolds, self.column = manifolds, column
         self.n = manifolds.n
         self.extra = dict(extra)
+        self.value_range = (0.0, math.inf) if column == "density" else (0.0, 1.0)   # density can pass 1
 
     def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
         return getattr(self.manifolds, self.column)(weights.double())

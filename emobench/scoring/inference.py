@@ -70,6 +70,7 @@ class _Subset(GroupStat):
     def __init__(self, stat: GroupStat, idx: np.ndarray):
         self.stat, self.idx, self.n = stat, torch.from_numpy(idx), len(idx)
         self.extra = {}
+        self.value_range = getattr(stat, "value_range", (-math.inf, math.inf))
 
     def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
         full = torch.zeros(weights.shape[0], self.stat.n, dtype=torch.float64)
@@ -237,7 +238,8 @@ def value_interval(members: Sequence[Member], fits: Sequence[int], learner: bool
         return TInterval(value, math.sqrt(total), df, 0.0, 1.0, _name(used, len(sub)))
     if total <= 0:
         return "variance not estimable (every replicate equal)"
-    return TInterval(value, math.sqrt(total), df, procedure=_name(used, len(sub)))
+    low, high = getattr(sub[0].stat, "value_range", (-math.inf, math.inf))
+    return TInterval(value, math.sqrt(total), df, low, high, procedure=_name(used, len(sub)))
 
 
 def difference_interval(a: Sequence[Member], b: Sequence[Member], learner_a: bool, learner_b: bool,
@@ -272,7 +274,8 @@ def difference_interval(a: Sequence[Member], b: Sequence[Member], learner_a: boo
         return TInterval(value, math.sqrt(total), df, -1.0, 1.0, _name(used, k))
     if total <= 0:
         return "variance not estimable (every replicate equal)"
-    return TInterval(value, math.sqrt(total), df, procedure=_name(used, k))
+    low, high = getattr(members[0].stat, "value_range", (-math.inf, math.inf))
+    return TInterval(value, math.sqrt(total), df, low - high, high - low, procedure=_name(used, k))
 
 
 def _name(cov: Covariances, fits: int) -> str:
