@@ -85,6 +85,9 @@ class MeanOfStats(GroupStat):
         self.stats = list(stats)
         self.n = sum(s.n for s in self.stats)
         self.extra = {}
+        ranges = {getattr(s, "value_range", (-math.inf, math.inf)) for s in self.stats}
+        if len(ranges) == 1:   # a mean of shares is a share
+            self.value_range = ranges.pop()
 
     def evaluate(self, weights: torch.Tensor) -> torch.Tensor:
         out, start = [], 0

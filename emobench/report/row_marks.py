@@ -29,8 +29,8 @@ def external_note(method: str, info: Mapping[str, Any]) -> str:
 
 
 def stats_note(method: str) -> str:
-    return (f"{STATS_MARK} {method}: no training, but its prompts are drawn from the dataset's own emotion–content "
-            "statistics (annotations), read at generation time.")
+    return (f"{STATS_MARK} {method}: no training, but it reads the emotion dataset at generation time (its "
+            "emotion–content annotations, or its captions' words): docs/baselines.md, zero-training controls.")
 
 
 def mark_rows(names: Mapping[str, str], methods: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
