@@ -77,6 +77,9 @@ def scene_phrases(samples: Iterable[Any]) -> dict[str, str]:
     captions that name an image's object and then its scene ("a spider in a graveyard, a photo"); the most
     frequent phrase per scene. Scenes never found that way are absent (they get the generic wording)."""
     found: dict[str, Counter] = defaultdict(Counter)
+    # a place phrase that does not name its scene ("under the sea" for underwater): the words after the object
+    # up to a comma or the end, used only for a scene no caption names
+    unnamed: dict[str, Counter] = defaultdict(Counter)
     for s in samples:
         if not s.caption or not s.scene or not s.objects:
             continue
@@ -87,6 +90,12 @@ def scene_phrases(samples: Iterable[Any]) -> dict[str, str]:
             if m:
                 found[s.scene][m.group(1)] += 1
                 break
+            m = re.search(rf"\b{re.escape(words(obj))}\s+((?:[\w'-]+\s+){{0,3}}[\w'-]+)\s*(?:,|$)", text)
+            if m:
+                unnamed[s.scene][m.group(1)] += 1
+                break
+    for scene, c in unnamed.items():
+        found.setdefault(scene, c)
     return {scene: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for scene, c in found.items()}
 
 

@@ -10,8 +10,9 @@ from emobench.cliargs import SEED
 # `run` flags that do not change the plan or the protocol, so `plan export` does not take them
 NOT_PLAN_FLAGS = ("--methods", "--baseline", "--batch-size", "--out", "--resume", "--refit", "--fit-seeds",
                   "--no-score", "--no-report", "--no-progress", "--launcher", "--num-processes",
-                  "--rescore-with-current-judges")
-PLAN_KEYS = ("metrics", "emotions", "n_per_emotion", "seed", "templates", "zoo", "track", "contents", "content_list")
+                  "--rescore-with-current-judges", "--pilot", "--pilot-cells", "--pilot-steps", "--pilot-json")
+PLAN_KEYS = ("metrics", "emotions", "n_per_emotion", "seed", "templates", "zoo", "track", "contents", "content_list",
+             "image_format")
 
 
 def add_parser(sub) -> None:
@@ -37,6 +38,8 @@ def add_parser(sub) -> None:
     e.add_argument("--contents", help="content track: comma list of contents (default: the zoo's content list)")
     e.add_argument("--content-list", dest="content_list", help="content track: a named content list")
     e.add_argument("--zoo", help="mini (default), a zoo folder, a diffusers SD folder or a paper TOML")
+    e.add_argument("--image-format", dest="image_format", choices=["png", "webp", "jpeg"],
+                   help="how the run that scores the submission stores images (part of the protocol; default png)")
     e.set_defaults(func=main_export)
 
 
