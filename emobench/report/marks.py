@@ -18,17 +18,17 @@ BETTER, WORSE = "▲", "▼"
 MARK_LEGEND = (f"`{BETTER}` better than the baseline, `{WORSE}` worse (in the metric's direction); "
                "Holm-corrected p-values (one family per table, each distinct test once): `*` p<0.05, `**` p<0.01, "
                "`***` p<0.001, `n.s.` not significant; `no test`: fewer than 4 cells per emotion, or a learning "
-               "method with one fit. A marked Δ's bracket is its interval at the level Holm tested it at: it "
-               "excludes 0 exactly when the Δ is marked (`leaderboard.csv` has the plain 95% interval too); an "
-               "unmarked Δ's bracket is its 95% interval.")
+               "method with one fit. A tested Δ's bracket is its interval at the level Holm tested it at: it "
+               "excludes 0 exactly when the Δ is marked (`leaderboard.csv` has the plain 95% interval too); a "
+               "Δ with no test shows its 95% interval.")
 INTERVAL_LEGEND = ("Values pooled over all emotions; brackets are 95% intervals over cells (emotion, prompt, seed), by "
                    "the statistic's kind: Wilson score intervals for accuracies, t intervals on a jackknife (or "
                    "unbiased U-statistic) variance for other means and set statistics such as FID, which cover the "
                    "value at this run's n (FID is biased at small n: compare FIDs at equal n only). A learning method "
                    "fitted K ≥ 2 times shows the mean over its fits and a random-effects interval over fits and cells; "
                    "fitted once, it shows \"1 fit: fit-to-fit spread not measured\" instead of an interval that "
-                   "would ignore how much another fit moves it. Coverage measured: benchmarks/RESULTS.md, "
-                   "docs/metrics.md. **Bold** marks the best computed method per column (↑ higher is better, "
+                   "would ignore how much another fit moves it. What each interval is and how its coverage was "
+                   "measured: docs/metrics.md. **Bold** marks the best computed method per column (↑ higher is better, "
                    "↓ lower is better).")
 
 
