@@ -281,5 +281,5 @@ def test_rows_that_read_the_dataset_statistics_are_marked_with_a_note(tmp_path):
     lb = build(load_run(run))
     assert lb.display_names["emogen"].endswith(" §") and not lb.display_names["sd"].endswith("§")
     md = to_markdown(lb)
-    assert "§ emogen: no training, but its prompts are drawn from the dataset's own emotion–content" in md
+    assert "§ emogen: no training, but it reads the emotion dataset at generation time" in md
     assert "§" in to_csv(lb).split("emogen", 1)[1].split("\n", 1)[0]

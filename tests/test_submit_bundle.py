@@ -37,14 +37,14 @@ def shas(run, method):
 
 @pytest.fixture(scope="module")
 def source(zoo_dir, tmp_path_factory):
-    """A scored run of sd and a folder submission ``mine`` (random images, no submission.json)."""
+    """A scored run of sd and a folder submission ``entry`` (random images, no submission.json)."""
     root = tmp_path_factory.mktemp("bundle-src")
     mp = pytest.MonkeyPatch()
     mp.setenv("EMOBENCH_CACHE", str(root / "cache"))
     try:
-        folder = write_folder(root / "mine", plan_ids())
-        for args in (argv(zoo_dir, root / "run", f"sd,folder:mine={folder}"),
-                     ["bundle", str(root / "run"), "--method", "mine", "--out", str(root / "mine.zip")]):
+        folder = write_folder(root / "entry", plan_ids())
+        for args in (argv(zoo_dir, root / "run", f"sd,folder:entry={folder}"),
+                     ["bundle", str(root / "run"), "--method", "entry", "--out", str(root / "entry.zip")]):
             err = io.StringIO()
             with contextlib.redirect_stderr(err):
                 code = cli(args)
@@ -57,27 +57,27 @@ def source(zoo_dir, tmp_path_factory):
 def test_bundle_rescores_identically_in_another_folder(source, zoo_dir, tmp_path, isolated_cache):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    bundle = shutil.copy(source / "mine.zip", elsewhere / "mine.zip")
+    bundle = shutil.copy(source / "entry.zip", elsewhere / "entry.zip")
     assert cli(argv(zoo_dir, elsewhere / "run", f"bundle:{bundle}")) == 0
     again = elsewhere / "run"
-    assert summary(again, "mine") == summary(source / "run", "mine") and summary(again, "mine")
-    assert shas(again, "mine") == shas(source / "run", "mine")
-    info = methods_json(again)["mine"]
+    assert summary(again, "entry") == summary(source / "run", "entry") and summary(again, "entry")
+    assert shas(again, "entry") == shas(source / "run", "entry")
+    info = methods_json(again)["entry"]
     assert info["external"] and info["plugin"] == "bundle"
     prov = info["provenance"]
-    assert prov["source"] == "bundle" and prov["bundle_method"] == "mine" and prov["declares_plan_latents"] is False
+    assert prov["source"] == "bundle" and prov["bundle_method"] == "entry" and prov["declares_plan_latents"] is False
     assert prov["origin"]["plugin"] == "folder" and prov["origin"]["external"] is True
 
 
 def test_bundle_bytes_are_deterministic_and_hold_the_plan(source, tmp_path):
-    assert cli(["bundle", str(source / "run"), "--method", "mine", "--out", str(tmp_path / "again.zip")]) == 0
-    assert (tmp_path / "again.zip").read_bytes() == (source / "mine.zip").read_bytes()
-    with zipfile.ZipFile(source / "mine.zip") as zf:
+    assert cli(["bundle", str(source / "run"), "--method", "entry", "--out", str(tmp_path / "again.zip")]) == 0
+    assert (tmp_path / "again.zip").read_bytes() == (source / "entry.zip").read_bytes()
+    with zipfile.ZipFile(source / "entry.zip") as zf:
         names = set(zf.namelist())
         meta = json.loads(zf.read("bundle.json"))
         assert json.loads(zf.read("protocol.json")) == json.loads((source / "run" / "protocol.json").read_text())
     assert {"bundle.json", "protocol.json", "plan.json", "provenance/methods.json", "provenance/env.json"} <= names
-    assert {f"images/{i}.png" for i in plan_ids()} <= names and meta["method"] == "mine"
+    assert {f"images/{i}.png" for i in plan_ids()} <= names and meta["method"] == "entry"
     assert set(meta["images"]) == set(plan_ids())
 
 
@@ -98,7 +98,7 @@ def test_bundle_of_a_builtin_method_is_named_on_rescoring(source, zoo_dir, tmp_p
                                             (["--seed", "7"], "seed (0 vs 7)"),
                                             (["--emotions", "awe"], "emotions")])
 def test_bundle_of_another_protocol_is_refused(source, zoo_dir, tmp_path, capsys, extra, differs):
-    args = argv(zoo_dir, tmp_path / "r", f"bundle:{source / 'mine.zip'}")
+    args = argv(zoo_dir, tmp_path / "r", f"bundle:{source / 'entry.zip'}")
     for flag, value in zip(extra[::2], extra[1::2]):
         if flag in args:
             args[args.index(flag) + 1] = value
@@ -106,14 +106,14 @@ def test_bundle_of_another_protocol_is_refused(source, zoo_dir, tmp_path, capsys
             args += [flag, value]
     assert cli(args) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("emobench: error: bundle mine.zip was made under protocol") and err.count("\n") == 0
+    assert err.startswith("emobench: error: bundle entry.zip was made under protocol") and err.count("\n") == 0
     assert differs in err and not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("args, message", [
     (["--method", "nope"], "has no method 'nope'"),
-    (["--method", "mine", "--out", "{tmp}/b.tar"], "does not end in .zip"),
-    (["--method", "mine", "--out", "{src}/mine.zip"], "exists"),
+    (["--method", "entry", "--out", "{tmp}/b.tar"], "does not end in .zip"),
+    (["--method", "entry", "--out", "{src}/entry.zip"], "exists"),
 ])
 def test_bundle_command_refuses_bad_input(source, tmp_path, capsys, args, message):
     args = [a.format(tmp=tmp_path, src=source) for a in args]
