@@ -20,7 +20,6 @@ import difflib
 import os
 import sys
 import threading
-import types
 import typing
 import warnings
 from dataclasses import dataclass, field

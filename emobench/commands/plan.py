@@ -44,17 +44,11 @@ def add_parser(sub) -> None:
 
 
 def main_export(args: argparse.Namespace) -> int:
-    from emobench.spec.config import merge, read_stored, read_toml
+    from emobench.spec.config import layered
     from emobench.spec.export import write_export
     from emobench.zoo.load import load_zoo
 
-    layers = []
-    if args.from_run is not None:
-        layers.append(read_stored(args.from_run))
-    if args.config is not None:
-        layers.append(read_toml(args.config))
-    layers.append({k: getattr(args, k) for k in PLAN_KEYS})
-    cfg = merge(*layers)
+    cfg = layered(args.from_run, args.config, {k: getattr(args, k) for k in PLAN_KEYS})
     cfg.methods, cfg.out, cfg.baseline = (), None, None   # not part of a plan
     spec = Path(cfg.zoo).expanduser()
     cfg.zoo = str(spec.resolve()) if spec.exists() else cfg.zoo   # as a run records it

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from emobench.spec.config import merge, read_stored, read_toml
+from emobench.spec.config import layered
 from emobench.cliargs import SEED, int_in
 from emobench.errors import EmobenchError
 from emobench.io.files import atomic_write_text
@@ -108,13 +108,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace):
-    layers = []
-    if args.resume is not None:
-        layers.append(read_stored(args.resume))
-    if args.config is not None:
-        layers.append(read_toml(args.config))
-    layers.append({k: getattr(args, k) for k in FLAG_KEYS})
-    return merge(*layers)
+    return layered(args.resume, args.config, {k: getattr(args, k) for k in FLAG_KEYS})
 
 
 def pilot_main(args: argparse.Namespace) -> int:

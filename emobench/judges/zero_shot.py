@@ -12,7 +12,6 @@ that text encoder may exploit (see docs/judges.md).
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Sequence
 
 import torch

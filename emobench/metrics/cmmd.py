@@ -18,11 +18,12 @@ with each other, never with published CMMD values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from emobench.api import Group, GroupStat, ScoreItem, ScoringContext, SetMetric
+from emobench.api import Group, GroupStat, ScoringContext, SetMetric
+from emobench.metrics.clip_features import ClipImageFeatures
 from emobench.errors import EmobenchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,7 +77,7 @@ class CmmdStat(GroupStat):
         return torch.where(sw > 1, out, torch.full_like(out, float("nan")))
 
 
-class CMMD(SetMetric):
+class CMMD(ClipImageFeatures, SetMetric):
     name = "cmmd"
     Config = CmmdConfig
     label, decimals, order = "CMMD", 3, 3
@@ -103,13 +104,6 @@ class CMMD(SetMetric):
                     "not the same as, published ones when the zoo's CLIP differs")
         return ("CMMD: computed on the zoo's own small CLIP, not CLIP ViT-L/14@336: its values are not on the scale "
                 "of published CMMD; compare methods with each other only")
-
-    def feature_id(self) -> list:
-        return ["clip-image"]   # the same cached features as Sem-D
-
-    def features(self, images: torch.Tensor, items: Sequence[ScoreItem], zoo: "Zoo") -> torch.Tensor:
-        with torch.no_grad():
-            return zoo.clip.encode_images(images).float()
 
     def group_stat(self, group: Group, ctx: ScoringContext, zoo: "Zoo") -> GroupStat:
         return CmmdStat(group.features(), ctx.reference_features(group.emotion), self.config)

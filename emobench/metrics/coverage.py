@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 
 from emobench.api import Group, GroupStat, ScoreItem, ScoringContext, SetMetric, batched
+from emobench.metrics.clip_features import ClipImageFeatures
 from emobench.metrics.knn import COLUMNS, KnnManifolds, KnnStat
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,17 +86,10 @@ class KnnCoverage(SetMetric):
         return {c: stats[c] for c in self.display()}   # the metric's own column first
 
 
-class KnnCoverageClip(KnnCoverage):
+class KnnCoverageClip(ClipImageFeatures, KnnCoverage):
     """The same four statistics on the zoo's CLIP image features."""
 
     name = "coverage-clip"
     requires = ("clip", "dataset")
     order = 24
     suffix, space = "-clip", "the zoo's CLIP image features"
-
-    def feature_id(self) -> list:
-        return ["clip-image"]   # the same cached features as Sem-D
-
-    def features(self, images: torch.Tensor, items: Sequence[ScoreItem], zoo: "Zoo") -> torch.Tensor:
-        with torch.no_grad():
-            return zoo.clip.encode_images(images).float()

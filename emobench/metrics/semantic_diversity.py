@@ -15,12 +15,13 @@ are computed once and shared by both variants. The pooled value is the mean of t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from emobench.api import Group, GroupStat, PairwiseMeanStat, ScoreItem, ScoringContext, SetMetric
+from emobench.api import Group, GroupStat, PairwiseMeanStat, ScoringContext, SetMetric
+from emobench.metrics.clip_features import ClipImageFeatures
 from emobench.metrics.pairs import pair_mask
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,20 +46,13 @@ def cosine_distances(f: torch.Tensor) -> torch.Tensor:
     return 1 - u @ u.T
 
 
-class SemanticDiversity(SetMetric):
+class SemanticDiversity(ClipImageFeatures, SetMetric):
     name = "sem-d"
     label, decimals, headline, order = "Sem-D", 4, True, 5
     role = "diversity"
     Config = SemDConfig
     requires = ("clip",)
     higher_is_better = True
-
-    def feature_id(self) -> list:
-        return ["clip-image"]   # shared by sem-d and sem-d-cos; independent of the pair settings
-
-    def features(self, images: torch.Tensor, items: Sequence[ScoreItem], zoo: "Zoo") -> torch.Tensor:
-        with torch.no_grad():
-            return zoo.clip.encode_images(images).float()
 
     def distances(self, feats: torch.Tensor) -> torch.Tensor:
         return mse_distances(feats)

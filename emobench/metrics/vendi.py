@@ -14,11 +14,12 @@ images has exactly these eigenvalues), so repeats lower the score as they would 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from emobench.api import Group, GroupStat, ScoreItem, ScoringContext, SetMetric
+from emobench.api import Group, GroupStat, ScoringContext, SetMetric
+from emobench.metrics.clip_features import ClipImageFeatures
 from emobench.errors import EmobenchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,7 +67,7 @@ class VendiStat(GroupStat):
         return vendi_from_eigenvalues(ev, self.truncation)
 
 
-class Vendi(SetMetric):
+class Vendi(ClipImageFeatures, SetMetric):
     name = "vendi"
     Config = VendiConfig
     label, decimals, order = "Vendi", 2, 9
@@ -85,13 +86,6 @@ class Vendi(SetMetric):
         t = int(self.config.truncation)
         facts[self.name].update(label=f"Vendi (t={t})" if t else "Vendi", truncation=t)
         return facts
-
-    def feature_id(self) -> list:
-        return ["clip-image"]   # the same cached features as Sem-D
-
-    def features(self, images: torch.Tensor, items: Sequence[ScoreItem], zoo: "Zoo") -> torch.Tensor:
-        with torch.no_grad():
-            return zoo.clip.encode_images(images).float()
 
     def group_stat(self, group: Group, ctx: ScoringContext, zoo: "Zoo") -> GroupStat:
         return VendiStat(group.features(), int(self.config.truncation))

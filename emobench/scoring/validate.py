@@ -28,7 +28,7 @@ def check_features(metric: Metric, feats: Any, n: int) -> torch.Tensor:
         raise MetricOutputError(f"features() gave {shape} for {n} images",
                                 "return one row per image, in the order of the images")
     if feats.is_floating_point() and not bool(torch.isfinite(feats).all()):
-        raise MetricOutputError(f"features() gave non-finite values",
+        raise MetricOutputError("features() gave non-finite values",
                                 "return finite features for every image")
     return feats
 

@@ -118,6 +118,18 @@ def merge(*layers: Mapping[str, Any]) -> RunConfig:
     return validate(RunConfig(**normalised))
 
 
+def layered(stored: Path | None, toml: Path | None, flags: Mapping[str, Any]) -> RunConfig:
+    """The one precedence of every command that takes run settings: a stored run's ``config.json`` (resume,
+    ``plan export --from-run``), then ``--config FILE.toml``, then the flags given on the command line."""
+    layers: list[Mapping[str, Any]] = []
+    if stored is not None:
+        layers.append(read_stored(stored))
+    if toml is not None:
+        layers.append(read_toml(toml))
+    layers.append(flags)
+    return merge(*layers)
+
+
 def _plans_captions(values: Mapping[str, Any]) -> bool:
     """Whether the config plans captions (its named list holds some, or a content is one)."""
     from emobench.data.content_lists import has_captions, is_caption

@@ -338,17 +338,16 @@ def build_mini(out: str | Path, cfg: BuildConfig = BuildConfig(), log: Log = pri
     judge, rep = train_judges(cfg, data, log)
     stages.append(rep)
 
-    choose = None
-    if cfg.minutes is not None:
-        n_eval = len(data.object_names) * cfg.eval_scenes_per_object * cfg.eval_seeds + 8 * cfg.eval_seeds
+    n_eval = len(data.object_names) * cfg.eval_scenes_per_object * cfg.eval_seeds + 8 * cfg.eval_seeds
 
-        def choose(step_s: float) -> int:
-            # a sampling UNet call on one image costs ≈ 1/3 of a training step's per-image cost (no backward);
-            # 25 steps × 2 (guidance) per image, plus ~2 min for saving, the dataset and the real-image check
-            eval_s = n_eval * 50 * step_s / (3 * cfg.unet_batch) + 120
-            left = cfg.minutes * 60 - (time.perf_counter() - t_start) - eval_s
-            return int(left / step_s)
+    def steps_in_budget(step_s: float) -> int:
+        # a sampling UNet call on one image costs ≈ 1/3 of a training step's per-image cost (no backward);
+        # 25 steps × 2 (guidance) per image, plus ~2 min for saving, the dataset and the real-image check
+        eval_s = n_eval * 50 * step_s / (3 * cfg.unet_batch) + 120
+        left = cfg.minutes * 60 - (time.perf_counter() - t_start) - eval_s
+        return int(left / step_s)
 
+    choose = steps_in_budget if cfg.minutes is not None else None
     unet, rep = train_unet(cfg, data, text_encoder, tokenizer, log, choose)
     stages.append(rep)
 
