@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from emobench.group_stats import GroupStat, MeanStat
-from emobench.scoring.intervals import Interval, MoverInterval, TInterval, WilsonInterval
+from emobench.scoring.intervals import ComponentsInterval, Interval, MoverInterval, TInterval, WilsonInterval
 from emobench.scoring.jackknife import Replicates, replicates, stratum_covariance
 
 ONE_FIT = "1 fit: fit-to-fit spread not measured"
@@ -158,11 +158,13 @@ class Combination:
         return float(sum(c * np.mean([members[i].value for i in g]) for g, c in zip(self.groups, self.coefs)))
 
 
-def _variance(comb: Combination, cov: Covariances) -> tuple[float, float, np.ndarray]:
-    """(total variance, Satterthwaite df, cell part per stratum) of a combination."""
+def _variance(comb: Combination, cov: Covariances) -> tuple[float, float, np.ndarray, list[tuple[float, float]]]:
+    """(total variance, Satterthwaite df, cell part per stratum, independent parts as (variance, df)) of a
+    combination: one between-fit part per learning method with K ≥ 2 fits (K − 1 df), then the cells'."""
     flat = [(i, c / len(g)) for g, c in zip(comb.groups, comb.coefs) for i in g]
     cells = sum(ci * cj * cov.cov(i, j) for i, ci in flat for j, cj in flat)
     between, df_terms = 0.0, 0.0
+    parts: list[tuple[float, float]] = []
     for g, c, learner in zip(comb.groups, comb.coefs, comb.learner):
         k = len(g)
         if k < 2:
@@ -173,30 +175,43 @@ def _variance(comb: Combination, cov: Covariances) -> tuple[float, float, np.nda
         s2 = float(np.var([cov.members[i].value for i in g], ddof=1))
         between += c * c * s2 / k
         df_terms += (c * c * s2 / k) ** 2 / (k - 1)
+        parts.append((c * c * s2 / k, float(k - 1)))
     cells = np.asarray(cells, dtype=np.float64)
     total_cells = float(np.sum(cells))
     c_part = max(total_cells, 0.0)
     pos = np.clip(cells, 0, None)
+    nu_c = math.inf
     if c_part > 0 and float(np.sum(pos)) > 0:   # Satterthwaite over the strata: ν_c = (Σ C_e)² / Σ C_e²/df_e
         dfs = cov.df
         spread = float(np.sum([c * c / d if d > 0 else (math.inf if c > 0 else 0.0) for c, d in zip(pos, dfs)]))
         df_terms += c_part ** 2 * spread / float(np.sum(pos)) ** 2
+        nu_c = float(np.sum(pos)) ** 2 / spread if spread > 0 else math.inf
+    parts.append((c_part, nu_c))
     total = between + c_part
     df = total ** 2 / df_terms if df_terms > 0 else math.inf
-    return total, df, cells
+    return total, df, cells, parts
 
 
 def _cells_ok(total: float, cells: np.ndarray) -> bool:
     return math.isfinite(total) and bool(np.all(np.isfinite(cells))) and float(np.sum(cells)) > 0
 
 
-def _solve(comb: Combination, cov: Covariances) -> tuple[float, float, np.ndarray, Covariances]:
-    total, df, cells = _variance(comb, cov)
+def _solve(comb: Combination, cov: Covariances) -> tuple[float, float, np.ndarray, Covariances, list]:
+    total, df, cells, parts = _variance(comb, cov)
     if cov.own and not _cells_ok(total, cells):    # the mean with the unbiased estimate came out ≤ 0: jackknife
         jk = cov.jackknife()
-        total, df, cells = _variance(comb, jk)
-        return total, df, cells, jk
-    return total, df, cells, cov
+        total, df, cells, parts = _variance(comb, jk)
+        return total, df, cells, jk, parts
+    return total, df, cells, cov, parts
+
+
+def _t_or_components(value: float, total: float, df: float, parts: list[tuple[float, float]], low: float,
+                     high: float, procedure: str) -> Interval:
+    """With a between-fit part: each part on its own df (``ComponentsInterval``); without: one t on the cells'
+    Satterthwaite df (the two agree when the cells' part is the only one)."""
+    if len(parts) > 1:
+        return ComponentsInterval(value, tuple(parts), low, high, procedure)
+    return TInterval(value, math.sqrt(total), df, low, high, procedure)
 
 
 def _ac_variance(members: Sequence[Member], idx: Sequence[int]) -> float:
@@ -230,16 +245,17 @@ def value_interval(members: Sequence[Member], fits: Sequence[int], learner: bool
         n = float(sum(m.strata))
         n_eff = value * (1 - value) / v if (v > 0 and 0 < value < 1) else n
         return WilsonInterval(value, n_eff, "Wilson score (stratified)")
-    total, df, cells, used = _solve(comb, cov)
+    total, df, cells, used, parts = _solve(comb, cov)
     if not math.isfinite(total):
         return "variance not estimable (too few cells per emotion)"
     if kind == "proportion":
-        total = total if total > TINY else _ac_variance(sub, range(len(sub)))
-        return TInterval(value, math.sqrt(total), df, 0.0, 1.0, _name(used, len(sub)))
+        if total <= TINY:
+            return TInterval(value, math.sqrt(_ac_variance(sub, range(len(sub)))), df, 0.0, 1.0, _name(used, len(sub)))
+        return _t_or_components(value, total, df, parts, 0.0, 1.0, _name(used, len(sub)))
     if total <= 0:
         return "variance not estimable (every replicate equal)"
     low, high = getattr(sub[0].stat, "value_range", (-math.inf, math.inf))
-    return TInterval(value, math.sqrt(total), df, low, high, procedure=_name(used, len(sub)))
+    return _t_or_components(value, total, df, parts, low, high, _name(used, len(sub)))
 
 
 def difference_interval(a: Sequence[Member], b: Sequence[Member], learner_a: bool, learner_b: bool,
@@ -264,21 +280,22 @@ def difference_interval(a: Sequence[Member], b: Sequence[Member], learner_a: boo
         va, vb, cab = (float(np.sum(cov.cov(i, j))) for i, j in ((0, 0), (1, 1), (0, 1)))
         r = cab / math.sqrt(va * vb) if va > 0 and vb > 0 else 0.0
         return MoverInterval(ia, ib, max(-1.0, min(1.0, r)))
-    total, df, cells, used = _solve(comb, cov)
+    total, df, cells, used, parts = _solve(comb, cov)
     if not math.isfinite(total):
         return "variance not estimable (too few cells per emotion)"
     k = max(len(a), len(b))
     if kind == "proportion":
         if total <= TINY:
             total = _ac_variance(members, range(len(a))) + _ac_variance(members, range(len(a), len(members)))
-        return TInterval(value, math.sqrt(total), df, -1.0, 1.0, _name(used, k))
+            return TInterval(value, math.sqrt(total), df, -1.0, 1.0, _name(used, k))
+        return _t_or_components(value, total, df, parts, -1.0, 1.0, _name(used, k))
     if total <= 0:
         return "variance not estimable (every replicate equal)"
     low, high = getattr(members[0].stat, "value_range", (-math.inf, math.inf))
-    return TInterval(value, math.sqrt(total), df, low - high, high - low, procedure=_name(used, k))
+    return _t_or_components(value, total, df, parts, low - high, high - low, _name(used, k))
 
 
 def _name(cov: Covariances, fits: int) -> str:
     """The procedure as ``p_note`` and ``interval`` name it."""
     base = "t (mean of U-statistic and jackknife variances)" if cov.own else "t (jackknife variance)"
-    return f"{base}, random effects over fits" if fits > 1 else base
+    return f"{base}, random effects over fits (fit part on K − 1 df)" if fits > 1 else base
