@@ -177,3 +177,20 @@ def test_few_fits_keep_their_fit_part_on_k_minus_1_df():
     between = iv.parts[0][0]
     lo, _ = iv.bounds(0.05)                                            # (the upper side is clipped at 1)
     assert iv.value - lo >= student_t.ppf(0.975, 1) * math.sqrt(between) * (1 - 1e-12)
+
+
+def test_a_side_whose_cells_all_agree_still_adds_variance_to_a_difference():
+    """Four baseline cells of one emotion all right: the jackknife gives that side 0 variance, so a learner's
+    Δ on that emotion read only the learner's spread (80 % coverage at 4 cells and 10 fits). The side gets the
+    Agresti–Coull variance of its count instead; a learner's own fits are unaffected (the floor cancels)."""
+    base = _member([1.0, 1.0, 1.0, 1.0], [4])
+    fits = [_member(v, [4]) for v in ([1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 1.0])]
+    cov = Covariances(fits + [base])
+    p = 6 / 8
+    assert cov.floor(3) == pytest.approx([p * (1 - p) / 8])
+    assert list(cov.floor(0)) == [0.0]                                 # cells that disagree: no floor
+    iv = difference_interval(fits, [base], True, False)
+    assert iv.parts[-1][0] >= p * (1 - p) / 8 * (1 - 1e-12)           # the cells' part holds the floor
+    alone = value_interval(fits + [base], [0, 1, 2], True)
+    again = value_interval(fits, [0, 1, 2], True)
+    assert alone.bounds(0.05) == pytest.approx(again.bounds(0.05))   # a learner's value: unchanged by floors

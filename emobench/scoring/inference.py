@@ -142,6 +142,26 @@ class Covariances:
             self.memo[key] = c.reshape(-1)
         return self.memo[key]
 
+    def floor(self, i: int) -> np.ndarray:
+        """Per stratum, what member i's cell variance must at least be: for a proportion (a mean of 0/1 values),
+        the Agresti–Coull variance of the stratum's count where its cells all agree (the jackknife's is then 0:
+        four baseline cells all right would otherwise add nothing to a Δ's interval); 0 elsewhere."""
+        m = self.members[i]
+        out = np.zeros(len(m.strata), dtype=np.float64)
+        if not isinstance(m.stat, MeanStat):
+            return out
+        v = m.stat.values.numpy()
+        if not np.all((v == 0) | (v == 1)):
+            return out
+        n_all, start = float(len(v)), 0
+        for e, n_e in enumerate(m.strata):
+            x = v[start:start + n_e]
+            start += n_e
+            if n_e and (x.min() == x.max()):
+                p = (float(x.sum()) + 2) / (n_e + 4)
+                out[e] = (n_e / n_all) ** 2 * p * (1 - p) / (n_e + 4)
+        return out
+
     def jackknife(self) -> "Covariances":
         return Covariances(self.members, self.max_replicates, use_own=False)
 
@@ -161,16 +181,31 @@ class Combination:
 def _variance(comb: Combination, cov: Covariances) -> tuple[float, float, np.ndarray, list[tuple[float, float]]]:
     """(total variance, Satterthwaite df, cell part per stratum, independent parts as (variance, df)) of a
     combination: one between-fit part per learning method with K ≥ 2 fits (K − 1 df), then the cells'."""
+    # members without fits (a baseline, a control) beside a learner's fits; without fits on either side the
+    # variance is the cells' own (Wilson / Newcombe handle proportions there)
+    with_fits = any(len(g) > 1 for g in comb.groups)
+    sides = {g[0] for g in comb.groups if len(g) == 1} if with_fits else set()
+
+    def cv(i: int, j: int) -> np.ndarray:
+        # the own cell variance of a side without fits, floored (Covariances.floor); a learner's fits are left
+        # as they are: their cell noise is in s² already
+        c = cov.cov(i, j)
+        if i != j or i not in sides:
+            return c
+        f = cov.floor(i)
+        return np.where(f > 0, np.maximum(c, f), c) if c.shape == f.shape else c   # elsewhere c as it is (a
+        # pairwise mean's unbiased per-stratum estimate may be negative, and must stay so)
+
     flat = [(i, c / len(g)) for g, c in zip(comb.groups, comb.coefs) for i in g]
-    cells = sum(ci * cj * cov.cov(i, j) for i, ci in flat for j, cj in flat)
+    cells = sum(ci * cj * cv(i, j) for i, ci in flat for j, cj in flat)
     between, df_terms = 0.0, 0.0
     parts: list[tuple[float, float]] = []
     for g, c, learner in zip(comb.groups, comb.coefs, comb.learner):
         k = len(g)
         if k < 2:
             continue
-        w = np.mean([cov.cov(i, i) for i in g], axis=0)                       # one fit's cell variance
-        v = np.mean([cov.cov(i, j) for i in g for j in g], axis=0)            # the fit mean's
+        w = np.mean([cv(i, i) for i in g], axis=0)                            # one fit's cell variance
+        v = np.mean([cv(i, j) for i in g for j in g], axis=0)                 # the fit mean's
         cells = cells - c * c * (w - v) / (k - 1)                             # independent part: in s² already
         s2 = float(np.var([cov.members[i].value for i in g], ddof=1))
         between += c * c * s2 / k
@@ -178,7 +213,10 @@ def _variance(comb: Combination, cov: Covariances) -> tuple[float, float, np.nda
         parts.append((c * c * s2 / k, float(k - 1)))
     cells = np.asarray(cells, dtype=np.float64)
     total_cells = float(np.sum(cells))
-    c_part = max(total_cells, 0.0)
+    # a side without fits keeps at least its floored variance: a learner's shared-cell estimate C can come out
+    # negative at a few cells and would otherwise cancel it (4 cells, 10 fits: the Δ covered 80 %)
+    side_floor = sum(c * c * float(np.sum(cov.floor(g[0]))) for g, c in zip(comb.groups, comb.coefs) if g[0] in sides)
+    c_part = max(total_cells, side_floor, 0.0)
     pos = np.clip(cells, 0, None)
     nu_c = math.inf
     if c_part > 0 and float(np.sum(pos)) > 0:   # Satterthwaite over the strata: ν_c = (Σ C_e)² / Σ C_e²/df_e
