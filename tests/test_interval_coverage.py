@@ -81,6 +81,16 @@ def _world(y, x):
     return World(flat, flat, [np.stack([yy, xx[:, 0]]) for yy, xx in zip(y, x)])
 
 
+def _accuracy_tallies(pool, setting: Setting, seed: int) -> dict:
+    """Pooled tallies per row (learner, baseline, difference) of the accuracy at ``setting``, the fits' spread
+    calibrated to ``setting.sd``."""
+    y, x, _ = pool
+    world = _world(y, x)
+    acc = Accuracy(y)
+    lam = calibrate(world, acc, setting.sd, fits=200)
+    return {r.row: r.tally for r in simulate(world, [acc], setting, lam, seed=seed, target_draws=300)}
+
+
 def test_intervals_cover_with_fits_and_few_cells(pool):
     y, x, d = pool
     world = _world(y, x)
@@ -99,12 +109,7 @@ def test_intervals_cover_with_fits_and_few_cells(pool):
 
 
 def test_one_fit_of_a_learner_prints_the_caveat_where_cells_only_would_undercover(pool):
-    y, x, d = pool
-    world = _world(y, x)
-    acc = Accuracy(y)
-    lam = calibrate(world, acc, 0.05, fits=200)
-    res = {r.row: r.tally for r in simulate(world, [acc], Setting(50, 1, 0.05, 0.25, 100), lam, seed=2,
-                                             target_draws=300)}
+    res = _accuracy_tallies(pool, Setting(50, 1, 0.05, 0.25, 100), seed=2)
     assert res["learner"].total == 0 and res["learner"].notes == 100          # no interval, the caveat
     assert res["difference"].total == 0 and res["difference"].notes == 100
     assert res["learner"].naive_hits / 100 < 0.85                              # what a cells-only one would cover
@@ -115,11 +120,6 @@ def test_two_fits_keep_their_coverage_when_they_land_close(pool):
     """Two fits at 50 cells per emotion, fit SD 3 points: the learner's interval must cover although the
     cells' hundreds of degrees of freedom tempt a single Satterthwaite df (that covered 87–91 % here and on the
     zoo's pool). Pooled over the 8 strata, 300 repetitions."""
-    y, x, d = pool
-    world = _world(y, x)
-    acc = Accuracy(y)
-    lam = calibrate(world, acc, 0.03, fits=200)
-    res = {r.row: r.tally for r in simulate(world, [acc], Setting(50, 2, 0.03, 0.25, 300), lam, seed=3,
-                                             target_draws=300)}
+    res = _accuracy_tallies(pool, Setting(50, 2, 0.03, 0.25, 300), seed=3)
     cov = res["learner"].hits / res["learner"].total
     assert cov >= 0.93 - 0.0126, cov                           # the band, less one binomial SE at 300

@@ -46,6 +46,13 @@ def _norm_sf(x: float) -> float:
     return float(ndtr(-x))
 
 
+def _two_sided_q(alpha: float, df: float) -> float:
+    """The (1 − α/2) quantile of t on ``df`` degrees of freedom (the normal's for infinite df); inf where it
+    underflows far in the tail."""
+    q = _t_isf(alpha / 2, df) if math.isfinite(df) else _norm_isf(alpha / 2)
+    return q if math.isfinite(q) and q >= 0 else math.inf
+
+
 class Interval:
     value: float
     procedure: str
@@ -88,8 +95,7 @@ class TInterval(Interval):
     def bounds(self, alpha: float) -> tuple[float, float]:
         if not (math.isfinite(self.se) and self.se >= 0 and self.df > 0):
             return (math.nan, math.nan)
-        q = _t_isf(alpha / 2, self.df) if math.isfinite(self.df) else _norm_isf(alpha / 2)
-        q = q if math.isfinite(q) and q >= 0 else math.inf    # underflow far in the tail
+        q = _two_sided_q(alpha, self.df)
         return (max(self.low, self.value - q * self.se), min(self.high, self.value + q * self.se))
 
     def p_value(self) -> float:
@@ -181,8 +187,7 @@ class ComponentsInterval(Interval):
         for v, d in self.parts:
             if v == 0:
                 continue
-            q = _t_isf(alpha / 2, d) if math.isfinite(d) else _norm_isf(alpha / 2)
-            q = q if math.isfinite(q) and q >= 0 else math.inf
+            q = _two_sided_q(alpha, d)
             half2 += q * q * v
         half = math.sqrt(half2)
         return (max(self.low, self.value - half), min(self.high, self.value + half))
