@@ -74,7 +74,8 @@ def Interval_p_by_bisection(iv) -> float:
 def test_specs_rebuild_the_same_interval():
     for iv in (TInterval(0.1, 0.02, 12.5, -1, 1, "t"), WilsonInterval(0.7, 33.3),
                MoverInterval(WilsonInterval(0.8, 40), WilsonInterval(0.55, 40), 0.3),
-               ComponentsInterval(0.1, ((0.0004, 2.0), (0.0001, math.inf)), -1, 1)):
+               ComponentsInterval(0.1, ((0.0004, 2.0), (0.0001, math.inf)), -1, 1),
+               WilsonInterval(0.9, 40.0, "Wilson score", ((0.001, 2.0), (0.0005, math.inf)))):
         again = from_spec(iv.spec())
         assert again.bounds(0.01) == pytest.approx(iv.bounds(0.01)) and again.p_value() == pytest.approx(iv.p_value())
 
@@ -171,12 +172,41 @@ def test_few_fits_keep_their_fit_part_on_k_minus_1_df():
     one Satterthwaite df for the sum would let the cells' hundreds of df narrow it (87–91 % coverage)."""
     rng = np.random.default_rng(5)
     strata = [50] * 8
-    fits = [_member(list((rng.random(400) < p).astype(float)), strata) for p in (0.70, 0.78)]
+    fits = [_member(list(rng.normal(p, 0.3, 400)), strata) for p in (0.70, 0.78)]     # a mean, not 0/1
     iv = value_interval(fits, [0, 1], True)
     assert isinstance(iv, ComponentsInterval) and iv.parts[0][1] == 1.0
     between = iv.parts[0][0]
-    lo, _ = iv.bounds(0.05)                                            # (the upper side is clipped at 1)
+    lo, _ = iv.bounds(0.05)
     assert iv.value - lo >= student_t.ppf(0.975, 1) * math.sqrt(between) * (1 - 1e-12)
+
+
+def test_a_learners_proportion_is_wilson_on_its_effective_n_with_the_parts_quantile():
+    """A learner's accuracy: Wilson's score interval with n = p̂(1 − p̂)/Σv and z² = Σ t²_ν·v / Σv over its parts
+    (the fit part on K − 1 df): the t interval of the same variance covered 89 % per emotion at 4 cells and 10
+    fits; when every fit and cell agrees, Wilson's interval of the K·n outcomes as trials."""
+    rng = np.random.default_rng(5)
+    strata = [50] * 8
+    fits = [_member(list((rng.random(400) < p).astype(float)), strata) for p in (0.70, 0.78)]
+    iv = value_interval(fits, [0, 1], True)
+    assert isinstance(iv, WilsonInterval) and iv.parts[0][1] == 1.0 and len(iv.parts) == 2
+    total = sum(v for v, _ in iv.parts)
+    assert iv.n == pytest.approx(iv.value * (1 - iv.value) / total)
+    z = math.sqrt(sum(student_t.ppf(0.975, d) ** 2 * v for v, d in iv.parts) / total)
+    ref = wilson_ref(iv.value, iv.n, z)
+    assert iv.bounds(0.05) == pytest.approx(ref)
+    assert from_spec(iv.spec()).bounds(0.01) == pytest.approx(iv.bounds(0.01))
+    agree = [_member([1.0] * 4, [4]) for _ in range(3)]
+    iv = value_interval(agree, [0, 1, 2], True)
+    ref = binomtest(12, 12).proportion_ci(0.95, method="wilson")
+    assert isinstance(iv, WilsonInterval) and iv.n == 12 and not iv.parts
+    assert iv.bounds(0.05) == pytest.approx((ref.low, ref.high), abs=1e-12)
+
+
+def wilson_ref(p: float, n: float, z: float) -> tuple[float, float]:
+    """Wilson's interval written out (Wilson 1927), with the quantile z given."""
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def test_a_side_whose_cells_all_agree_still_adds_variance_to_a_difference():

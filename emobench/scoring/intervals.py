@@ -7,7 +7,9 @@ approximation than the interval it sits beside.
 
 * ``TInterval``: value ± t_ν · se (a Wald interval on a t reference; se and ν from the variance model in
   ``scoring.inference``), optionally clipped to the statistic's range (a proportion to [0, 1]).
-* ``WilsonInterval``: the score interval of a proportion with (effective) sample size n; never zero-width.
+* ``WilsonInterval``: the score interval of a proportion with (effective) sample size n; never zero-width. With
+  ``parts`` (a learning method's fits), n is the effective n of their total variance and the quantile the
+  components' own (below): Wilson's interval for clustered samples (Korn & Graubard 1998; Dean & Pagano 2015).
 * ``ComponentsInterval``: value ± √(Σ t²_ν · v) over independent error components with their own df (a
   learning method's between-fit part on K − 1 df, the cells' part on theirs).
 * ``MoverInterval``: a difference of two correlated estimates from their own intervals (Zou & Donner's MOVER;
@@ -112,11 +114,14 @@ class TInterval(Interval):
                 "low": _num(self.low), "high": _num(self.high)}
 
 
-def wilson(p: float, n: float, alpha: float) -> tuple[float, float]:
-    """Wilson's score interval of a proportion p̂ = ``p`` from ``n`` (possibly effective) trials."""
+def wilson(p: float, n: float, alpha: float, z: float | None = None) -> tuple[float, float]:
+    """Wilson's score interval of a proportion p̂ = ``p`` from ``n`` (possibly effective) trials; ``z`` replaces
+    the normal quantile (a t-type one for an n estimated on few degrees of freedom)."""
     if not (n > 0 and 0.0 <= p <= 1.0):
         return (math.nan, math.nan)
-    z = _norm_isf(alpha / 2)
+    z = _norm_isf(alpha / 2) if z is None else z
+    if not math.isfinite(z):
+        return (0.0, 1.0)
     z2 = z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
@@ -125,15 +130,31 @@ def wilson(p: float, n: float, alpha: float) -> tuple[float, float]:
 
 @dataclass
 class WilsonInterval(Interval):
+    """Wilson's score interval. With ``parts`` — a learner's independent error components (variance, df), as in
+    ``ComponentsInterval`` — n is the effective n of their sum, p̂(1 − p̂)/Σv, and the quantile at α is theirs,
+    √(Σ t²_ν·v / Σv): the score interval's skew toward 1/2 near 0 or 1 with the fit part's few degrees of
+    freedom. A t interval of the same variance is symmetric and, at 4 cells per emotion where a learner's 10
+    fits mostly get all four right, the cells that would show its misses are rarely drawn (it covered 89 %)."""
+
     value: float
     n: float                   # trials, or the effective number of a stratified proportion
     procedure: str = "Wilson score"
+    parts: tuple[tuple[float, float], ...] = ()
 
     def bounds(self, alpha: float) -> tuple[float, float]:
-        return wilson(self.value, self.n, alpha)
+        if not self.parts:
+            return wilson(self.value, self.n, alpha)
+        total = sum(v for v, _ in self.parts)
+        if not (total > 0 and all(math.isfinite(v) and v >= 0 and d > 0 for v, d in self.parts)):
+            return (math.nan, math.nan)
+        z2 = sum(_two_sided_q(alpha, d) ** 2 * v for v, d in self.parts if v > 0) / total
+        return wilson(self.value, self.n, alpha, math.sqrt(z2))
 
     def spec(self) -> dict[str, Any]:
-        return {"procedure": self.procedure, "value": self.value, "n": self.n}
+        out = {"procedure": self.procedure, "value": self.value, "n": self.n}
+        if self.parts:
+            out["parts"] = [[v, _num(d)] for v, d in self.parts]
+        return out
 
 
 @dataclass
@@ -204,12 +225,13 @@ def from_spec(spec: dict[str, Any] | None) -> Interval | None:
     if "se" in spec:
         return TInterval(float(spec["value"]), float(spec["se"]), _float(spec.get("df")), _float(spec.get("low"), -1),
                          _float(spec.get("high"), 1), str(spec.get("procedure", "t")))
+    if "n" in spec:
+        parts = tuple((float(v), _float(d)) for v, d in spec.get("parts") or ())
+        return WilsonInterval(float(spec["value"]), float(spec["n"]), str(spec.get("procedure", "Wilson score")), parts)
     if "parts" in spec:
         return ComponentsInterval(float(spec["value"]), tuple((float(v), _float(d)) for v, d in spec["parts"]),
                                   _float(spec.get("low"), -1), _float(spec.get("high"), 1),
                                   str(spec.get("procedure", "t per component")))
-    if "n" in spec:
-        return WilsonInterval(float(spec["value"]), float(spec["n"]), str(spec.get("procedure", "Wilson score")))
     if "a" in spec and "b" in spec:
         a, b = from_spec(spec["a"]), from_spec(spec["b"])
         if a is None or b is None:
