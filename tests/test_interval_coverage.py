@@ -130,7 +130,7 @@ def test_two_fits_keep_their_coverage_when_they_land_close(pool):
 def test_a_learner_near_one_keeps_its_coverage_per_stratum_at_four_cells(pool):
     """Ten fits, 4 cells per stratum, a learner that gets 85–98 % right where the images it shares with the
     baseline (ρ = 0.25) get 40–84 %: most draws show no shared miss, and a t interval on the measured spread
-    covered 86 % (every draw whose 40 outcomes all agree missed); Wilson on the effective n with the parts'
+    covered 85 % (every draw whose 40 outcomes all agree missed); Wilson on the effective n with the parts'
     quantile, and the score interval of the K·n trials when all agree, cover. Per stratum, 200 repetitions."""
     y, _, _ = pool
     flat = [np.full(P, 1.0 / P)] * S

@@ -20,7 +20,7 @@ from emobench.errors import EmobenchError
 from emobench.rundir.layout import ALL, SUMMARY_COLUMNS, SummaryRow
 
 _FLOATS = {f.name for f in fields(SummaryRow) if f.type in ("float", float)}
-PROCEDURES = "intervals-2"   # summary.json's interval procedures (rows made by others are never merged)
+PROCEDURES = "intervals-3"   # summary.json's interval procedures (rows made by others are never merged)
 
 
 def metric_columns(metric: Metric) -> list[str]:
