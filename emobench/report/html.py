@@ -223,7 +223,8 @@ def render(run: RunData, lb: Leaderboard, max_cells: int | None = None) -> str:
            '<p class="note">Pooled over emotions; brackets are 95% intervals over cells (Wilson score for '
            "accuracies, t on a jackknife or U-statistic variance otherwise; FID's covers FID at this n). A learning "
            "method fitted K times: the mean over fits with a random-effects interval (Wilson's on its effective n for "
-           "an accuracy), its fit part on K − 1 degrees of freedom (with 2 or 3 fits its intervals err wide); "
+           "an accuracy), its fit part on K − 1 degrees of freedom (with 2 or 3 fits, or per emotion at 4 cells, its "
+           "intervals err wide); "
            "fitted once: "
            "\"1 fit: fit-to-fit spread not measured\" instead of an interval. <b>Bold</b>: best computed "
            "method per column. Δ: paired difference vs the baseline on the same cells, Holm-corrected once per "

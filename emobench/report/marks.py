@@ -27,7 +27,7 @@ INTERVAL_LEGEND = ("Values pooled over all emotions; brackets are 95% intervals 
                    "value at this run's n (FID is biased at small n: compare FIDs at equal n only). A learning method "
                    "fitted K ≥ 2 times shows the mean over its fits and a random-effects interval over fits and cells "
                    "(for an accuracy, Wilson's on its effective n), its fit part on K − 1 degrees of freedom (with 2 "
-                   "or 3 fits its intervals err wide: measured coverage up to 99–100 %, "
+                   "or 3 fits, or per emotion at 4 cells, its intervals err wide: measured coverage up to 99–100 %, "
                    "benchmarks/RESULTS.md); "
                    "fitted once, it shows \"1 fit: fit-to-fit spread not measured\" instead of an interval that "
                    "would ignore how much another fit moves it. What each interval is and how its coverage was "
