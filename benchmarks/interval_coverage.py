@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         if key not in lams:
             lams[key] = calibrate(world, emo_a, s.sd / 100)
         res = simulate(world, [sources[n] for n in names], s, lams[key], seed=args.seed + i, strata=(0, 4),
-                       log=lambda m: print("#", m, flush=True))
+                       log=lambda m: print("#", m, flush=True), progress=True)
         for r in res:
             d = {"index": i, "world": wname, **r.as_dict()}
             print(json.dumps(d), flush=True)

@@ -201,9 +201,10 @@ class Result:
 
 def simulate(world: World, sources: Sequence[Source], s: Setting, lam: float, seed: int = 0,
              strata: Sequence[int] = (), target_draws: int = 1000, max_replicates: int = 1000,
-             log: Callable[[str], None] | None = None) -> list[Result]:
+             log: Callable[[str], None] | None = None, progress: bool = False) -> list[Result]:
     """Coverage of the learner's, the baseline's and the difference's intervals for every source, pooled
-    and for the listed strata (per-stratum results are summed over them)."""
+    and for the listed strata (per-stratum results are summed over them); ``progress``: a bar over the
+    repetitions on stderr (a FID setting at 400 cells per emotion runs for an hour on one core)."""
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     levels: list[tuple[str, int | None]] = [("pooled", None)] + [("per stratum", e) for e in strata]
@@ -211,7 +212,11 @@ def simulate(world: World, sources: Sequence[Source], s: Setting, lam: float, se
     res = {(src.name, lvl, row): Result(src.name, lvl, row, s, lam)
            for src in sources for lvl in ("pooled", "per stratum")[:1 + bool(strata)]
            for row in ("learner", "baseline", "difference")}
-    for _ in range(s.reps):
+    reps = range(s.reps)
+    if progress:
+        from tqdm.auto import tqdm
+        reps = tqdm(reps, desc=f"cells {s.cells} fits {s.fits} sd {s.sd:g}", unit="rep", mininterval=10)
+    for _ in reps:
         fits = [_mix(world.fit(rng, lam), world.base, 0.0) for _ in range(s.fits)]
         sels = _draw(rng, fits + [world.base], world.base, s.cells, s.rho)
         for src in sources:
