@@ -37,8 +37,11 @@ def _env(cache: Path, **extra: str) -> dict[str, str]:
 
 
 def _state(run: Path) -> dict[str, tuple[int, int]]:
-    """(inode, mtime_ns) of every stored image file: rewritten files change them."""
-    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted((run / "images").glob("*.png"))}
+    """(inode, mtime_ns) of every stored image file: rewritten files change them. Stored means the image and its
+    record (``<key>.json``, written second; ``run.store``): a rank killed between the two leaves an image without
+    a record, which counts as missing and is generated again on resume (a race seen once in CI)."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted((run / "images").glob("*.png"))
+            if p.with_suffix(".json").exists()}
 
 
 def _digest(run: Path) -> dict[str, object]:
