@@ -78,10 +78,11 @@ def main(argv=None) -> int:
     lams: dict[tuple[str, float], float] = {}
     todo = grid(args.grid)
     order = [int(i) for i in args.only.split(",")] if args.only else list(range(len(todo)))
+    wanted = set(args.statistics.split(",")) if args.statistics else None
     for i in order:
         wname, s, names = todo[i]
-        if args.statistics:
-            names = tuple(n for n in names if n in args.statistics.split(","))
+        if wanted is not None:
+            names = tuple(n for n in names if n in wanted)
             if not names:
                 continue
         if args.max_reps:

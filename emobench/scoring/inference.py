@@ -301,11 +301,10 @@ def value_interval(members: Sequence[Member], fits: Sequence[int], learner: bool
             # variance missed every all-agreeing draw on a synthetic world whose learner gets ~97 % right)
             return WilsonInterval(value, float(len(sub) * sum(sub[0].strata)),
                                   "Wilson score (no measured spread: the K·n outcomes as trials)")
-        if len(parts) > 1 and 0.0 < value < 1.0:
-            # a learner's proportion: Wilson on the effective n of its random-effects variance, the components'
-            # own quantile (intervals.WilsonInterval); its t interval covered 89 % per emotion at 4 cells
-            return WilsonInterval(value, value * (1 - value) / total, _name(used, len(sub), score=True), tuple(parts))
-        return _t_or_components(value, total, df, parts, 0.0, 1.0, _name(used, len(sub)))
+        # several fits (one member returned above) and a spread, so 0 < p̂ < 1 and a fit part: Wilson on the
+        # effective n of the random-effects variance with the parts' own quantile (intervals.WilsonInterval);
+        # its symmetric t interval covered 89 % per emotion at 4 cells
+        return WilsonInterval(value, value * (1 - value) / total, _name(used, len(sub), score=True), tuple(parts))
     if total <= 0:
         return "variance not estimable (every replicate equal)"
     low, high = getattr(sub[0].stat, "value_range", (-math.inf, math.inf))

@@ -55,6 +55,27 @@ def _two_sided_q(alpha: float, df: float) -> float:
     return q if math.isfinite(q) and q >= 0 else math.inf
 
 
+def _scaled_variance(parts: tuple[tuple[float, float], ...], alpha: float) -> float:
+    """Σ t²_{ν_i}(α) · v_i over independent components (variance, df): the squared half-width of their sum's
+    interval (``ComponentsInterval``); nan when there is none or one is not a variance on positive df."""
+    if not parts or not all(math.isfinite(v) and v >= 0 and d > 0 for v, d in parts):
+        return math.nan
+    half2 = 0.0
+    for v, d in parts:
+        if v > 0:
+            q = _two_sided_q(alpha, d)
+            half2 += q * q * v
+    return half2
+
+
+def _parts_spec(parts: tuple[tuple[float, float], ...]) -> list[list[float | str]]:
+    return [[v, _num(d)] for v, d in parts]
+
+
+def _parts_from(spec: list | None) -> tuple[tuple[float, float], ...]:
+    return tuple((float(v), _float(d)) for v, d in spec or ())
+
+
 class Interval:
     value: float
     procedure: str
@@ -145,15 +166,15 @@ class WilsonInterval(Interval):
         if not self.parts:
             return wilson(self.value, self.n, alpha)
         total = sum(v for v, _ in self.parts)
-        if not (total > 0 and all(math.isfinite(v) and v >= 0 and d > 0 for v, d in self.parts)):
+        half2 = _scaled_variance(self.parts, alpha)
+        if not (total > 0 and math.isfinite(half2)):
             return (math.nan, math.nan)
-        z2 = sum(_two_sided_q(alpha, d) ** 2 * v for v, d in self.parts if v > 0) / total
-        return wilson(self.value, self.n, alpha, math.sqrt(z2))
+        return wilson(self.value, self.n, alpha, math.sqrt(half2 / total))
 
     def spec(self) -> dict[str, Any]:
         out = {"procedure": self.procedure, "value": self.value, "n": self.n}
         if self.parts:
-            out["parts"] = [[v, _num(d)] for v, d in self.parts]
+            out["parts"] = _parts_spec(self.parts)
         return out
 
 
@@ -202,19 +223,14 @@ class ComponentsInterval(Interval):
     procedure: str = "t per component"
 
     def bounds(self, alpha: float) -> tuple[float, float]:
-        if not self.parts or not all(math.isfinite(v) and v >= 0 and d > 0 for v, d in self.parts):
+        half2 = _scaled_variance(self.parts, alpha)
+        if not math.isfinite(half2):
             return (math.nan, math.nan)
-        half2 = 0.0
-        for v, d in self.parts:
-            if v == 0:
-                continue
-            q = _two_sided_q(alpha, d)
-            half2 += q * q * v
         half = math.sqrt(half2)
         return (max(self.low, self.value - half), min(self.high, self.value + half))
 
     def spec(self) -> dict[str, Any]:
-        return {"procedure": self.procedure, "value": self.value, "parts": [[v, _num(d)] for v, d in self.parts],
+        return {"procedure": self.procedure, "value": self.value, "parts": _parts_spec(self.parts),
                 "low": _num(self.low), "high": _num(self.high)}
 
 
@@ -226,10 +242,10 @@ def from_spec(spec: dict[str, Any] | None) -> Interval | None:
         return TInterval(float(spec["value"]), float(spec["se"]), _float(spec.get("df")), _float(spec.get("low"), -1),
                          _float(spec.get("high"), 1), str(spec.get("procedure", "t")))
     if "n" in spec:
-        parts = tuple((float(v), _float(d)) for v, d in spec.get("parts") or ())
-        return WilsonInterval(float(spec["value"]), float(spec["n"]), str(spec.get("procedure", "Wilson score")), parts)
+        return WilsonInterval(float(spec["value"]), float(spec["n"]), str(spec.get("procedure", "Wilson score")),
+                              _parts_from(spec.get("parts")))
     if "parts" in spec:
-        return ComponentsInterval(float(spec["value"]), tuple((float(v), _float(d)) for v, d in spec["parts"]),
+        return ComponentsInterval(float(spec["value"]), _parts_from(spec["parts"]),
                                   _float(spec.get("low"), -1), _float(spec.get("high"), 1),
                                   str(spec.get("procedure", "t per component")))
     if "a" in spec and "b" in spec:
